@@ -1,0 +1,249 @@
+"""The Bedrock reinforcement fine-tuning grader contract.
+
+Bedrock invokes a grader Lambda with a JSON array of samples and expects back exactly one
+result per sample, in the same order and with the same ids. This module turns an arbitrary
+event into `Sample` objects, runs a grader over them and builds the results, so that no
+input, however malformed, can make the batch raise, lose a result or reorder results.
+
+Event shapes:
+- a list: each element is one sample (malformed elements become invalid samples);
+- a dict: a single sample, treated as a list of one;
+- anything else (null, number, string, ...): there is no sample to answer for, so the
+  result is an empty list.
+"""
+
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+# Bedrock's Lambda payload cap is 6 MB, so a longer answer is almost certainly garbage and
+# would only make graders (regexes especially) slow.
+MAX_ANSWER_CHARS = 1_000_000
+# Error strings go back to Bedrock and into logs; keep them readable.
+MAX_ERROR_CHARS = 200
+
+INVALID_SAMPLE_METRIC = "invalid_sample"
+GRADER_ERROR_METRIC = "grader_error"
+
+MetricType: TypeAlias = Literal["Reward", "Metric"]
+METRIC_TYPES: tuple[MetricType, ...] = ("Reward", "Metric")
+
+# What a grader may return: a score, or a score plus metrics given either as Bedrock metric
+# dicts or as a plain name -> value mapping (reported with type "Metric").
+GraderOutput: TypeAlias = (
+    float | tuple[float, Sequence[Mapping[str, Any]]] | tuple[float, Mapping[str, float]]
+)
+
+
+class GraderSpecError(ValueError):
+    """A grader spec is unusable; `problems` lists every `(key_path, message)` found."""
+
+    def __init__(
+        self, problems: Sequence[tuple[str, str]], context: str = "invalid grader spec"
+    ) -> None:
+        self.problems: list[tuple[str, str]] = list(problems)
+        self.context = context
+        details = "; ".join(f"{path}: {msg}" if path else msg for path, msg in self.problems)
+        super().__init__(f"{context}: {details}" if details else context)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One normalised sample. `error` is set (and the other fields are best effort) when the
+    sample is malformed; graders are only ever called with samples whose `error` is None."""
+
+    index: int
+    # The id exactly as given (so it can be echoed even when it has the wrong type), or
+    # "#<index>" when the sample has none.
+    id: object
+    messages: list[Any] = field(default_factory=list)
+    answer_text: str = ""
+    reference: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+Grader: TypeAlias = Callable[[Sample], GraderOutput]
+
+
+def _type_name(value: object) -> str:
+    # JSON vocabulary, because the people reading these errors wrote JSON, not Python.
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _content_text(content: object) -> str | None:
+    """The text of a message's content, or None when it has an unusable shape."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    texts: list[str] = []
+    for part in content:
+        if not isinstance(part, dict):
+            return None
+        # Non-text parts (images, tool calls) carry nothing a text grader can compare.
+        if part.get("type", "text") != "text":
+            continue
+        text = part.get("text")
+        if not isinstance(text, str):
+            return None
+        texts.append(text)
+    return "".join(texts)
+
+
+def _parse_sample(index: int, raw: object) -> Sample:
+    fallback_id = f"#{index}"
+    if not isinstance(raw, dict):
+        return Sample(index, fallback_id, error=f"sample must be an object, got {_type_name(raw)}")
+
+    raw_id = raw.get("id")
+    sample_id: object = fallback_id if raw_id is None else raw_id
+
+    def invalid(reason: str) -> Sample:
+        return Sample(index, sample_id, error=reason)
+
+    if raw_id is None:
+        return invalid("id is missing")
+    if not isinstance(raw_id, str) or not raw_id:
+        return invalid(f"id must be a non-empty string, got {_type_name(raw_id)}")
+
+    messages = raw.get("messages")
+    if not isinstance(messages, list):
+        return invalid(f"messages must be an array, got {_type_name(messages)}")
+    if not messages:
+        return invalid("messages is empty")
+    last = messages[-1]
+    if not isinstance(last, dict):
+        return invalid(f"last message must be an object, got {_type_name(last)}")
+    answer = _content_text(last.get("content"))
+    if answer is None:
+        return invalid("last message content must be a string or an array of text parts")
+    if len(answer) > MAX_ANSWER_CHARS:
+        return invalid(f"answer is too long ({len(answer)} chars; limit {MAX_ANSWER_CHARS})")
+
+    raw_metadata = raw.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    reference = metadata.get("reference_answer")
+    if reference is None:
+        reference = raw.get("reference_answer")
+    if reference is None:
+        return invalid("reference_answer is missing (looked in metadata and on the sample)")
+
+    return Sample(index, raw_id, messages, answer, reference, metadata)
+
+
+def parse_event(event: object) -> list[Sample]:
+    """Normalise an event into samples; see the module docstring for accepted shapes."""
+    if isinstance(event, dict):
+        event = [event]
+    if not isinstance(event, list):
+        return []
+    return [_parse_sample(i, raw) for i, raw in enumerate(event)]
+
+
+def clamp_score(value: float) -> float:
+    """A finite score in [0, 1]; NaN counts as a failed answer (0.0)."""
+    value = float(value)
+    if math.isnan(value):
+        return 0.0
+    return min(1.0, max(0.0, value))
+
+
+def _finite(value: object, what: str) -> float:
+    # bool is accepted on purpose: True/False are natural "matched" metric values.
+    if not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {_type_name(value)}")
+    number = float(value)
+    # Bedrock's JSON has no NaN/Infinity, so a non-finite metric value would break the reply.
+    return number if math.isfinite(number) else 0.0
+
+
+def _metric(name: object, value: object, metric_type: object) -> dict[str, Any]:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"metric name must be a non-empty string, got {_type_name(name)}")
+    if metric_type not in METRIC_TYPES:
+        raise ValueError(f"metric {name!r} type must be 'Reward' or 'Metric', got {metric_type!r}")
+    return {"name": name, "value": _finite(value, f"metric {name!r} value"), "type": metric_type}
+
+
+def _normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
+    """Turn a grader's return value into (clamped score, metrics), raising on bad shapes."""
+    raw_metrics: object = ()
+    if isinstance(output, tuple):
+        if len(output) != 2:
+            raise TypeError(f"grader returned a tuple of {len(output)} items, expected 2")
+        output, raw_metrics = output
+    if not isinstance(output, numbers.Real):
+        raise TypeError(f"grader score must be a number, got {_type_name(output)}")
+    score = clamp_score(float(output))
+
+    metrics: list[dict[str, Any]] = []
+    if isinstance(raw_metrics, Mapping):
+        metrics = [_metric(name, value, "Metric") for name, value in raw_metrics.items()]
+    elif isinstance(raw_metrics, list | tuple):
+        for item in raw_metrics:
+            if not isinstance(item, Mapping):
+                raise TypeError(f"metric must be an object, got {_type_name(item)}")
+            metrics.append(_metric(item.get("name"), item.get("value"), item.get("type", "Metric")))
+    else:
+        raise TypeError(f"grader metrics must be a list or mapping, got {_type_name(raw_metrics)}")
+    return score, metrics
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _describe_exception(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not escape the per-sample guard
+        message = "<unprintable exception>"
+    name = type(exc).__name__
+    return _truncate(f"{name}: {message}" if message else name)
+
+
+def _failure(sample_id: object, metric: str, error: str) -> dict[str, Any]:
+    return {
+        "id": sample_id,
+        "aggregate_reward_score": 0.0,
+        "metrics_list": [{"name": metric, "value": 1.0, "type": "Metric"}],
+        "error": error,
+    }
+
+
+def grade_sample(sample: Sample, grader: Grader) -> dict[str, Any]:
+    """The Bedrock result for one sample; never raises for an `Exception` from the grader."""
+    if sample.error is not None:
+        return _failure(sample.id, INVALID_SAMPLE_METRIC, _truncate(sample.error))
+    try:
+        score, metrics = _normalise_output(grader(sample))
+    # One bad sample (or grader bug) must not cost the rest of the batch its rewards.
+    # BaseException (SystemExit, KeyboardInterrupt) still propagates: those end the process.
+    except Exception as exc:
+        return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(exc))
+    return {"id": sample.id, "aggregate_reward_score": score, "metrics_list": metrics}
+
+
+def grade_batch(event: object, grader: Grader) -> list[dict[str, Any]]:
+    """Grade every sample in `event`: one result per sample, same order, same ids.
+
+    Malformed samples score 0.0 with an `invalid_sample` metric and an `error` field; a
+    grader exception scores 0.0 with a `grader_error` metric. Non-list, non-dict events
+    yield an empty list.
+    """
+    return [grade_sample(sample, grader) for sample in parse_event(event)]
