@@ -1,0 +1,685 @@
+"""Typed stack configuration: the one place that reads and validates `rft-env:*` config.
+
+`load_stack_config(raw, project_dir)` turns the raw `rft-env:*` values into a `StackConfig`
+or raises ONE `ConfigError` that lists every problem found, each with its full key path
+(`rft-env:job.hyperparameters.epochCount`), the value given and what is allowed. Nothing
+is registered with Pulumi before this succeeds.
+
+Validation has two passes over the same input, and both always run so that one error
+lists everything:
+
+1. structural: pydantic models (strict types, unknown keys rejected, ranges, enums);
+2. semantic: rules that span keys or need the file system (a grader referenced but not
+   defined, grader specs, dataset files, ARNs in the wrong account or region, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from components.datasets import DatasetReport, validate_dataset
+from components.naming import PROJECT, is_region
+from components.tags import RESERVED_TAG_KEYS
+from graders.registry import spec_problems
+
+CONFIG_NAMESPACE = PROJECT
+DEFAULT_BASE_MODEL = "amazon.nova-2-lite-v1:0:256k"
+# Regions where Bedrock offers reinforcement fine-tuning for Nova (reference/bedrock-rft.md §1).
+RFT_REGIONS = ("us-east-1",)
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# Grader keys that configure the Lambda; everything else in a grader entry is its spec.
+GRADER_LAMBDA_KEYS = ("timeoutSeconds", "memoryMb")
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    key: str  # full key path, e.g. "rft-env:job.hyperparameters.epochCount"
+    value: Any  # the value given, or MISSING
+    message: str  # what is wrong and what is allowed
+
+    def __str__(self) -> str:
+        if self.value is MISSING:
+            return f"{self.key}: {self.message}"
+        return f"{self.key}: got {_show(self.value)}; {self.message}"
+
+
+class ConfigError(ValueError):
+    """Every problem in a stack's config, reported together."""
+
+    def __init__(self, problems: list[ConfigProblem], source: str | None = None) -> None:
+        self.problems = sorted(problems, key=lambda p: p.key)
+        self.source = source
+        where = f" ({source})" if source else ""
+        count = len(self.problems)
+        lines = [f"invalid rft-env stack config{where}: {count} problem{'s' * (count != 1)}"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------
+# Constrained value types. Each says in words what it allows, because that text is what a
+# user reads in the error.
+# --------------------------------------------------------------------------------------
+def _patterned(regex: str, allowed: str, max_length: int | None = None) -> Any:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value) or (max_length is not None and len(value) > max_length):
+            raise PydanticCustomError("pattern", "allowed: {allowed}", {"allowed": allowed})
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+def _account_id(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # An unquoted 12-digit id in YAML is a number, and leading zeros are silently lost.
+        raise PydanticCustomError(
+            "account_id_type",
+            'allowed: a 12-digit account id as a quoted string, e.g. "012345678901" '
+            "(unquoted YAML numbers lose leading zeros)",
+        )
+    return value
+
+
+AccountId = Annotated[
+    _patterned(r"\d{12}", 'a 12-digit AWS account id, e.g. "111122223333"'),
+    BeforeValidator(_account_id),
+]
+Region = _patterned(
+    r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "an AWS region name, e.g. us-east-1"
+)
+EnvironmentName = _patterned(
+    r"[a-z][a-z0-9-]{0,15}",
+    "1-16 characters: lowercase letters, digits and '-', starting with a letter",
+)
+GraderName = _patterned(
+    r"[a-z][a-z0-9-]{0,23}",
+    "1-24 characters: lowercase letters, digits and '-', starting with a letter",
+)
+IamRoleArn = _patterned(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
+    "an IAM role ARN, e.g. arn:aws:iam::111122223333:role/deployer",
+)
+IamPrincipalArn = _patterned(
+    r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}",
+    "an IAM role or user ARN, e.g. arn:aws:iam::111122223333:role/data-engineer",
+)
+KmsKeyArn = _patterned(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}",
+    "a KMS key ARN, e.g. arn:aws:kms:us-east-1:111122223333:key/1234abcd-...",
+)
+S3Uri = _patterned(
+    r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+",
+    "an S3 object URI (at most 1024 characters), e.g. s3://my-bucket/rft/train.jsonl",
+    max_length=1024,
+)
+BaseModelId = _patterned(
+    r"[a-z0-9-]+\.[a-z0-9.:-]+|arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9.:-]+",
+    "a Bedrock foundation-model id or ARN, e.g. amazon.nova-2-lite-v1:0:256k",
+)
+SubnetId = _patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234")
+SecurityGroupId = _patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234")
+Email = _patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
+TagKey = _patterned(r"[\w .:/=+@-]{1,128}", "1-128 letters, digits, spaces and _ . : / = + - @")
+TagValue = _patterned(r"[\w .:/=+@-]{0,256}", "0-256 letters, digits, spaces and _ . : / = + - @")
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise PydanticCustomError(
+            "log_retention",
+            "allowed: one of CloudWatch's retention periods in days: {allowed}",
+            {"allowed": ", ".join(map(str, LOG_RETENTION_DAYS))},
+        )
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+
+
+# --------------------------------------------------------------------------------------
+# Models. Keys are camelCase in the stack file (Pulumi's convention), snake_case here.
+# --------------------------------------------------------------------------------------
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        alias_generator=to_camel,
+        populate_by_name=False,
+        validate_default=False,
+    )
+
+
+class AccountConfig(_Model):
+    """The AWS account the stack deploys into."""
+
+    id: AccountId
+    deployment_role_arn: IamRoleArn | None = None
+    external_id: Annotated[str, Field(min_length=2, max_length=1224)] | None = None
+
+
+class DataSource(_Model):
+    """One dataset: a local JSONL file to upload, or an S3 object that already exists."""
+
+    file: Annotated[str, Field(min_length=1)] | None = None
+    s3_uri: S3Uri | None = None
+
+
+class DataConfig(_Model):
+    training: DataSource
+    validation: DataSource | None = None
+
+
+class GraderConfig(BaseModel):
+    """A grader: its Lambda settings plus the grader spec (every other key)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, alias_generator=to_camel)
+
+    type: str
+    timeout_seconds: Annotated[int, Field(ge=1, le=900)] = 300
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The grader spec as the Lambda receives it in GRADER_SPEC."""
+        return {"type": self.type, **(self.model_extra or {})}
+
+
+class HyperParameters(_Model):
+    """RFT hyperparameters with the API's full ranges; defaults are the AWS docs' example."""
+
+    epoch_count: Annotated[int, Field(ge=1, le=50)] = 2
+    batch_size: Annotated[int, Field(ge=16, le=512)] = 64
+    learning_rate: Annotated[float, Field(ge=1e-7, le=1e-3, allow_inf_nan=False)] = 1e-5
+    max_prompt_length: Annotated[int, Field(gt=0)] = 4096
+    training_sample_per_prompt: Annotated[int, Field(ge=2, le=16)] = 4
+    inference_max_tokens: Annotated[int, Field(gt=0)] = 8192
+    reasoning_effort: Literal["low", "medium", "high"] = "high"
+    eval_interval: Annotated[int, Field(ge=1, le=100)] = 10
+
+    def api_shape(self) -> dict[str, Any]:
+        """The `rftConfig.hyperParameters` object of CreateModelCustomizationJob."""
+        return self.model_dump(by_alias=True)
+
+
+class JobConfig(_Model):
+    base_model: BaseModelId = DEFAULT_BASE_MODEL
+    grader: str
+    hyperparameters: HyperParameters = HyperParameters()
+
+
+class InferenceConfig(_Model):
+    mode: Literal["none", "on_demand", "provisioned"] = "none"
+    model_units: Annotated[int, Field(ge=1)] | None = None
+    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+
+
+class KmsConfig(_Model):
+    """Create the stack's key (default), or use an existing one."""
+
+    existing_key_arn: KmsKeyArn | None = None
+    deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    key_user_arns: list[IamPrincipalArn] = []
+
+    @property
+    def create_key(self) -> bool:
+        return self.existing_key_arn is None
+
+
+class VpcConfig(_Model):
+    subnet_ids: Annotated[list[SubnetId], Field(min_length=1, max_length=16)]
+    security_group_ids: Annotated[list[SecurityGroupId], Field(min_length=1, max_length=5)]
+
+
+class StackConfig(_Model):
+    """Everything one stack (environment, account, region) is made of."""
+
+    environment: EnvironmentName
+    account: AccountConfig
+    region: Region
+    production: bool = False
+    data: DataConfig
+    graders: Annotated[dict[GraderName, GraderConfig], Field(min_length=1)]
+    job: JobConfig
+    inference: InferenceConfig = InferenceConfig()
+    kms: KmsConfig = KmsConfig()
+    vpc: VpcConfig | None = None
+    log_retention_days: LogRetentionDays = 90
+    notification_emails: list[Email] = []
+    tags: dict[TagKey, TagValue] = {}
+
+    _datasets: dict[str, DatasetReport] = PrivateAttr(default_factory=dict)
+    _project_dir: Path = PrivateAttr(default=Path("."))
+
+    def dataset(self, purpose: Literal["training", "validation"]) -> DatasetReport | None:
+        """The validated local dataset for `purpose`, or None if it comes from S3 or is absent."""
+        return self._datasets.get(purpose)
+
+    @property
+    def job_grader(self) -> GraderConfig:
+        return self.graders[self.job.grader]
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+def decode_config_values(values: Mapping[str, Any], namespace: str = CONFIG_NAMESPACE) -> dict:
+    """`rft-env:*` values as the engine passes them (strings, objects as JSON) -> plain data."""
+    prefix = f"{namespace}:"
+    decoded: dict[str, Any] = {}
+    for key, value in values.items():
+        if not key.startswith(prefix):
+            continue
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            # Only structured values and numbers/booleans are JSON-decoded: a plain string
+            # such as "dev" stays a string.
+            value = parsed if isinstance(parsed, dict | list | bool | int | float) else value
+        decoded[key[len(prefix) :]] = value
+    return decoded
+
+
+def load_stack_config(
+    raw: Mapping[str, Any], project_dir: Path, source: str | None = None
+) -> StackConfig:
+    """Validate decoded `rft-env:*` config (keys without the namespace) into a StackConfig."""
+    problems: list[ConfigProblem] = []
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(dict(raw), by_alias=True)
+    except ValidationError as error:
+        problems += [_problem_from_pydantic(e) for e in error.errors()]
+    datasets, semantic = _semantic_problems(raw, project_dir)
+    problems += semantic
+    if problems:
+        raise ConfigError(problems, source)
+    assert config is not None
+    config._datasets = datasets
+    config._project_dir = project_dir
+    return config
+
+
+def load_from_pulumi(project_dir: Path) -> StackConfig:
+    """Read this stack's `rft-env:*` config from the running Pulumi program and validate it."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    values = {**get_config_env(), **CONFIG.get()}
+    source = f"stack {pulumi.get_stack()}"
+    return load_stack_config(decode_config_values(values), project_dir, source)
+
+
+# --------------------------------------------------------------------------------------
+# Turning pydantic errors into problems that name the key and say what is allowed
+# --------------------------------------------------------------------------------------
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = CONFIG_NAMESPACE + ":"
+    first = True
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            path += ("" if first else ".") + str(part)
+        first = False
+    return path
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated and Optional so the walk below sees the model, dict or list type."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _walk(loc: tuple[Any, ...]) -> tuple[Any, FieldInfo | None]:
+    """The type (and field, if the last step was a model field) at `loc` in StackConfig."""
+    current: Any = StackConfig
+    field: FieldInfo | None = None
+    for part in loc:
+        current = _unwrap(current)
+        if part == "[key]":
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for name, f in current.model_fields.items() if (f.alias or name) == part),
+                None,
+            )
+            if field is None:
+                return None, None
+            current = field.annotation
+        elif get_origin(current) in (dict, list):
+            current, field = get_args(current)[-1], None
+        else:
+            return None, None
+    return current, field
+
+
+def _bounds_text(field: FieldInfo | None, kind: str) -> str:
+    lower = upper = None
+    exclusive_lower = False
+    for meta in field.metadata if field else []:
+        if isinstance(meta, annotated_types.Ge):
+            lower = meta.ge
+        elif isinstance(meta, annotated_types.Gt):
+            lower, exclusive_lower = meta.gt, True
+        elif isinstance(meta, annotated_types.Le):
+            upper = meta.le
+    if lower is not None and upper is not None:
+        return f"{kind} from {lower:g} to {upper:g}"
+    if exclusive_lower and lower == 0:
+        return f"a positive {kind.removeprefix('an ').removeprefix('a ')}"
+    if lower is not None:
+        return f"{kind} of at least {lower:g}"
+    return kind
+
+
+def _problem_from_pydantic(error: Any) -> ConfigProblem:
+    loc: tuple[Any, ...] = tuple(error["loc"])
+    kind: str = error["type"]
+    value = error.get("input", MISSING)
+    ctx = error.get("ctx") or {}
+    key = _key_path(loc)
+    if kind == "missing":
+        return ConfigProblem(key, MISSING, "required key is missing")
+    if kind == "extra_forbidden":
+        parent, _ = _walk(loc[:-1])
+        parent = _unwrap(parent)
+        allowed = ""
+        if isinstance(parent, type) and issubclass(parent, BaseModel):
+            names = sorted(f.alias or n for n, f in parent.model_fields.items())
+            allowed = "; allowed keys: " + ", ".join(names)
+        return ConfigProblem(key, MISSING, f"unknown key{allowed}")
+    _, field = _walk(loc)
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "an integer"))
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "a number"))
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        number = "a number" if isinstance(value, float) else "an integer"
+        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, number))
+    if kind == "literal_error":
+        return ConfigProblem(key, value, f"allowed: {ctx.get('expected', '')}")
+    if kind in ("bool_type", "bool_parsing"):
+        return ConfigProblem(key, value, "allowed: true or false")
+    if kind in ("string_type", "string_too_short", "string_too_long"):
+        return ConfigProblem(key, value, f"allowed: a string ({error['msg'].lower()})")
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return ConfigProblem(key, value, "allowed: a mapping of keys to values")
+    if kind == "list_type":
+        return ConfigProblem(key, value, "allowed: a list")
+    if kind in ("too_short", "too_long"):
+        low, high = _length_bounds(field)
+        return ConfigProblem(key, value, f"allowed: {low} to {high} items")
+    if kind == "value_error":
+        return ConfigProblem(key, value, str(ctx.get("error", error["msg"])))
+    # Our own PydanticCustomErrors already read "allowed: ...".
+    return ConfigProblem(key, value, error["msg"])
+
+
+def _length_bounds(field: FieldInfo | None) -> tuple[Any, Any]:
+    low: Any = 0
+    high: Any = "any number of"
+    for meta in field.metadata if field else []:
+        if isinstance(meta, annotated_types.MinLen):
+            low = meta.min_length
+        elif isinstance(meta, annotated_types.MaxLen):
+            high = meta.max_length
+    return low, high
+
+
+# --------------------------------------------------------------------------------------
+# Semantic checks: run on the raw input, so they report even when other keys are invalid
+# --------------------------------------------------------------------------------------
+def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _check_region(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    region = raw.get("region")
+    if isinstance(region, str) and is_region(region) and region not in RFT_REGIONS:
+        offered = ", ".join(RFT_REGIONS)
+        return [
+            ConfigProblem(
+                _key_path(("region",)),
+                region,
+                f"allowed: a region where Bedrock RFT for Nova is offered: {offered}",
+            )
+        ]
+    return []
+
+
+def _check_graders(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    graders, job = _section(raw, "graders"), _section(raw, "job")
+    grader_ref = job.get("grader")
+    if isinstance(grader_ref, str) and grader_ref not in graders:
+        defined = ", ".join(sorted(map(str, graders))) or "none are defined"
+        problems.append(
+            ConfigProblem(
+                _key_path(("job", "grader")),
+                grader_ref,
+                f"allowed: the name of a grader under {CONFIG_NAMESPACE}:graders ({defined})",
+            )
+        )
+    # Each spec is checked by the graders package itself: one source of truth for what the
+    # Lambda accepts at run time.
+    for name, entry in graders.items():
+        if not isinstance(entry, dict) or "type" not in entry:
+            continue  # the structural pass reports it
+        spec = {k: v for k, v in entry.items() if k not in GRADER_LAMBDA_KEYS}
+        for path, message in spec_problems(spec):
+            problems.append(
+                ConfigProblem(_key_path(("graders", name, *path.split("."))), MISSING, message)
+            )
+    return problems
+
+
+def _arn_field(arn: object, index: int) -> str | None:
+    if isinstance(arn, str) and arn.count(":") >= 5:
+        return arn.split(":")[index]
+    return None
+
+
+def _check_accounts_and_keys(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    """ARNs must point into the stack's own account and region; production keys last."""
+    problems: list[ConfigProblem] = []
+    account, kms = _section(raw, "account"), _section(raw, "kms")
+    account_id, region = account.get("id"), raw.get("region")
+    role = account.get("deploymentRoleArn")
+    if isinstance(account_id, str) and _arn_field(role, 4) not in (None, account_id):
+        problems.append(
+            ConfigProblem(
+                _key_path(("account", "deploymentRoleArn")),
+                role,
+                f"allowed: a role in the target account {account_id} (the provider assumes "
+                "it, then refuses any other account)",
+            )
+        )
+    key_arn = kms.get("existingKeyArn")
+    if isinstance(region, str) and _arn_field(key_arn, 3) not in (None, region):
+        problems.append(
+            ConfigProblem(
+                _key_path(("kms", "existingKeyArn")),
+                key_arn,
+                f"allowed: a key in the stack's region {region} (Bedrock, S3 and CloudWatch "
+                "Logs need the key in the region they run in)",
+            )
+        )
+    if key_arn is not None and "deletionWindowDays" in kms:
+        problems.append(
+            ConfigProblem(
+                _key_path(("kms", "deletionWindowDays")),
+                kms["deletionWindowDays"],
+                "allowed: only when rft-env creates the key (kms.existingKeyArn is set)",
+            )
+        )
+    window = kms.get("deletionWindowDays", 30)
+    if raw.get("production") is True and key_arn is None and window != 30:
+        problems.append(
+            ConfigProblem(
+                _key_path(("kms", "deletionWindowDays")),
+                window,
+                "allowed: 30 for a production stack (a deleted key cannot be recovered)",
+            )
+        )
+    return problems
+
+
+def _check_inference(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    inference = _section(raw, "inference")
+    if inference.get("mode", "none") not in ("none", "on_demand"):
+        return []
+    return [
+        ConfigProblem(
+            _key_path(("inference", field)),
+            inference[field],
+            "allowed: only with inference.mode 'provisioned'",
+        )
+        for field in ("modelUnits", "commitment")
+        if field in inference and not (field == "commitment" and inference[field] == "none")
+    ]
+
+
+def _check_tags(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    reserved = ", ".join(RESERVED_TAG_KEYS)
+    return [
+        ConfigProblem(
+            _key_path(("tags", tag)),
+            MISSING,
+            f"this tag key is set by rft-env or reserved by AWS (reserved: {reserved}, aws:*)",
+        )
+        for tag in _section(raw, "tags")
+        if isinstance(tag, str) and (tag in RESERVED_TAG_KEYS or tag.startswith("aws:"))
+    ]
+
+
+def _check_datasets(
+    raw: Mapping[str, Any], project_dir: Path
+) -> tuple[dict[str, DatasetReport], list[ConfigProblem]]:
+    """Local dataset files must exist and be valid RFT data; each is read exactly once."""
+    problems: list[ConfigProblem] = []
+    datasets: dict[str, DatasetReport] = {}
+    data = _section(raw, "data")
+    for purpose in ("training", "validation"):
+        source = data.get(purpose)
+        if not isinstance(source, dict):
+            continue
+        if ("file" in source) == ("s3Uri" in source):
+            problems.append(
+                ConfigProblem(
+                    _key_path(("data", purpose)),
+                    MISSING,
+                    "set exactly one of 'file' (a local JSONL file to upload) or 's3Uri'",
+                )
+            )
+            continue
+        path_value = source.get("file")
+        if not isinstance(path_value, str) or not path_value:
+            continue
+        path = (project_dir / path_value).resolve()
+        file_key = _key_path(("data", purpose, "file"))
+        if not path.is_file():
+            problems.append(ConfigProblem(file_key, path_value, f"no such file: {path}"))
+            continue
+        report = validate_dataset(path)
+        if report.ok:
+            datasets[purpose] = report
+        problems += [
+            ConfigProblem(file_key, path_value, f"invalid dataset: {issue}")
+            for issue in report.problems
+        ]
+    return datasets, problems
+
+
+def _check_uploader_can_encrypt(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Uploading a dataset encrypts it with the stack's key, so the key policy must name
+    the principal that runs `pulumi up`."""
+    data, kms, account = _section(raw, "data"), _section(raw, "kms"), _section(raw, "account")
+    uploads = any(isinstance(s, dict) and "file" in s for s in data.values())
+    creates_key = "existingKeyArn" not in kms
+    named = account.get("deploymentRoleArn") or kms.get("keyUserArns")
+    if uploads and creates_key and not named:
+        return [
+            ConfigProblem(
+                _key_path(("kms", "keyUserArns")),
+                MISSING,
+                "required when data files are uploaded without account.deploymentRoleArn: "
+                "the principal that runs `pulumi up` must be allowed to encrypt with the "
+                "stack's key (list its role ARN here)",
+            )
+        ]
+    return []
+
+
+def _semantic_problems(
+    raw: Mapping[str, Any], project_dir: Path
+) -> tuple[dict[str, DatasetReport], list[ConfigProblem]]:
+    datasets, problems = _check_datasets(raw, project_dir)
+    for check in (
+        _check_region,
+        _check_graders,
+        _check_accounts_and_keys,
+        _check_inference,
+        _check_tags,
+        _check_uploader_can_encrypt,
+    ):
+        problems += check(raw)
+    return datasets, problems

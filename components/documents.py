@@ -1,0 +1,450 @@
+"""Every IAM, KMS and bucket policy document rft-env creates, as plain dicts.
+
+These are pure functions of names and ARNs: components render them to JSON, the audit
+writes them to files, and the tests assert on them. Statement ids (`Sid`) are stable so a
+change to a permission reads as a small diff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from components.naming import Names
+
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+
+# Key administration without use: the account can always manage (and so never lose) the
+# key, but administrating it grants no Encrypt/Decrypt and no CreateGrant, which would let
+# an administrator hand themselves use of the key.
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+BEDROCK_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
+DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+LOGS_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+# ENI lookups for a job in a VPC: EC2 offers no resource-level permissions for Describe*.
+VPC_DESCRIBE_ACTIONS = (
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key prefix (or one exact object key)."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def from_uri(cls, uri: str) -> S3Location:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return cls(bucket, key)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def to_json(document: Document) -> str:
+    """The canonical JSON form used for every document (sorted keys, stable across runs)."""
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+def _sorted(values: Sequence[str]) -> list[str]:
+    return sorted(set(values))
+
+
+# --------------------------------------------------------------------------------------
+# Trust policies
+# --------------------------------------------------------------------------------------
+def bedrock_trust_policy(names: Names) -> Document:
+    """Bedrock may assume the role only for this account's customization jobs."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "BedrockCustomizationJobs",
+                "Effect": "Allow",
+                "Principal": {"Service": "bedrock.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                # Confused-deputy protection: only jobs in this account and region.
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                    "ArnEquals": {"aws:SourceArn": names.customization_job_arn_pattern},
+                },
+            }
+        ],
+    }
+
+
+def lambda_trust_policy() -> Document:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "LambdaExecution",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Permission policies
+# --------------------------------------------------------------------------------------
+def _s3_read_statements(sid: str, names: Names, locations: Sequence[S3Location]) -> list[Document]:
+    statements: list[Document] = []
+    by_bucket: dict[str, list[str]] = {}
+    for location in locations:
+        by_bucket.setdefault(location.bucket, []).append(location.prefix)
+    objects = [
+        f"{names.bucket_arn(loc.bucket)}/{loc.prefix}{'*' if loc.prefix.endswith('/') else ''}"
+        for loc in locations
+    ]
+    statements.append(
+        {
+            "Sid": f"{sid}Objects",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _sorted(objects),
+        }
+    )
+    for index, (bucket, prefixes) in enumerate(sorted(by_bucket.items())):
+        statements.append(
+            {
+                "Sid": f"{sid}List{index if len(by_bucket) > 1 else ''}",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": names.bucket_arn(bucket),
+                "Condition": {
+                    "StringLike": {
+                        "s3:prefix": _sorted([p + "*" if p.endswith("/") else p for p in prefixes])
+                    }
+                },
+            }
+        )
+    return statements
+
+
+def customization_role_policy(
+    names: Names,
+    *,
+    data: Sequence[S3Location],
+    output: S3Location,
+    key_arn: str,
+    grader_arns: Sequence[str],
+    subnet_ids: Sequence[str] = (),
+    security_group_ids: Sequence[str] = (),
+) -> Document:
+    """What the Bedrock service role may do, and nothing more.
+
+    Reads the training/validation data, reads and writes under the output prefix, uses the
+    stack's key only through S3 and Bedrock, invokes exactly the given grader functions and,
+    only when the job runs in a VPC, manages the job's network interfaces.
+    """
+    out_bucket = names.bucket_arn(output.bucket)
+    statements: list[Document] = [
+        *_s3_read_statements("ReadTrainingData", names, data),
+        {
+            "Sid": "WriteOutput",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"{out_bucket}/{output.prefix}*",
+        },
+        {
+            "Sid": "ListOutput",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": out_bucket,
+            "Condition": {"StringLike": {"s3:prefix": f"{output.prefix}*"}},
+        },
+        {
+            "Sid": "UseStackKey",
+            "Effect": "Allow",
+            "Action": list(BEDROCK_KEY_ACTIONS),
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [
+                        names.service_endpoint("bedrock"),
+                        names.service_endpoint("s3"),
+                    ]
+                }
+            },
+        },
+        {
+            # Bedrock encrypts the custom model with the key through a grant it creates.
+            "Sid": "GrantStackKeyToBedrock",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        },
+        {
+            "Sid": "InvokeGraders",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": _sorted(grader_arns),
+        },
+    ]
+    if subnet_ids:
+        statements += _vpc_statements(names, subnet_ids, security_group_ids)
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _vpc_statements(
+    names: Names, subnet_ids: Sequence[str], security_group_ids: Sequence[str]
+) -> list[Document]:
+    ec2 = f"arn:{names.partition}:ec2:{names.region}:{names.account_id}"
+    subnets = [f"{ec2}:subnet/{s}" for s in subnet_ids]
+    groups = [f"{ec2}:security-group/{g}" for g in security_group_ids]
+    job_arns = names.customization_job_arn_pattern
+    return [
+        {
+            "Sid": "DescribeNetwork",
+            "Effect": "Allow",
+            "Action": list(VPC_DESCRIBE_ACTIONS),
+            # EC2 Describe* calls support no resource-level permissions.
+            "Resource": "*",
+        },
+        {
+            "Sid": "CreateJobNetworkInterface",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": f"{ec2}:network-interface/*",
+            "Condition": {
+                "StringEquals": {"aws:RequestTag/BedrockManaged": "true"},
+                "ArnEquals": {"aws:RequestTag/BedrockModelCustomizationJobArn": job_arns},
+            },
+        },
+        {
+            "Sid": "CreateNetworkInterfaceInJobSubnets",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": _sorted(subnets + groups),
+        },
+        {
+            "Sid": "ManageJobNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            # These actions take no network-interface ARN before the interface exists;
+            # the conditions pin them to the job's own subnets and Bedrock-managed ENIs.
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {
+                    "ec2:Subnet": _sorted(subnets),
+                    "ec2:ResourceTag/BedrockModelCustomizationJobArn": job_arns,
+                },
+                "StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"},
+            },
+        },
+        {
+            "Sid": "TagJobNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": f"{ec2}:network-interface/*",
+            "Condition": {
+                "StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"},
+                "ForAllValues:StringEquals": {
+                    "aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]
+                },
+            },
+        },
+    ]
+
+
+def grader_role_policy(log_group_arn: str) -> Document:
+    """A grader function may write to its own log group and do nothing else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:log-stream:*",
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# KMS key policy
+# --------------------------------------------------------------------------------------
+def key_policy(
+    names: Names,
+    *,
+    bedrock_role_arns: Sequence[str],
+    data_user_arns: Sequence[str],
+    logged_bucket_arns: Sequence[str],
+) -> Document:
+    """The stack key's policy.
+
+    Principals are named through `aws:PrincipalArn` conditions on the account principal
+    rather than as principals themselves: KMS rejects a policy naming a role that does not
+    exist yet (the roles are created after the key), and a recreated role keeps working.
+    """
+    root = {"AWS": names.account_root_arn}
+    via_bedrock_and_s3 = [names.service_endpoint("bedrock"), names.service_endpoint("s3")]
+    statements: list[Document] = [
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": list(KEY_ADMIN_ACTIONS),
+            "Resource": "*",  # in a key policy "*" is this key
+        },
+        {
+            "Sid": "BedrockRoleUsesKey",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": list(BEDROCK_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {"aws:PrincipalArn": _sorted(bedrock_role_arns)},
+                "StringEquals": {"kms:ViaService": via_bedrock_and_s3},
+            },
+        },
+        {
+            "Sid": "BedrockRoleGrantsToBedrock",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {"aws:PrincipalArn": _sorted(bedrock_role_arns)},
+                "StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsGraderLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": names.service_endpoint("logs")},
+            "Action": list(LOGS_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": names.grader_log_group_pattern}
+            },
+        },
+    ]
+    if data_user_arns:
+        statements.insert(
+            3,
+            {
+                # The deployer uploads datasets; people may read job output. Through S3 only.
+                "Sid": "DataUsersUseKeyThroughS3",
+                "Effect": "Allow",
+                "Principal": root,
+                "Action": list(DATA_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": _sorted(data_user_arns)},
+                    "StringEquals": {"kms:ViaService": names.service_endpoint("s3")},
+                },
+            },
+        )
+    if logged_bucket_arns:
+        statements.append(
+            {
+                # S3 server access logs land in the SSE-KMS log bucket.
+                "Sid": "S3ServerAccessLogsUseKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "kms:GenerateDataKey",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                    "ArnLike": {"aws:SourceArn": _sorted(logged_bucket_arns)},
+                },
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+# --------------------------------------------------------------------------------------
+# Bucket policies
+# --------------------------------------------------------------------------------------
+def _deny_insecure_transport(bucket_arn: str) -> Document:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    return {"Version": VERSION, "Statement": [_deny_insecure_transport(bucket_arn)]}
+
+
+def access_log_bucket_policy(
+    names: Names, bucket_arn: str, log_prefix: str, source_bucket_arns: Sequence[str]
+) -> Document:
+    """TLS only, and S3's logging service may write logs for this stack's buckets only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _deny_insecure_transport(bucket_arn),
+            {
+                "Sid": "S3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{log_prefix}*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                    "ArnLike": {"aws:SourceArn": _sorted(source_bucket_arns)},
+                },
+            },
+        ],
+    }

@@ -1,0 +1,172 @@
+"""RftEnvironment: the top-level component that wires one stack's environment together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components import documents
+from components.access import CustomizationRole, CustomizationRoleArgs
+from components.config import StackConfig
+from components.datasets import content_key
+from components.documents import S3Location
+from components.encryption import EncryptionKey, EncryptionKeyArgs
+from components.graders import GraderFunction, GraderFunctionArgs
+from components.naming import Names
+from components.packaging import code_digest, grader_archive, grader_code_files
+from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
+
+OUTPUT_PREFIX = "rft-output/"
+PURPOSES = ("training", "validation")
+
+
+def stack_names(config: StackConfig) -> Names:
+    return Names(config.environment, config.account.id, config.region)
+
+
+def key_policy_document(config: StackConfig) -> documents.Document:
+    """The policy of the key rft-env creates for a stack (pure: the audit renders it too)."""
+    names = stack_names(config)
+    data_users = list(config.kms.key_user_arns)
+    if config.account.deployment_role_arn:
+        data_users.append(config.account.deployment_role_arn)
+    return documents.key_policy(
+        names,
+        bedrock_role_arns=[names.role_arn(names.customization_role)],
+        data_user_arns=data_users,
+        logged_bucket_arns=[names.bucket_arn(names.bucket(p)) for p in ("data", "output")],
+    )
+
+
+def dataset_locations(config: StackConfig) -> dict[str, S3Location]:
+    """Where each dataset lives in S3: uploaded copies in the data bucket, or the given URI."""
+    names = stack_names(config)
+    locations: dict[str, S3Location] = {}
+    for purpose in PURPOSES:
+        report = config.dataset(purpose)
+        source = getattr(config.data, purpose)
+        if report is not None:
+            locations[purpose] = S3Location(names.bucket("data"), content_key(report, purpose))
+        elif source is not None and source.s3_uri:
+            locations[purpose] = S3Location.from_uri(source.s3_uri)
+    return locations
+
+
+@dataclass(frozen=True)
+class RftEnvironmentArgs:
+    config: StackConfig
+    project_dir: Path
+
+
+class RftEnvironment(pulumi.ComponentResource):
+    """KMS key, data buckets, grader Lambdas and the Bedrock customization role of a stack."""
+
+    def __init__(
+        self, name: str, args: RftEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("rftenv:index:RftEnvironment", name, None, opts)
+        config = args.config
+        names = stack_names(config)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if config.kms.create_key:
+            self.key: EncryptionKey | None = EncryptionKey(
+                f"{name}-kms",
+                EncryptionKeyArgs(
+                    description=f"rft-env {config.environment}: data, logs and custom models",
+                    alias=names.key_alias,
+                    policy=documents.to_json(key_policy_document(config)),
+                    deletion_window_days=config.kms.deletion_window_days,
+                    protect=config.production,
+                ),
+                opts=child,
+            )
+            key_arn: pulumi.Output[str] = self.key.key_arn
+        else:
+            self.key = None
+            key_arn = pulumi.Output.from_input(config.kms.existing_key_arn or "")
+
+        locations = dataset_locations(config)
+        uploads = [
+            DatasetUpload(purpose, report.path, locations[purpose].prefix)
+            for purpose in PURPOSES
+            if (report := config.dataset(purpose)) is not None
+        ]
+        self.storage = DataBuckets(
+            f"{name}-storage",
+            DataBucketsArgs(
+                names=names,
+                key_arn=key_arn,
+                datasets=uploads,
+                log_retention_days=config.log_retention_days,
+                protect=config.production,
+                force_destroy=not config.production,
+            ),
+            opts=child,
+        )
+
+        files = grader_code_files(args.project_dir / "graders")
+        archive, digest = grader_archive(files), code_digest(files)
+        self.graders = {
+            grader: GraderFunction(
+                f"{name}-grader-{grader}",
+                GraderFunctionArgs(
+                    names=names,
+                    grader=grader,
+                    spec=spec.spec,
+                    code=archive,
+                    code_digest=digest,
+                    key_arn=key_arn,
+                    timeout_seconds=spec.timeout_seconds,
+                    memory_mb=spec.memory_mb,
+                    log_retention_days=config.log_retention_days,
+                ),
+                opts=child,
+            )
+            for grader, spec in config.graders.items()
+        }
+
+        vpc = config.vpc
+        self.customization = CustomizationRole(
+            f"{name}-customization",
+            CustomizationRoleArgs(
+                names=names,
+                data=list(locations.values()),
+                output=S3Location(names.bucket("output"), OUTPUT_PREFIX),
+                key_arn=key_arn,
+                # Bedrock may invoke the job's grader and no other function.
+                grader_arns=[self.graders[config.job.grader].function_arn],
+                subnet_ids=vpc.subnet_ids if vpc else (),
+                security_group_ids=vpc.security_group_ids if vpc else (),
+            ),
+            opts=child,
+        )
+
+        data_uris = {
+            purpose: self.storage.dataset_uris.get(purpose)
+            or pulumi.Output.from_input(locations[purpose].uri)
+            for purpose in locations
+        }
+        self.outputs: dict[str, pulumi.Input[object]] = {
+            "environment": config.environment,
+            "accountId": config.account.id,
+            "region": config.region,
+            "keyArn": key_arn,
+            "keyAlias": self.key.alias_name if self.key else None,
+            "dataBucket": self.storage.data_bucket,
+            "outputBucket": self.storage.output_bucket,
+            "logBucket": self.storage.log_bucket,
+            "trainingDataUri": data_uris["training"],
+            "validationDataUri": data_uris.get("validation"),
+            "outputDataUri": pulumi.Output.concat(
+                "s3://", self.storage.output_bucket, "/", OUTPUT_PREFIX
+            ),
+            "customizationRoleArn": self.customization.role_arn,
+            "graderFunctionArns": {g: f.function_arn for g, f in self.graders.items()},
+            "graderRoleArns": {g: f.role_arn for g, f in self.graders.items()},
+            "jobGraderArn": self.graders[config.job.grader].function_arn,
+            "baseModel": config.job.base_model,
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,115 @@
+"""Physical names and ARNs, derived from the stack's identity.
+
+Everything here is a pure function of (project, environment, account, region), so policy
+documents can name resources before they exist (a KMS key policy that must list roles
+created later, for instance) and the audit renders the same names a real deployment uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PROJECT = "rft-env"
+
+_REGION_RE = re.compile(r"^(?P<geo>[a-z]{2})(?P<kind>-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition a region belongs to (aws, aws-us-gov, aws-cn, aws-iso...)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    return "aws"
+
+
+def is_region(value: str) -> bool:
+    return bool(_REGION_RE.match(value))
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of everything one stack creates. One instance per stack."""
+
+    environment: str
+    account_id: str
+    region: str
+    project: str = PROJECT
+
+    @property
+    def partition(self) -> str:
+        return partition_for(self.region)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    # --- S3 -------------------------------------------------------------------------------
+    def bucket(self, purpose: str) -> str:
+        # Bucket names are global: account and region make them unique without random
+        # suffixes, so rendered policies read like the deployed ones.
+        return f"{self.prefix}-{purpose}-{self.account_id}-{self.region}"
+
+    def bucket_arn(self, bucket: str) -> str:
+        return f"arn:{self.partition}:s3:::{bucket}"
+
+    # --- IAM ------------------------------------------------------------------------------
+    @property
+    def customization_role(self) -> str:
+        return f"{self.prefix}-bedrock-customization"
+
+    def grader_role(self, grader: str) -> str:
+        return f"{self.prefix}-grader-{grader}"
+
+    def role_arn(self, role_name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name}"
+
+    # --- Lambda and logs ------------------------------------------------------------------
+    def grader_function(self, grader: str) -> str:
+        return f"{self.prefix}-grader-{grader}"
+
+    def function_arn(self, function_name: str) -> str:
+        return (
+            f"arn:{self.partition}:lambda:{self.region}:{self.account_id}:function:{function_name}"
+        )
+
+    def log_group(self, function_name: str) -> str:
+        return f"/aws/lambda/{function_name}"
+
+    def log_group_arn(self, log_group: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{log_group}"
+
+    @property
+    def grader_log_group_pattern(self) -> str:
+        """ARN pattern matching every grader log group of this stack (for the key policy)."""
+        return self.log_group_arn(self.log_group(f"{self.prefix}-grader-*"))
+
+    # --- KMS ------------------------------------------------------------------------------
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    # --- Bedrock --------------------------------------------------------------------------
+    @property
+    def customization_job_arn_pattern(self) -> str:
+        return (
+            f"arn:{self.partition}:bedrock:{self.region}:{self.account_id}"
+            ":model-customization-job/*"
+        )
+
+    def foundation_model_arn(self, model_id: str) -> str:
+        return f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model_id}"
+
+    @property
+    def account_root_arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:root"
+
+    def service_endpoint(self, service: str) -> str:
+        """The `kms:ViaService` value for a regional service (e.g. s3.us-east-1.amazonaws.com)."""
+        suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+        return f"{service}.{self.region}.{suffix}"
