@@ -1,0 +1,410 @@
+"""Offline synthesis: run the real `__main__.py` under Pulumi's mock runtime.
+
+No Pulumi CLI, no cloud: the stack's config file is read the way the engine reads it, the
+program registers its resources with an in-process mock monitor, and every registration
+is recorded (type, name, parent, provider, inputs, mocked outputs). Mocked ids and ARNs
+are deterministic and built from the stack's account, region and each resource's
+physical name, so the result reads like a real deployment.
+
+The JSON shape returned by `synthesize` is a stable interface (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import runpy
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from components.naming import partition_for
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "rft-env"
+_ID_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4d5b-9a77-0e2a7c5d1f00")
+
+
+class StackNotFoundError(LookupError):
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# Reading stack config the way the engine does
+# --------------------------------------------------------------------------------------
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML speaks YAML 1.1, where `1e-5` is a string; Pulumi (YAML 1.2) reads a float."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_Yaml12Loader)
+
+
+def project_settings(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    return load_yaml(project_dir / "Pulumi.yaml") or {}
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    settings = project_settings(project_dir)
+    config_dir = project_dir / settings.get("stackConfigDir", ".")
+    path = config_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_stacks(project_dir)) or "none"
+        raise StackNotFoundError(f"no stack file {path} (stacks: {known})")
+    return path
+
+
+def available_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
+    settings = project_settings(project_dir)
+    config_dir = project_dir / settings.get("stackConfigDir", ".")
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
+
+
+def engine_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """The config map the engine hands the program: namespaced keys, string values
+    (structured values as JSON), project-level defaults filled in."""
+    settings = project_settings(project_dir)
+    project = settings.get("name", PROJECT)
+    document = load_yaml(stack_file(stack, project_dir)) or {}
+    if not isinstance(document, dict):
+        raise ValueError(f"{stack_file(stack, project_dir)}: expected a mapping at the top")
+    values: dict[str, Any] = {}
+    for key, declaration in (settings.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            values[key if ":" in key else f"{project}:{key}"] = declaration["default"]
+    for key, value in (document.get("config") or {}).items():
+        values[key if ":" in key else f"{project}:{key}"] = value
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Deterministic mocks
+# --------------------------------------------------------------------------------------
+def _short_hash(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+class SynthMocks(pulumi.runtime.Mocks):
+    """Mocked outputs that read like real ones: ARNs from account, region and names."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.partition = partition_for(region)
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        state = dict(inputs)
+        physical = str(inputs.get("name") or inputs.get("bucket") or name)
+        if typ.startswith("pulumi:providers:"):
+            return str(uuid.uuid5(_ID_NAMESPACE, f"{typ}/{name}")), state
+        if typ == "aws:kms/key:Key":
+            key_id = str(uuid.uuid5(_ID_NAMESPACE, f"{self.account_id}/{self.region}/key/{name}"))
+            state.update(keyId=key_id, arn=self._arn("kms", f"key/{key_id}"))
+            return key_id, state
+        if typ == "aws:kms/alias:Alias":
+            state.update(arn=self._arn("kms", physical), targetKeyArn=None)
+            return physical, state
+        if typ == "aws:s3/bucket:Bucket":
+            state.update(
+                arn=f"arn:{self.partition}:s3:::{physical}",
+                bucketDomainName=f"{physical}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{physical}.s3.{self.region}.amazonaws.com",
+                region=self.region,
+            )
+            return physical, state
+        if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            key = str(inputs.get("key", name))
+            state.update(
+                arn=f"arn:{self.partition}:s3:::{inputs.get('bucket')}/{key}",
+                versionId=_short_hash(str(inputs.get("bucket")), key, length=32),
+            )
+            return key, state
+        if typ.startswith("aws:s3/"):
+            # Bucket sub-resources are identified by their bucket, as in the provider.
+            return str(inputs.get("bucket", physical)), state
+        if typ == "aws:iam/role:Role":
+            state.update(
+                arn=f"arn:{self.partition}:iam::{self.account_id}:role/{physical}",
+                uniqueId="AROA" + _short_hash(self.account_id, physical, length=17).upper(),
+            )
+            return physical, state
+        if typ == "aws:iam/rolePolicy:RolePolicy":
+            return f"{inputs.get('role')}:{physical}", state
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            state.update(arn=self._arn("logs", f"log-group:{physical}"))
+            return physical, state
+        if typ == "aws:lambda/function:Function":
+            arn = self._arn("lambda", f"function:{physical}")
+            state.update(
+                arn=arn,
+                qualifiedArn=f"{arn}:$LATEST",
+                invokeArn=(
+                    f"arn:{self.partition}:apigateway:{self.region}:lambda:path/2015-03-31"
+                    f"/functions/{arn}/invocations"
+                ),
+                version="$LATEST",
+            )
+            return physical, state
+        if typ.startswith("aws:"):
+            service = typ.split(":")[1].split("/")[0]
+            kind = typ.rsplit(":", 1)[-1].lower()
+            state.setdefault("arn", self._arn(service, f"{kind}/{physical}"))
+            return physical, state
+        # Components have no physical id.
+        return "", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:{self.partition}:iam::{self.account_id}:root",
+                "userId": self.account_id,
+            }
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": self.partition, "dnsSuffix": "amazonaws.com"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region}
+        return {}
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    provider: str
+    protect: bool
+    dependencies: list[str]
+    custom: bool
+    id: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, plus what it does not keep: parents, providers, options,
+    registration order and the stack's outputs."""
+
+    def __init__(self, mocks: SynthMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.stack_urn = ""
+        self.stack_outputs: dict[str, Any] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine does: children of the root stack carry no parent type in the URN.
+        if parent and "::pulumi:pulumi:Stack::" in parent:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        registration = self.resources[response.urn]
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                provider=request.provider,
+                protect=bool(request.protect),
+                dependencies=list(request.dependencies),
+                custom=bool(request.custom),
+                id=registration.id or "",
+                inputs=rpc.deserialize_properties(request.object),
+                outputs=registration.state,
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self.stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+# --------------------------------------------------------------------------------------
+# Running the program
+# --------------------------------------------------------------------------------------
+def _plain(value: Any, project_dir: Path) -> Any:
+    """Make engine values JSON-friendly; assets become {"$asset": path, "sha256": ...}."""
+    if isinstance(value, dict):
+        return {k: _plain(v, project_dir) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, project_dir) for v in value]
+    if isinstance(value, pulumi.FileAsset):
+        path = Path(str(value.path))
+        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
+        return {"$asset": shown.as_posix(), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if isinstance(value, pulumi.StringAsset):
+        return {"$asset": "string", "text": value.text}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"$archive": {k: _plain(v, project_dir) for k, v in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileArchive):
+        return {"$archive": str(value.path)}
+    return value
+
+
+def _identity(config: dict[str, str]) -> tuple[str, str]:
+    """Account and region for the mocks, read leniently: validation is the program's job."""
+    account_id, region = "123456789012", "us-east-1"
+    try:
+        account = json.loads(config.get(f"{PROJECT}:account", "{}"))
+        if isinstance(account, dict) and isinstance(account.get("id"), str):
+            account_id = account["id"]
+    except ValueError:
+        pass
+    region = config.get(f"{PROJECT}:region", region)
+    return account_id, region
+
+
+def synthesize(
+    stack: str, project_dir: Path = PROJECT_DIR, *, config: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the program for `stack` under mocks and return the resource graph as data.
+
+    `config` replaces the stack file's config (tests use it for variants of a stack).
+    Raises whatever the program raises, e.g. `pulumi.RunError` for invalid config.
+    """
+    values = engine_config(stack, project_dir) if config is None else dict(config)
+    account_id, region = _identity(values)
+    mocks = SynthMocks(account_id, region)
+    monitor = RecordingMonitor(mocks)
+
+    project_path = str(project_dir)
+    if project_path not in sys.path:
+        sys.path.insert(0, project_path)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.reset_options(project=PROJECT, stack=stack)
+        pulumi.runtime.set_all_config(values, secret_keys=[])
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+        )
+        # set_mocks installs (and finishes) a root stack of its own; the program needs a
+        # live one so that its exports are recorded, as under the engine.
+        set_root_resource(None)
+        program = str(project_dir / "__main__.py")
+        _sync_await(run_in_stack(lambda: runpy.run_path(program, run_name="__main__")))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+    resources = [
+        {
+            "urn": r.urn,
+            "type": r.type,
+            "name": r.name,
+            "parent": r.parent,
+            "provider": r.provider,
+            "protect": r.protect,
+            "id": r.id,
+            "inputs": _plain(r.inputs, project_dir),
+            "outputs": _plain(r.outputs, project_dir) if r.custom else {},
+        }
+        for r in _tree_order(monitor.registrations)
+    ]
+    return {
+        "stack": stack,
+        "project": PROJECT,
+        "accountId": account_id,
+        "region": region,
+        "resources": resources,
+        "outputs": _plain(monitor.stack_outputs, project_dir),
+    }
+
+
+def _tree_order(registrations: list[Registration]) -> list[Registration]:
+    """Parents before children, siblings by type and name: stable whatever order the
+    engine happened to complete registrations in."""
+    children: dict[str | None, list[Registration]] = {}
+    urns = {r.urn for r in registrations}
+    for registration in registrations:
+        parent = registration.parent if registration.parent in urns else None
+        children.setdefault(parent, []).append(registration)
+    ordered: list[Registration] = []
+
+    def visit(parent: str | None) -> None:
+        for child in sorted(
+            children.get(parent, []),
+            key=lambda r: (not r.type.startswith("pulumi:providers:"), r.custom, r.type, r.name),
+        ):
+            ordered.append(child)
+            visit(child.urn)
+
+    visit(None)
+    return ordered
+
+
+def render_table(result: dict[str, Any]) -> str:
+    """What `pulumi up` would create, as an indented tree with physical ids."""
+    resources = result["resources"]
+    by_urn = {r["urn"]: r for r in resources}
+
+    def depth(resource: dict[str, Any]) -> int:
+        level, parent = 0, resource["parent"]
+        while parent in by_urn:
+            level, parent = level + 1, by_urn[parent]["parent"]
+        return level
+
+    aws_count = sum(r["type"].startswith("aws:") for r in resources)
+    lines = [
+        f"rft-env stack '{result['stack']}' (account {result['accountId']}, region "
+        f"{result['region']}): pulumi up would create {len(resources)} resources "
+        f"({aws_count} AWS resources, {len(resources) - aws_count} components and providers)",
+        "",
+    ]
+    rows = [("TYPE", "NAME", "PHYSICAL ID")]
+    for resource in resources:
+        flags = " [protected]" if resource["protect"] else ""
+        rows.append(
+            (
+                "  " * depth(resource) + resource["type"],
+                resource["name"],
+                (resource["id"] or "-") + flags,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
+    lines += ["", "Outputs:"]
+    for key, value in sorted(result["outputs"].items()):
+        shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+        lines.append(f"  {key}: {shown}")
+    return "\n".join(lines)
