@@ -257,6 +257,12 @@ class InferenceConfig(_Model):
     model_units: Annotated[int, Field(ge=1)] | None = None
     commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
 
+    @property
+    def provisioned_model_units(self) -> int:
+        """Model units for provisioned throughput: 1 unless set (the default no-commitment
+        quota is 2 per account)."""
+        return self.model_units or 1
+
 
 class KmsConfig(_Model):
     """Create the stack's key (default), or use an existing one."""
@@ -411,10 +417,27 @@ def _walk(loc: tuple[Any, ...]) -> tuple[Any, FieldInfo | None]:
     return current, field
 
 
+def _constraints(field: FieldInfo | None) -> list[Any]:
+    """The field's constraints, including those inside `Annotated[...] | None`."""
+    if field is None:
+        return []
+    found = list(field.metadata)
+    for member in get_args(field.annotation) if field.annotation is not None else ():
+        if get_origin(member) is Annotated:
+            for extra in get_args(member)[1:]:
+                found += extra.metadata if isinstance(extra, FieldInfo) else [extra]
+    return found
+
+
+def _number_kind(field: FieldInfo | None) -> str:
+    base = _unwrap(field.annotation) if field is not None else None
+    return "a number" if base is float else "an integer"
+
+
 def _bounds_text(field: FieldInfo | None, kind: str) -> str:
     lower = upper = None
     exclusive_lower = False
-    for meta in field.metadata if field else []:
+    for meta in _constraints(field):
         if isinstance(meta, annotated_types.Ge):
             lower = meta.ge
         elif isinstance(meta, annotated_types.Gt):
@@ -452,8 +475,7 @@ def _problem_from_pydantic(error: Any) -> ConfigProblem:
     if kind in ("float_type", "float_parsing", "finite_number"):
         return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "a number"))
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        number = "a number" if isinstance(value, float) else "an integer"
-        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, number))
+        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, _number_kind(field)))
     if kind == "literal_error":
         return ConfigProblem(key, value, f"allowed: {ctx.get('expected', '')}")
     if kind in ("bool_type", "bool_parsing"):
@@ -476,7 +498,7 @@ def _problem_from_pydantic(error: Any) -> ConfigProblem:
 def _length_bounds(field: FieldInfo | None) -> tuple[Any, Any]:
     low: Any = 0
     high: Any = "any number of"
-    for meta in field.metadata if field else []:
+    for meta in _constraints(field):
         if isinstance(meta, annotated_types.MinLen):
             low = meta.min_length
         elif isinstance(meta, annotated_types.MaxLen):
@@ -622,7 +644,8 @@ def _check_datasets(
         source = data.get(purpose)
         if not isinstance(source, dict):
             continue
-        if ("file" in source) == ("s3Uri" in source):
+        # A key left empty in YAML (`file:`) is null: it does not count as set.
+        if (source.get("file") is not None) == (source.get("s3Uri") is not None):
             problems.append(
                 ConfigProblem(
                     _key_path(("data", purpose)),
@@ -634,9 +657,14 @@ def _check_datasets(
         path_value = source.get("file")
         if not isinstance(path_value, str) or not path_value:
             continue
-        path = (project_dir / path_value).resolve()
         file_key = _key_path(("data", purpose, "file"))
-        if not path.is_file():
+        try:
+            path = (project_dir / path_value).resolve()
+            exists = path.is_file()
+        except (OSError, ValueError) as error:  # NUL bytes, names too long, ...
+            problems.append(ConfigProblem(file_key, path_value, f"not a usable path: {error}"))
+            continue
+        if not exists:
             problems.append(ConfigProblem(file_key, path_value, f"no such file: {path}"))
             continue
         report = validate_dataset(path)
@@ -653,7 +681,7 @@ def _check_uploader_can_encrypt(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Uploading a dataset encrypts it with the stack's key, so the key policy must name
     the principal that runs `pulumi up`."""
     data, kms, account = _section(raw, "data"), _section(raw, "kms"), _section(raw, "account")
-    uploads = any(isinstance(s, dict) and "file" in s for s in data.values())
+    uploads = any(isinstance(s, dict) and s.get("file") is not None for s in data.values())
     creates_key = "existingKeyArn" not in kms
     named = account.get("deploymentRoleArn") or kms.get("keyUserArns")
     if uploads and creates_key and not named:

@@ -76,7 +76,8 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         else:
             try:
                 re.compile(pattern)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
+                # Huge repeat counts overflow rather than raise re.error.
                 problems.append(("pattern", f"got {_show(pattern)}; not a valid regex: {exc}"))
         # A pattern with another operation would be silently ignored, which hides a mistake.
         if spec.get("operation", "eq") != "regex":
