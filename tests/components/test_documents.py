@@ -1,0 +1,193 @@
+"""Unit tests of the policy documents: the one place permissions are decided."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components import documents
+from components.documents import S3Location
+from components.naming import Names
+
+NAMES = Names("dev", "111122223333", "us-east-1")
+KEY = "arn:aws:kms:us-east-1:111122223333:key/abc"
+GRADER = "arn:aws:lambda:us-east-1:111122223333:function:rft-env-dev-grader-a"
+
+
+def sids(document: documents.Document) -> list[str]:
+    return [s["Sid"] for s in document["Statement"]]
+
+
+def role_policy(**overrides: object) -> documents.Document:
+    arguments: dict = {
+        "data": [
+            S3Location("rft-env-dev-data-111122223333-us-east-1", "datasets/training/x.jsonl")
+        ],
+        "output": S3Location("rft-env-dev-output-111122223333-us-east-1", "rft-output/"),
+        "key_arn": KEY,
+        "grader_arns": [GRADER],
+    }
+    arguments.update(overrides)
+    return documents.customization_role_policy(NAMES, **arguments)
+
+
+def test_bedrock_trust_policy_names_account_and_job_arns() -> None:
+    (statement,) = documents.bedrock_trust_policy(NAMES)["Statement"]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
+    assert statement["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/*"
+    }
+
+
+def test_trust_policy_follows_the_partition() -> None:
+    gov = Names("dev", "111122223333", "us-gov-west-1")
+    (statement,) = documents.bedrock_trust_policy(gov)["Statement"]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].startswith(
+        "arn:aws-us-gov:bedrock:"
+    )
+
+
+def test_role_policy_without_vpc_has_no_wildcard_resource() -> None:
+    policy = role_policy()
+    for statement in policy["Statement"]:
+        resources = statement["Resource"]
+        assert "*" not in (resources if isinstance(resources, list) else [resources])
+    assert sids(policy) == [
+        "ReadTrainingDataObjects",
+        "ReadTrainingDataList",
+        "WriteOutput",
+        "ListOutput",
+        "UseStackKey",
+        "GrantStackKeyToBedrock",
+        "InvokeGraders",
+    ]
+
+
+def test_role_policy_reads_exact_objects_and_prefixes() -> None:
+    policy = role_policy(
+        data=[
+            S3Location("bucket-a", "datasets/training/abc/train.jsonl"),
+            S3Location("bucket-a", "datasets/validation/def/val.jsonl"),
+            S3Location("bucket-b", "shared/"),
+        ]
+    )
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["ReadTrainingDataObjects"]["Resource"] == [
+        "arn:aws:s3:::bucket-a/datasets/training/abc/train.jsonl",
+        "arn:aws:s3:::bucket-a/datasets/validation/def/val.jsonl",
+        "arn:aws:s3:::bucket-b/shared/*",
+    ]
+    assert statements["ReadTrainingDataList0"]["Resource"] == "arn:aws:s3:::bucket-a"
+    assert statements["ReadTrainingDataList1"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "shared/*"
+    ]
+
+
+def test_role_policy_invokes_only_the_given_graders_and_uses_key_via_services() -> None:
+    policy = role_policy(grader_arns=[GRADER, GRADER])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["InvokeGraders"]["Resource"] == [GRADER]
+    assert statements["UseStackKey"]["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "bedrock.us-east-1.amazonaws.com",
+        "s3.us-east-1.amazonaws.com",
+    ]
+    assert "kms:Encrypt" not in statements["UseStackKey"]["Action"]
+
+
+def test_vpc_statements_pin_subnets_and_groups() -> None:
+    policy = role_policy(subnet_ids=["subnet-0aaaaaaaa"], security_group_ids=["sg-0bbbbbbbb"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    ec2 = "arn:aws:ec2:us-east-1:111122223333"
+    assert statements["CreateNetworkInterfaceInJobSubnets"]["Resource"] == [
+        f"{ec2}:security-group/sg-0bbbbbbbb",
+        f"{ec2}:subnet/subnet-0aaaaaaaa",
+    ]
+    manage = statements["ManageJobNetworkInterfaces"]
+    assert manage["Condition"]["ArnEquals"]["ec2:Subnet"] == [f"{ec2}:subnet/subnet-0aaaaaaaa"]
+    tags = statements["TagJobNetworkInterfaces"]["Condition"]["ForAllValues:StringEquals"]
+    assert tags == {"aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]}
+
+
+def test_grader_role_policy_is_its_log_group_only() -> None:
+    arn = NAMES.log_group_arn("/aws/lambda/fn")
+    (statement,) = documents.grader_role_policy(arn)["Statement"]
+    assert statement["Resource"] == f"{arn}:log-stream:*"
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def key_policy(**overrides: object) -> documents.Document:
+    arguments: dict = {
+        "bedrock_role_arns": [NAMES.role_arn(NAMES.customization_role)],
+        "data_user_arns": [],
+        "logged_bucket_arns": [],
+    }
+    arguments.update(overrides)
+    return documents.key_policy(NAMES, **arguments)
+
+
+def test_key_admin_statement_cannot_use_or_grant_the_key() -> None:
+    admin = key_policy()["Statement"][0]
+    assert admin["Sid"] == "AccountAdministersKey"
+    usage = {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:CreateGrant",
+        "kms:ReEncryptFrom",
+    }
+    assert not usage & set(admin["Action"])
+    assert all("*" not in action for action in admin["Action"])
+    # Lock-out protection: the account can always change the policy and cancel deletion.
+    assert {"kms:PutKeyPolicy", "kms:CancelKeyDeletion"} <= set(admin["Action"])
+
+
+def test_key_policy_optional_statements() -> None:
+    assert sids(key_policy()) == [
+        "AccountAdministersKey",
+        "BedrockRoleUsesKey",
+        "BedrockRoleGrantsToBedrock",
+        "CloudWatchLogsEncryptsGraderLogs",
+    ]
+    full = key_policy(
+        data_user_arns=["arn:aws:iam::111122223333:role/deployer"],
+        logged_bucket_arns=["arn:aws:s3:::b"],
+    )
+    assert "DataUsersUseKeyThroughS3" in sids(full)
+    logging = full["Statement"][-1]
+    assert logging["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert logging["Condition"]["ArnLike"] == {"aws:SourceArn": ["arn:aws:s3:::b"]}
+
+
+def test_logs_may_use_the_key_for_this_stacks_grader_log_groups_only() -> None:
+    statement = next(
+        s for s in key_policy()["Statement"] if s["Sid"] == "CloudWatchLogsEncryptsGraderLogs"
+    )
+    assert statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": (
+            "arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/rft-env-dev-grader-*"
+        )
+    }
+
+
+def test_bucket_policies() -> None:
+    tls = documents.tls_only_bucket_policy("arn:aws:s3:::b")
+    (deny,) = tls["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
+    logs = documents.access_log_bucket_policy(
+        NAMES, "arn:aws:s3:::l", "access-logs/", ["arn:aws:s3:::b"]
+    )
+    delivery = logs["Statement"][1]
+    assert delivery["Resource"] == "arn:aws:s3:::l/access-logs/*"
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
+
+
+@given(st.lists(st.sampled_from(["b", "a", "c"]), min_size=1))
+def test_to_json_is_canonical(arns: list[str]) -> None:
+    first = documents.to_json(role_policy(grader_arns=arns))
+    second = documents.to_json(role_policy(grader_arns=list(reversed(arns))))
+    assert first == second
+    assert json.loads(first)["Version"] == "2012-10-17"

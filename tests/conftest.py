@@ -1,0 +1,57 @@
+"""Shared fixtures: every example stack synthesized once per test session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from components.config import StackConfig, decode_config_values, load_stack_config
+from rftenv import synth
+
+STACKS = synth.available_stacks()
+
+
+class Graph:
+    """One synthesized stack, with the lookups the graph-wide tests need."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+        self.stack: str = result["stack"]
+        self.resources: list[dict[str, Any]] = result["resources"]
+        self.outputs: dict[str, Any] = result["outputs"]
+        self.by_urn = {r["urn"]: r for r in self.resources}
+        self.config: StackConfig = load_stack_config(
+            decode_config_values(synth.engine_config(self.stack)), synth.PROJECT_DIR
+        )
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+    def one(self, type_: str, name: str) -> dict[str, Any]:
+        matches = [r for r in self.of_type(type_) if r["name"] == name]
+        assert len(matches) == 1, f"expected one {type_} named {name}, got {len(matches)}"
+        return matches[0]
+
+    def aws(self) -> Iterator[dict[str, Any]]:
+        return (r for r in self.resources if r["type"].startswith("aws:"))
+
+    def for_bucket(self, type_: str, bucket: str) -> dict[str, Any]:
+        matches = [r for r in self.of_type(type_) if r["inputs"].get("bucket") == bucket]
+        assert len(matches) == 1, f"expected one {type_} for {bucket}, got {len(matches)}"
+        return matches[0]
+
+    def policy(self, resource: dict[str, Any], key: str = "policy") -> dict[str, Any]:
+        return json.loads(resource["inputs"][key])
+
+
+@pytest.fixture(scope="session")
+def graphs() -> dict[str, Graph]:
+    return {stack: Graph(synth.synthesize(stack)) for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def graph(request: pytest.FixtureRequest, graphs: dict[str, Graph]) -> Graph:
+    return graphs[request.param]

@@ -1,0 +1,381 @@
+"""Graph-wide assertions over the whole program, for every stack file in stacks/."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
+from components.tags import RESERVED_TAG_KEYS
+from tests.conftest import Graph
+
+PROVIDER = "pulumi:providers:aws"
+KEY = "aws:kms/key:Key"
+BUCKET = "aws:s3/bucket:Bucket"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def key_arn(graph: Graph) -> str:
+    return graph.outputs["keyArn"]
+
+
+# --- providers and tags -------------------------------------------------------------------
+def test_every_aws_resource_uses_the_explicit_provider(graph: Graph) -> None:
+    providers = graph.of_type(PROVIDER)
+    assert len(providers) == 1
+    reference = f"{providers[0]['urn']}::{providers[0]['id']}"
+    offenders = [r["urn"] for r in graph.aws() if r["provider"] != reference]
+    assert offenders == []
+    assert sum(1 for _ in graph.aws()) > 20
+
+
+def test_provider_is_pinned_to_the_stack_account_and_region(graph: Graph) -> None:
+    inputs = graph.of_type(PROVIDER)[0]["inputs"]
+    account = graph.config.account
+    assert json.loads(inputs["allowedAccountIds"]) == [account.id]
+    assert inputs["region"] == graph.config.region
+    assume_roles = json.loads(inputs.get("assumeRoles", "null"))
+    if account.deployment_role_arn:
+        # camelCase keys: a snake_case dict would reach the provider untranslated.
+        assert assume_roles[0]["roleArn"] == account.deployment_role_arn
+        assert assume_roles[0]["sessionName"] == f"rft-env-{graph.stack}"
+        assert assume_roles[0].get("externalId") == account.external_id
+    else:
+        assert not assume_roles
+
+
+def test_provider_default_tags_carry_the_required_tags(graph: Graph) -> None:
+    tags = json.loads(graph.of_type(PROVIDER)[0]["inputs"]["defaultTags"])["tags"]
+    assert set(RESERVED_TAG_KEYS) <= set(tags)
+    assert tags["Environment"] == graph.config.environment
+    assert tags["Stack"] == graph.stack
+    assert tags["Project"] == "rft-env"
+    for key, value in graph.config.tags.items():
+        assert tags[key] == value
+
+
+def test_every_stack_file_disables_the_default_aws_provider() -> None:
+    from rftenv import synth
+
+    for stack in synth.available_stacks():
+        config = synth.engine_config(stack)
+        assert json.loads(config["pulumi:disable-default-providers"]) == ["aws"], stack
+
+
+# --- components -----------------------------------------------------------------------------
+def test_components_follow_pulumi_conventions(graph: Graph) -> None:
+    components = [r for r in graph.resources if not r["type"].startswith(("aws:", "pulumi:"))]
+    assert {c["type"] for c in components} >= {
+        "rftenv:index:RftEnvironment",
+        "rftenv:security:EncryptionKey",
+        "rftenv:storage:DataBuckets",
+        "rftenv:graders:GraderFunction",
+        "rftenv:iam:CustomizationRole",
+    }
+    for component in components:
+        assert re.fullmatch(r"[a-z]+:[a-z]+:[A-Z][A-Za-z]+", component["type"])
+    # Every AWS resource is the child of a component, never loose in the stack.
+    for resource in graph.aws():
+        assert resource["parent"] in graph.by_urn, resource["urn"]
+        parent = graph.by_urn[resource["parent"]]
+        assert parent["type"].startswith("rftenv:"), resource["urn"]
+        assert resource["name"].startswith(parent["name"] + "-"), resource["urn"]
+
+
+# --- encryption, public access, TLS ----------------------------------------------------------
+def test_the_key_rotates_and_has_the_configured_deletion_window(graph: Graph) -> None:
+    keys = graph.of_type(KEY)
+    assert len(keys) == 1
+    key = keys[0]
+    assert key["inputs"]["enableKeyRotation"] is True
+    assert key["inputs"]["deletionWindowInDays"] == graph.config.kms.deletion_window_days
+    alias = graph.of_type("aws:kms/alias:Alias")[0]
+    assert alias["inputs"]["name"] == f"alias/rft-env-{graph.config.environment}"
+    assert alias["inputs"]["targetKeyId"] == key["outputs"]["keyId"]
+
+
+def test_key_policy_has_no_open_principal_and_no_kms_star(graph: Graph) -> None:
+    policy = graph.policy(graph.of_type(KEY)[0])
+    for statement in statements(policy):
+        assert statement["Principal"] != "*"
+        assert statement["Principal"] != {"AWS": "*"}
+        assert "kms:*" not in as_list(statement["Action"])
+        if statement["Sid"] != "AccountAdministersKey":
+            # Use of the key is always scoped by a condition.
+            assert statement.get("Condition"), statement["Sid"]
+    admin = next(s for s in statements(policy) if s["Sid"] == "AccountAdministersKey")
+    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{graph.config.account.id}:root"}
+    assert "kms:PutKeyPolicy" in admin["Action"]
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:CreateGrant"} & set(admin["Action"])
+
+
+def test_key_use_is_limited_to_this_stacks_roles_through_services(graph: Graph) -> None:
+    policy = graph.policy(graph.of_type(KEY)[0])
+    role_arn = graph.outputs["customizationRoleArn"]
+    usage = [s for s in statements(policy) if s["Principal"].get("AWS")]
+    for statement in usage:
+        if statement["Sid"] == "AccountAdministersKey":
+            continue
+        principals = statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        assert all(p.startswith(f"arn:aws:iam::{graph.config.account.id}:") for p in principals)
+        via = as_list(statement["Condition"]["StringEquals"]["kms:ViaService"])
+        assert via and all(v.endswith(f".{graph.config.region}.amazonaws.com") for v in via)
+    bedrock = next(s for s in usage if s["Sid"] == "BedrockRoleUsesKey")
+    assert bedrock["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [role_arn]
+
+
+def test_every_bucket_is_kms_encrypted_private_versioned_and_tls_only(graph: Graph) -> None:
+    buckets = graph.of_type(BUCKET)
+    assert len(buckets) == 3
+    for bucket in buckets:
+        name = bucket["id"]
+        sse = graph.for_bucket(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            name,
+        )["inputs"]["rules"][0]
+        assert sse["applyServerSideEncryptionByDefault"] == {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": key_arn(graph),
+        }
+        assert sse["bucketKeyEnabled"] is True
+        block = graph.for_bucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", name)[
+            "inputs"
+        ]
+        for setting in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        ):
+            assert block[setting] is True, (name, setting)
+        ownership = graph.for_bucket("aws:s3/bucketOwnershipControls:BucketOwnershipControls", name)
+        assert ownership["inputs"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        versioning = graph.for_bucket("aws:s3/bucketVersioning:BucketVersioning", name)
+        assert versioning["inputs"]["versioningConfiguration"]["status"] == "Enabled"
+        lifecycle = graph.for_bucket(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name
+        )
+        assert any(
+            rule.get("noncurrentVersionExpiration", {}).get("noncurrentDays", 0) > 0
+            for rule in lifecycle["inputs"]["rules"]
+        )
+        policy = graph.policy(graph.for_bucket("aws:s3/bucketPolicy:BucketPolicy", name))
+        deny = next(s for s in statements(policy) if s["Sid"] == "DenyInsecureTransport")
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert set(deny["Resource"]) == {bucket["outputs"]["arn"], bucket["outputs"]["arn"] + "/*"}
+        # Nothing but S3's own log delivery is ever allowed by a bucket policy.
+        for statement in statements(policy):
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+                assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == (
+                    graph.config.account.id
+                )
+
+
+def test_data_and_output_buckets_log_access_to_the_log_bucket(graph: Graph) -> None:
+    logs = graph.outputs["logBucket"]
+    logged = {r["inputs"]["bucket"]: r for r in graph.of_type("aws:s3/bucketLogging:BucketLogging")}
+    assert set(logged) == {graph.outputs["dataBucket"], graph.outputs["outputBucket"]}
+    for bucket, logging in logged.items():
+        assert logging["inputs"]["targetBucket"] == logs
+        assert logging["inputs"]["targetPrefix"] == f"access-logs/{bucket}/"
+    # The log bucket lets S3 logging write for exactly these source buckets.
+    log_policy = graph.policy(graph.for_bucket("aws:s3/bucketPolicy:BucketPolicy", logs))
+    delivery = next(s for s in statements(log_policy) if s["Sid"] == "S3ServerAccessLogDelivery")
+    assert sorted(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(
+        f"arn:aws:s3:::{b}" for b in logged
+    )
+
+
+def test_uploaded_datasets_are_encrypted_with_the_stack_key(graph: Graph) -> None:
+    objects = graph.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    local = [p for p in ("training", "validation") if graph.config.dataset(p) is not None]
+    assert len(objects) == len(local)
+    for obj in objects:
+        assert obj["inputs"]["serverSideEncryption"] == "aws:kms"
+        assert obj["inputs"]["kmsKeyId"] == key_arn(graph)
+        assert obj["inputs"]["bucket"] == graph.outputs["dataBucket"]
+        assert obj["inputs"]["source"]["$asset"].startswith("stacks/data/")
+    for purpose in local:
+        report = graph.config.dataset(purpose)
+        assert report is not None
+        # The object key carries the content hash: new data, new key.
+        assert report.sha256[:16] in graph.outputs[f"{purpose}DataUri"]
+
+
+# --- IAM ------------------------------------------------------------------------------------
+def customization_role(graph: Graph) -> dict[str, Any]:
+    return graph.one(ROLE, "rft-customization-role")
+
+
+def customization_policy(graph: Graph) -> dict[str, Any]:
+    return graph.policy(graph.one(ROLE_POLICY, "rft-customization-policy"))
+
+
+def test_bedrock_trust_carries_confused_deputy_conditions(graph: Graph) -> None:
+    trust = graph.policy(customization_role(graph), "assumeRolePolicy")
+    (statement,) = statements(trust)
+    account, region = graph.config.account.id, graph.config.region
+    assert statement["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnEquals": {
+            "aws:SourceArn": f"arn:aws:bedrock:{region}:{account}:model-customization-job/*"
+        },
+    }
+
+
+def test_bedrock_role_invokes_exactly_the_job_grader(graph: Graph) -> None:
+    functions = {f["inputs"]["name"]: f for f in graph.of_type(FUNCTION)}
+    job_grader = f"rft-env-{graph.config.environment}-grader-{graph.config.job.grader}"
+    invoke = [
+        s
+        for s in statements(customization_policy(graph))
+        if "lambda:InvokeFunction" in as_list(s["Action"])
+    ]
+    assert len(invoke) == 1
+    assert as_list(invoke[0]["Resource"]) == [functions[job_grader]["outputs"]["arn"]]
+    assert graph.outputs["jobGraderArn"] == functions[job_grader]["outputs"]["arn"]
+
+
+def test_role_policies_grant_no_wildcard_actions(graph: Graph) -> None:
+    for resource in graph.of_type(ROLE_POLICY):
+        for statement in statements(graph.policy(resource)):
+            for action in as_list(statement["Action"]):
+                assert action != "*" and not action.endswith(":*"), (resource["name"], action)
+
+
+def test_wildcard_resources_only_where_the_api_offers_nothing_narrower(graph: Graph) -> None:
+    allowed = {"DescribeNetwork", "ManageJobNetworkInterfaces"}
+    for resource in graph.of_type(ROLE_POLICY):
+        for statement in statements(graph.policy(resource)):
+            if "*" in as_list(statement["Resource"]):
+                assert statement["Sid"] in allowed, (resource["name"], statement["Sid"])
+
+
+def test_bedrock_role_reads_data_and_writes_output_under_prefixes(graph: Graph) -> None:
+    policy = {s["Sid"]: s for s in statements(customization_policy(graph))}
+    reads = set(as_list(policy["ReadTrainingDataObjects"]["Resource"]))
+    expected = {
+        "arn:aws:s3:::" + graph.outputs[f"{p}DataUri"].removeprefix("s3://")
+        for p in ("training", "validation")
+        if f"{p}DataUri" in graph.outputs
+    }
+    assert reads == expected
+    output = graph.outputs["outputBucket"]
+    assert policy["WriteOutput"]["Resource"] == f"arn:aws:s3:::{output}/rft-output/*"
+    assert policy["ListOutput"]["Condition"] == {"StringLike": {"s3:prefix": "rft-output/*"}}
+    assert policy["UseStackKey"]["Resource"] == key_arn(graph)
+    assert policy["GrantStackKeyToBedrock"]["Condition"]["Bool"] == {
+        "kms:GrantIsForAWSResource": "true"
+    }
+
+
+def test_vpc_statements_exist_only_with_a_vpc(graph: Graph) -> None:
+    sids = {s["Sid"] for s in statements(customization_policy(graph))}
+    vpc_sids = {
+        "DescribeNetwork",
+        "CreateJobNetworkInterface",
+        "CreateNetworkInterfaceInJobSubnets",
+        "ManageJobNetworkInterfaces",
+        "TagJobNetworkInterfaces",
+    }
+    if graph.config.vpc is None:
+        assert not sids & vpc_sids
+    else:
+        assert vpc_sids <= sids
+        subnets = next(
+            s
+            for s in statements(customization_policy(graph))
+            if s["Sid"] == "ManageJobNetworkInterfaces"
+        )["Condition"]["ArnEquals"]["ec2:Subnet"]
+        assert sorted(s.rsplit("/", 1)[1] for s in subnets) == sorted(graph.config.vpc.subnet_ids)
+
+
+# --- graders --------------------------------------------------------------------------------
+def test_one_grader_function_per_configured_grader(graph: Graph) -> None:
+    functions = {f["inputs"]["name"]: f for f in graph.of_type(FUNCTION)}
+    env = graph.config.environment
+    assert set(functions) == {f"rft-env-{env}-grader-{g}" for g in graph.config.graders}
+    for grader, settings in graph.config.graders.items():
+        function = functions[f"rft-env-{env}-grader-{grader}"]["inputs"]
+        assert function["architectures"] == [GRADER_ARCHITECTURE]
+        assert re.fullmatch(r"python3\.1[2-9]", function["runtime"])
+        assert function["handler"] == GRADER_HANDLER
+        assert function["timeout"] == settings.timeout_seconds > 3
+        assert function["memorySize"] == settings.memory_mb
+        assert json.loads(function["environment"]["variables"]["GRADER_SPEC"]) == settings.spec
+        assert function["loggingConfig"]["logGroup"] == f"/aws/lambda/rft-env-{env}-grader-{grader}"
+        assert "graders/handler.py" in function["code"]["$archive"]
+
+
+def test_grader_logs_are_encrypted_and_retained(graph: Graph) -> None:
+    groups = graph.of_type(LOG_GROUP)
+    assert len(groups) == len(graph.config.graders)
+    for group in groups:
+        assert group["inputs"]["kmsKeyId"] == key_arn(graph)
+        assert group["inputs"]["retentionInDays"] == graph.config.log_retention_days
+
+
+def test_grader_roles_write_only_their_own_log_group(graph: Graph) -> None:
+    groups = {g["name"].removesuffix("-logs"): g for g in graph.of_type(LOG_GROUP)}
+    for component, group in groups.items():
+        policy = graph.policy(graph.one(ROLE_POLICY, f"{component}-logs-policy"))
+        (statement,) = statements(policy)
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"] == group["outputs"]["arn"] + ":log-stream:*"
+        trust = graph.policy(graph.one(ROLE, f"{component}-role"), "assumeRolePolicy")
+        assert statements(trust)[0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_graders_have_no_url_and_no_resource_policy(graph: Graph) -> None:
+    types = {r["type"] for r in graph.resources}
+    assert "aws:lambda/functionUrl:FunctionUrl" not in types
+    assert "aws:lambda/permission:Permission" not in types
+
+
+# --- protection and outputs -----------------------------------------------------------------
+def test_production_protects_key_and_buckets(graph: Graph) -> None:
+    protected = {r["type"] for r in graph.resources if r["protect"]}
+    if graph.config.production:
+        assert all(r["protect"] for r in graph.of_type(BUCKET))
+        assert all(r["protect"] for r in graph.of_type(KEY))
+        assert graph.config.kms.deletion_window_days == 30
+        assert all(r["inputs"]["forceDestroy"] is False for r in graph.of_type(BUCKET))
+    else:
+        assert protected == set()
+
+
+def test_stack_outputs(graph: Graph) -> None:
+    outputs = graph.outputs
+    for key in (
+        "keyArn",
+        "dataBucket",
+        "outputBucket",
+        "logBucket",
+        "trainingDataUri",
+        "outputDataUri",
+        "customizationRoleArn",
+        "graderFunctionArns",
+        "graderRoleArns",
+        "jobGraderArn",
+    ):
+        assert outputs.get(key), key
+    assert outputs["customizationRoleArn"] == customization_role(graph)["outputs"]["arn"]
+    assert set(outputs["graderFunctionArns"]) == set(graph.config.graders)
+    assert outputs["accountId"] == graph.config.account.id

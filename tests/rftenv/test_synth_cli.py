@@ -1,0 +1,102 @@
+"""`rftenv synth`: the offline view of what `pulumi up` would create."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rftenv import synth
+from rftenv.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_table_lists_every_resource_and_the_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "dev"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert "account 111122223333, region us-east-1" in first
+    result = synth.synthesize("dev")
+    assert f"would create {len(result['resources'])} resources" in first
+    for resource in result["resources"]:
+        assert resource["name"] in out
+    assert "rft-env-dev-data-111122223333-us-east-1" in out
+    assert (
+        "customizationRoleArn: arn:aws:iam::111122223333:role/rft-env-dev-bedrock-customization"
+        in out
+    )
+
+
+def test_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "staging", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["stack"] == "staging" and result["project"] == "rft-env"
+    for resource in result["resources"]:
+        assert {"urn", "type", "name", "parent", "provider", "id", "inputs", "outputs"} <= set(
+            resource
+        )
+        assert resource["urn"].startswith("urn:pulumi:staging::rft-env::")
+    role = next(r for r in result["resources"] if r["type"] == "aws:iam/role:Role")
+    assert role["outputs"]["arn"].startswith("arn:aws:iam::444455556666:role/rft-env-staging-")
+    assert isinstance(role["inputs"]["assumeRolePolicy"], str)
+    assert result["outputs"]["environment"] == "staging"
+
+
+def test_unknown_stack_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.nope.yaml" in err
+    assert "dev, prod, staging" in err
+
+
+def test_invalid_config_exits_2_with_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
+    stack_file = project / "stacks" / "Pulumi.dev.yaml"
+    text = stack_file.read_text().replace("epochCount: 1", "epochCount: 99")
+    stack_file.write_text(text.replace("grader: arithmetic", "grader: nope"))
+    monkeypatch.setattr(synth, "PROJECT_DIR", project)
+    assert main(["synth", "dev"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    message = captured.err
+    assert "2 problems" in message
+    assert (
+        "rft-env:job.hyperparameters.epochCount: got 99; allowed: an integer from 1 to 50"
+        in message
+    )
+    assert 'rft-env:job.grader: got "nope"' in message
+
+
+def test_engine_config_reads_yaml_1_2_floats_and_project_defaults(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: rft-env\nruntime: python\nstackConfigDir: stacks\n"
+        "config:\n  logRetentionDays:\n    type: integer\n    default: 90\n"
+    )
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.s.yaml").write_text(
+        "config:\n  rft-env:job:\n    hyperparameters:\n      learningRate: 1e-5\n"
+        "  environment: s\n"
+    )
+    values = synth.engine_config("s", tmp_path)
+    assert json.loads(values["rft-env:job"]) == {"hyperparameters": {"learningRate": 1e-05}}
+    assert values["rft-env:environment"] == "s"  # bare keys take the project namespace
+    assert values["rft-env:logRetentionDays"] == "90"
+
+
+def test_console_script_runs_from_a_subprocess() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "rftenv.cli", "synth", "prod", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    assert json.loads(completed.stdout)["accountId"] == "777788889999"
