@@ -21,11 +21,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -218,6 +221,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, plus what it does not keep: parents, providers, options,
     registration order and the stack's outputs."""
 
+    mocks: SynthMocks
+
     def __init__(self, mocks: SynthMocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
@@ -294,29 +299,25 @@ def _identity(config: dict[str, str]) -> tuple[str, str]:
     return account_id, region
 
 
-def synthesize(
-    stack: str, project_dir: Path = PROJECT_DIR, *, config: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """Run the program for `stack` under mocks and return the resource graph as data.
-
-    `config` replaces the stack file's config (tests use it for variants of a stack).
-    Raises whatever the program raises, e.g. `pulumi.RunError` for invalid config.
-    """
-    values = engine_config(stack, project_dir) if config is None else dict(config)
-    account_id, region = _identity(values)
-    mocks = SynthMocks(account_id, region)
-    monitor = RecordingMonitor(mocks)
-
+def run_program(
+    stack: str, values: dict[str, str], monitor: RecordingMonitor, project_dir: Path = PROJECT_DIR
+) -> None:
+    """Run `__main__.py` for `stack` with engine-style config `values`, registering with
+    `monitor`. Raises whatever the program raises (`pulumi.RunError` for invalid config)."""
     project_path = str(project_dir)
     if project_path not in sys.path:
         sys.path.insert(0, project_path)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The SDK walks the Python stack at every registration to tell the engine where a
+    # resource was declared; the mock monitor discards it, so skip the walk.
+    no_trace = patch.object(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)
     try:
+        no_trace.start()
         pulumi.runtime.reset_options(project=PROJECT, stack=stack)
         pulumi.runtime.set_all_config(values, secret_keys=[])
         pulumi.runtime.set_mocks(
-            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+            monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
         )
         # set_mocks installs (and finishes) a root stack of its own; the program needs a
         # live one so that its exports are recorded, as under the engine.
@@ -324,9 +325,23 @@ def synthesize(
         program = str(project_dir / "__main__.py")
         _sync_await(run_in_stack(lambda: runpy.run_path(program, run_name="__main__")))
     finally:
+        no_trace.stop()
         loop.close()
         asyncio.set_event_loop(None)
 
+
+def synthesize(
+    stack: str, project_dir: Path | None = None, *, config: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the program for `stack` under mocks and return the resource graph as data.
+
+    `config` replaces the stack file's config (tests use it for variants of a stack).
+    """
+    project_dir = project_dir or PROJECT_DIR
+    values = engine_config(stack, project_dir) if config is None else dict(config)
+    account_id, region = _identity(values)
+    monitor = RecordingMonitor(SynthMocks(account_id, region))
+    run_program(stack, values, monitor, project_dir)
     resources = [
         {
             "urn": r.urn,
