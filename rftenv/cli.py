@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
 
-import pulumi
-
-from rftenv import synth
-
 
 def _synth(args: argparse.Namespace) -> int:
+    import pulumi
+
+    from rftenv import synth
+
     try:
         result = synth.synthesize(args.stack)
     except synth.StackNotFoundError as error:
@@ -52,5 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.handler(args))
 
 
+def run() -> None:
+    """The console script. Importing pulumi and pulumi_aws allocates about a million
+    long-lived objects, and the cyclic collector would scan them again and again for
+    nothing in a process that lives a second: it is off while the command runs, and what
+    is alive at the end is frozen so the interpreter's exit does not sweep it either.
+    (Commands import their heavy modules lazily, after this point.)"""
+    gc.disable()
+    try:
+        code = main()
+    finally:
+        gc.freeze()
+        gc.enable()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

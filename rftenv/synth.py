@@ -225,6 +225,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: SynthMocks) -> None:
         super().__init__(mocks)
+        self._thread_loops: list[asyncio.AbstractEventLoop] = []
         self.registrations: list[Registration] = []
         self.stack_urn = ""
         self.stack_outputs: dict[str, Any] = {}
@@ -235,7 +236,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent = ""
         return super().make_urn(parent, type_, name)
 
+    def _own_thread_loop(self) -> None:
+        """The SDK's monitor runs in executor threads and gives each an event loop that
+        nobody closes; create those loops here so that `close` can close them."""
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._thread_loops.append(loop)
+
+    def close(self) -> None:
+        for loop in self._thread_loops:
+            loop.close()
+        self._thread_loops.clear()
+
+    def Invoke(self, request: Any) -> Any:
+        self._own_thread_loop()
+        return super().Invoke(request)
+
     def RegisterResource(self, request: Any) -> Any:
+        self._own_thread_loop()
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
@@ -327,6 +348,7 @@ def run_program(
     finally:
         no_trace.stop()
         loop.close()
+        monitor.close()
         asyncio.set_event_loop(None)
 
 

@@ -35,7 +35,7 @@ def test_pulumi_yaml() -> None:
 
 def test_pyproject_declares_the_console_script_and_lower_bounds() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["rftenv"] == "rftenv.cli:main"
+    assert pyproject["project"]["scripts"]["rftenv"] == "rftenv.cli:run"
     for requirement in pyproject["project"]["dependencies"]:
         assert ">=" in requirement, requirement
     names = " ".join(pyproject["project"]["dependencies"])
