@@ -96,6 +96,8 @@ def _show(value: Any, limit: int = 80) -> str:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
         text = repr(value)
+    # Keep each problem on one line even for Unicode line separators.
+    text = text.translate({0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"})
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -365,7 +367,12 @@ def load_from_pulumi(project_dir: Path) -> StackConfig:
 # --------------------------------------------------------------------------------------
 # Turning pydantic errors into problems that name the key and say what is allowed
 # --------------------------------------------------------------------------------------
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
+    """`rft-env:job.hyperparameters.epochCount`, `rft-env:vpc.subnetIds[0]`; a key that is
+    not a plain name is quoted (`rft-env:tags["a b"]`) so the path stays one readable line."""
     path = CONFIG_NAMESPACE + ":"
     first = True
     for part in loc:
@@ -373,8 +380,10 @@ def _key_path(loc: tuple[Any, ...]) -> str:
             path += f"[{part}]"
         elif part == "[key]":
             continue
-        else:
+        elif _PLAIN_KEY.fullmatch(str(part)):
             path += ("" if first else ".") + str(part)
+        else:
+            path += f"[{json.dumps(str(part), ensure_ascii=True)}]"
         first = False
     return path
 
