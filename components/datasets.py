@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graders.contract import json_type_name
+
 ALLOWED_ROLES: tuple[str, ...] = ("system", "user", "assistant")
 PURPOSES: tuple[str, ...] = ("training", "validation")
 DEFAULT_MIN_RECORDS = 100
@@ -204,7 +206,7 @@ def _reject_constant(name: str) -> Any:
 
 def _record_problems(record: object) -> Iterator[str]:
     if not isinstance(record, dict):
-        yield f"expected a JSON object, got {_json_type(record)}"
+        yield f"expected a JSON object, got {json_type_name(record)}"
         return
     yield from _messages_problems(record)
     if "reference_answer" not in record:
@@ -219,7 +221,7 @@ def _messages_problems(record: dict[str, Any]) -> Iterator[str]:
         return
     messages = record["messages"]
     if not isinstance(messages, list):
-        yield f"messages: expected a non-empty array, got {_json_type(messages)}"
+        yield f"messages: expected a non-empty array, got {json_type_name(messages)}"
         return
     if not messages:
         yield "messages: must not be empty"
@@ -227,7 +229,7 @@ def _messages_problems(record: dict[str, Any]) -> Iterator[str]:
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
-            yield f"{where}: expected an object, got {_json_type(message)}"
+            yield f"{where}: expected an object, got {json_type_name(message)}"
             continue
         if "role" not in message:
             yield f"{where}.role: missing (required)"
@@ -260,7 +262,7 @@ def _content_problems(message: dict[str, Any], where: str) -> Iterator[str]:
             yield f"{field}: must not be empty or whitespace-only"
         return
     if not isinstance(content, list):
-        yield f"{field}: expected a string or an array of text parts, got {_json_type(content)}"
+        yield f"{field}: expected a string or an array of text parts, got {json_type_name(content)}"
         return
     if not content:
         yield f"{field}: must not be an empty array"
@@ -268,7 +270,7 @@ def _content_problems(message: dict[str, Any], where: str) -> Iterator[str]:
     for index, part in enumerate(content):
         part_where = f"{field}[{index}]"
         if not isinstance(part, dict):
-            yield f"{part_where}: expected a text part object, got {_json_type(part)}"
+            yield f"{part_where}: expected a text part object, got {json_type_name(part)}"
             continue
         if "type" not in part:
             yield f"{part_where}.type: missing (required; must be 'text')"
@@ -280,24 +282,9 @@ def _content_problems(message: dict[str, Any], where: str) -> Iterator[str]:
         if "text" not in part:
             yield f"{part_where}.text: missing (required)"
         elif not isinstance(part["text"], str):
-            yield f"{part_where}.text: expected a string, got {_json_type(part['text'])}"
+            yield f"{part_where}.text: expected a string, got {json_type_name(part['text'])}"
         elif not part["text"].strip():
             yield f"{part_where}.text: must not be empty or whitespace-only"
-
-
-def _json_type(value: object) -> str:
-    # bool before int/float: bool is a subclass of int in Python.
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 def _preview(value: object) -> str:
@@ -307,5 +294,5 @@ def _preview(value: object) -> str:
         return repr(value)
     if isinstance(value, list | dict):
         # Structures are summarised rather than dumped: they can be huge or deeply nested.
-        return f"an {_json_type(value)}"
+        return f"an {json_type_name(value)}"
     return json.dumps(value)

@@ -68,7 +68,7 @@ class Sample:
 Grader: TypeAlias = Callable[[Sample], GraderOutput]
 
 
-def _type_name(value: object) -> str:
+def json_type_name(value: object) -> str:
     # JSON vocabulary, because the people reading these errors wrote JSON, not Python.
     if value is None:
         return "null"
@@ -108,7 +108,9 @@ def _content_text(content: object) -> str | None:
 def _parse_sample(index: int, raw: object) -> Sample:
     fallback_id = f"#{index}"
     if not isinstance(raw, dict):
-        return Sample(index, fallback_id, error=f"sample must be an object, got {_type_name(raw)}")
+        return Sample(
+            index, fallback_id, error=f"sample must be an object, got {json_type_name(raw)}"
+        )
 
     raw_id = raw.get("id")
     sample_id: object = fallback_id if raw_id is None else raw_id
@@ -119,16 +121,16 @@ def _parse_sample(index: int, raw: object) -> Sample:
     if raw_id is None:
         return invalid("id is missing")
     if not isinstance(raw_id, str) or not raw_id:
-        return invalid(f"id must be a non-empty string, got {_type_name(raw_id)}")
+        return invalid(f"id must be a non-empty string, got {json_type_name(raw_id)}")
 
     messages = raw.get("messages")
     if not isinstance(messages, list):
-        return invalid(f"messages must be an array, got {_type_name(messages)}")
+        return invalid(f"messages must be an array, got {json_type_name(messages)}")
     if not messages:
         return invalid("messages is empty")
     last = messages[-1]
     if not isinstance(last, dict):
-        return invalid(f"last message must be an object, got {_type_name(last)}")
+        return invalid(f"last message must be an object, got {json_type_name(last)}")
     answer = _content_text(last.get("content"))
     if answer is None:
         return invalid("last message content must be a string or an array of text parts")
@@ -166,7 +168,7 @@ def clamp_score(value: float) -> float:
 def _finite(value: object, what: str) -> float:
     # bool is accepted on purpose: True/False are natural "matched" metric values.
     if not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, got {_type_name(value)}")
+        raise TypeError(f"{what} must be a number, got {json_type_name(value)}")
     number = float(value)
     # Bedrock's JSON has no NaN/Infinity, so a non-finite metric value would break the reply.
     return number if math.isfinite(number) else 0.0
@@ -174,7 +176,7 @@ def _finite(value: object, what: str) -> float:
 
 def _metric(name: object, value: object, metric_type: object) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
-        raise TypeError(f"metric name must be a non-empty string, got {_type_name(name)}")
+        raise TypeError(f"metric name must be a non-empty string, got {json_type_name(name)}")
     if metric_type not in METRIC_TYPES:
         raise ValueError(f"metric {name!r} type must be 'Reward' or 'Metric', got {metric_type!r}")
     return {"name": name, "value": _finite(value, f"metric {name!r} value"), "type": metric_type}
@@ -188,7 +190,7 @@ def _normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
             raise TypeError(f"grader returned a tuple of {len(output)} items, expected 2")
         output, raw_metrics = output
     if not isinstance(output, numbers.Real):
-        raise TypeError(f"grader score must be a number, got {_type_name(output)}")
+        raise TypeError(f"grader score must be a number, got {json_type_name(output)}")
     score = clamp_score(float(output))
 
     metrics: list[dict[str, Any]] = []
@@ -197,10 +199,12 @@ def _normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
     elif isinstance(raw_metrics, list | tuple):
         for item in raw_metrics:
             if not isinstance(item, Mapping):
-                raise TypeError(f"metric must be an object, got {_type_name(item)}")
+                raise TypeError(f"metric must be an object, got {json_type_name(item)}")
             metrics.append(_metric(item.get("name"), item.get("value"), item.get("type", "Metric")))
     else:
-        raise TypeError(f"grader metrics must be a list or mapping, got {_type_name(raw_metrics)}")
+        raise TypeError(
+            f"grader metrics must be a list or mapping, got {json_type_name(raw_metrics)}"
+        )
     return score, metrics
 
 
