@@ -15,7 +15,7 @@ from components.documents import S3Location
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.graders import GraderFunction, GraderFunctionArgs
 from components.naming import Names
-from components.packaging import code_digest, grader_archive, grader_code_files
+from components.packaging import code_digest, grader_archive, grader_code_files, relative_path
 from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
 
 OUTPUT_PREFIX = "rft-output/"
@@ -90,7 +90,9 @@ class RftEnvironment(pulumi.ComponentResource):
 
         locations = dataset_locations(config)
         uploads = [
-            DatasetUpload(purpose, report.path, locations[purpose].prefix)
+            DatasetUpload(
+                purpose, relative_path(report.path, args.project_dir), locations[purpose].prefix
+            )
             for purpose in PURPOSES
             if (report := config.dataset(purpose)) is not None
         ]
@@ -108,7 +110,7 @@ class RftEnvironment(pulumi.ComponentResource):
         )
 
         files = grader_code_files(args.project_dir / "graders")
-        archive, digest = grader_archive(files), code_digest(files)
+        archive, digest = grader_archive(files, args.project_dir), code_digest(files)
         self.graders = {
             grader: GraderFunction(
                 f"{name}-grader-{grader}",

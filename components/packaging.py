@@ -9,6 +9,7 @@ standard library, so one archive serves every architecture.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pulumi
@@ -36,5 +37,14 @@ def code_digest(files: dict[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def grader_archive(files: dict[str, Path]) -> pulumi.AssetArchive:
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
+def grader_archive(files: dict[str, Path], project_dir: Path) -> pulumi.AssetArchive:
+    """The archive, with file paths relative to the project directory (Pulumi's working
+    directory): state records asset paths, and an absolute path would differ from one
+    checkout to the next and show the functions as changed."""
+    return pulumi.AssetArchive(
+        {name: pulumi.FileAsset(relative_path(path, project_dir)) for name, path in files.items()}
+    )
+
+
+def relative_path(path: Path, project_dir: Path) -> str:
+    return Path(os.path.relpath(path, project_dir)).as_posix()

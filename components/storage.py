@@ -8,7 +8,6 @@ expires noncurrent versions. The data and output buckets log access to the log b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -24,7 +23,7 @@ ABORT_MULTIPART_DAYS = 7
 @dataclass(frozen=True)
 class DatasetUpload:
     purpose: str  # "training" | "validation"
-    path: Path
+    path: str  # relative to the project directory (see packaging.relative_path)
     key: str  # content-addressed object key (components.datasets.content_key)
 
 
@@ -57,31 +56,26 @@ class DataBuckets(pulumi.ComponentResource):
         super().__init__("rftenv:storage:DataBuckets", name, None, opts)
         names = args.names
         self._args = args
-        bucket_names = {purpose: names.bucket(purpose) for purpose in ("logs", "data", "output")}
-        logged_arns = [names.bucket_arn(bucket_names[p]) for p in ("data", "output")]
-
+        logged = ("data", "output")
         logs = self._bucket(
             name,
             "logs",
-            bucket_names["logs"],
             documents.access_log_bucket_policy(
-                names, names.bucket_arn(bucket_names["logs"]), ACCESS_LOG_PREFIX, logged_arns
+                names,
+                names.bucket_arn(names.bucket("logs")),
+                ACCESS_LOG_PREFIX,
+                [names.bucket_arn(names.bucket(purpose)) for purpose in logged],
             ),
             expire_days=args.log_retention_days,
         )
-        data = self._bucket(
-            name,
-            "data",
-            bucket_names["data"],
-            documents.tls_only_bucket_policy(names.bucket_arn(bucket_names["data"])),
-            log_to=logs,
-        )
-        output = self._bucket(
-            name,
-            "output",
-            bucket_names["output"],
-            documents.tls_only_bucket_policy(names.bucket_arn(bucket_names["output"])),
-            log_to=logs,
+        data, output = (
+            self._bucket(
+                name,
+                purpose,
+                documents.tls_only_bucket_policy(names.bucket_arn(names.bucket(purpose))),
+                log_to=logs,
+            )
+            for purpose in logged
         )
 
         self.dataset_uris = {}
@@ -90,7 +84,7 @@ class DataBuckets(pulumi.ComponentResource):
                 f"{name}-{upload.purpose}-dataset",
                 bucket=data.bucket.bucket,
                 key=upload.key,
-                source=pulumi.FileAsset(str(upload.path)),
+                source=pulumi.FileAsset(upload.path),
                 content_type="application/jsonl",
                 server_side_encryption="aws:kms",
                 kms_key_id=args.key_arn,
@@ -119,13 +113,13 @@ class DataBuckets(pulumi.ComponentResource):
         self,
         name: str,
         purpose: str,
-        bucket_name: str,
         policy: documents.Document,
         *,
         log_to: _Bucket | None = None,
         expire_days: int | None = None,
     ) -> _Bucket:
         args = self._args
+        bucket_name = args.names.bucket(purpose)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
             f"{name}-{purpose}",

@@ -295,9 +295,11 @@ def _plain(value: Any, project_dir: Path) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v, project_dir) for v in value]
     if isinstance(value, pulumi.FileAsset):
+        # Shown as the program gave it; relative paths resolve against the project
+        # directory, which is the program's working directory under the engine.
         path = Path(str(value.path))
-        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
-        return {"$asset": shown.as_posix(), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        digest = hashlib.sha256((project_dir / path).read_bytes()).hexdigest()
+        return {"$asset": path.as_posix(), "sha256": digest}
     if isinstance(value, pulumi.StringAsset):
         return {"$asset": "string", "text": value.text}
     if isinstance(value, pulumi.AssetArchive):

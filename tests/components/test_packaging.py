@@ -32,10 +32,10 @@ def test_same_sources_same_digest_and_archive(tmp_path: Path) -> None:
     one = make_package(tmp_path / "a", {"handler.py": "x = 1\n", "b.py": "y = 2\n"})
     two = make_package(tmp_path / "b", {"b.py": "y = 2\n", "handler.py": "x = 1\n"})
     assert code_digest(grader_code_files(one)) == code_digest(grader_code_files(two))
-    assert list(grader_archive(grader_code_files(one)).assets) == [
-        "graders/b.py",
-        "graders/handler.py",
-    ]
+    archive = grader_archive(grader_code_files(one), tmp_path / "a")
+    assert list(archive.assets) == ["graders/b.py", "graders/handler.py"]
+    # Paths relative to the project: the same in every checkout.
+    assert [a.path for a in archive.assets.values()] == ["graders/b.py", "graders/handler.py"]
 
 
 def test_digest_changes_with_content_and_ignores_bytecode(tmp_path: Path) -> None:

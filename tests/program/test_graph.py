@@ -209,7 +209,7 @@ def test_uploaded_datasets_are_encrypted_with_the_stack_key(graph: Graph) -> Non
         assert obj["inputs"]["serverSideEncryption"] == "aws:kms"
         assert obj["inputs"]["kmsKeyId"] == key_arn(graph)
         assert obj["inputs"]["bucket"] == graph.outputs["dataBucket"]
-        assert obj["inputs"]["source"]["$asset"].startswith("stacks/data/")
+        assert obj["inputs"]["source"]["$asset"].startswith("stacks/data/")  # relative
     for purpose in local:
         report = graph.config.dataset(purpose)
         assert report is not None
@@ -321,7 +321,10 @@ def test_one_grader_function_per_configured_grader(graph: Graph) -> None:
         assert function["memorySize"] == settings.memory_mb
         assert json.loads(function["environment"]["variables"]["GRADER_SPEC"]) == settings.spec
         assert function["loggingConfig"]["logGroup"] == f"/aws/lambda/rft-env-{env}-grader-{grader}"
-        assert "graders/handler.py" in function["code"]["$archive"]
+        archive = function["code"]["$archive"]
+        assert archive["graders/handler.py"]["$asset"] == "graders/handler.py"
+        # Relative paths: state must not depend on where the project is checked out.
+        assert not any(a["$asset"].startswith("/") for a in archive.values())
 
 
 def test_grader_logs_are_encrypted_and_retained(graph: Graph) -> None:
