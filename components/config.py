@@ -301,7 +301,6 @@ class StackConfig(_Model):
     tags: dict[TagKey, TagValue] = {}
 
     _datasets: dict[str, DatasetReport] = PrivateAttr(default_factory=dict)
-    _project_dir: Path = PrivateAttr(default=Path("."))
 
     def dataset(self, purpose: Literal["training", "validation"]) -> DatasetReport | None:
         """The validated local dataset for `purpose`, or None if it comes from S3 or is absent."""
@@ -350,7 +349,6 @@ def load_stack_config(
         raise ConfigError(problems, source)
     assert config is not None
     config._datasets = datasets
-    config._project_dir = project_dir
     return config
 
 

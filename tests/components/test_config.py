@@ -1022,3 +1022,11 @@ def test_any_json_value_gives_config_or_config_error(substitutions: dict[str, An
         assert len(str(error).split("\n")) == len(error.problems) + 1
     else:
         assert isinstance(config, StackConfig)
+
+
+def test_provisioned_model_units_default_to_one() -> None:
+    raw = stack_config("dev")
+    raw["inference"] = {"mode": "provisioned"}
+    assert load_stack_config(raw, PROJECT_DIR).inference.provisioned_model_units == 1
+    raw["inference"]["modelUnits"] = 2
+    assert load_stack_config(raw, PROJECT_DIR).inference.provisioned_model_units == 2
