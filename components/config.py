@@ -51,6 +51,7 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
+MAX_S3_OBJECT_TAGS = 10
 # Grader keys that configure the Lambda; everything else in a grader entry is its spec.
 GRADER_LAMBDA_KEYS = ("timeoutSeconds", "memoryMb")
 
@@ -628,16 +629,29 @@ def _check_inference(raw: Mapping[str, Any]) -> list[ConfigProblem]:
 
 
 def _check_tags(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    tags = _section(raw, "tags")
     reserved = ", ".join(RESERVED_TAG_KEYS)
-    return [
+    problems = [
         ConfigProblem(
             _key_path(("tags", tag)),
             MISSING,
             f"this tag key is set by rft-env or reserved by AWS (reserved: {reserved}, aws:*)",
         )
-        for tag in _section(raw, "tags")
+        for tag in tags
         if isinstance(tag, str) and (tag in RESERVED_TAG_KEYS or tag.startswith("aws:"))
     ]
+    room = MAX_S3_OBJECT_TAGS - len(RESERVED_TAG_KEYS)
+    if len(tags) > room:
+        problems.append(
+            ConfigProblem(
+                _key_path(("tags",)),
+                MISSING,
+                f"{len(tags)} tags given; allowed: at most {room} tags (the provider's "
+                "default tags reach the uploaded dataset objects, and an S3 object carries "
+                f"at most {MAX_S3_OBJECT_TAGS} tags, {len(RESERVED_TAG_KEYS)} of them rft-env's)",
+            )
+        )
+    return problems
 
 
 def _check_datasets(

@@ -31,7 +31,6 @@ KEY_ADMIN_ACTIONS = (
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
-    "kms:ListAliases",
     "kms:ListGrants",
     "kms:ListKeyPolicies",
     "kms:ListKeyRotations",

@@ -1030,3 +1030,15 @@ def test_provisioned_model_units_default_to_one() -> None:
     assert load_stack_config(raw, PROJECT_DIR).inference.provisioned_model_units == 1
     raw["inference"]["modelUnits"] = 2
     assert load_stack_config(raw, PROJECT_DIR).inference.provisioned_model_units == 2
+
+
+def test_at_most_six_extra_tags_because_s3_objects_carry_ten() -> None:
+    raw = stack_config("dev")
+    raw["tags"] = {f"Team{i}": "x" for i in range(6)}
+    load_stack_config(raw, PROJECT_DIR)
+    raw["tags"]["Team6"] = "x"
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw, PROJECT_DIR)
+    (problem,) = info.value.problems
+    assert problem.key == "rft-env:tags"
+    assert "at most 6 tags" in str(problem)
