@@ -23,7 +23,7 @@ except ConfigError as error:
 provider = target_account_provider(config, pulumi.get_stack())
 environment = RftEnvironment(
     "rft",
-    RftEnvironmentArgs(config=config, project_dir=PROJECT_DIR),
+    RftEnvironmentArgs(config=config, stack=pulumi.get_stack(), project_dir=PROJECT_DIR),
     opts=resource_options(provider),
 )
 for name, value in environment.outputs.items():

@@ -106,7 +106,7 @@ def _show(value: Any, limit: int = 80) -> str:
 # Constrained value types. Each says in words what it allows, because that text is what a
 # user reads in the error.
 # --------------------------------------------------------------------------------------
-def _patterned(regex: str, allowed: str, max_length: int | None = None) -> Any:
+def patterned(regex: str, allowed: str, max_length: int | None = None) -> Any:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -129,46 +129,49 @@ def _account_id(value: Any) -> Any:
 
 
 AccountId = Annotated[
-    _patterned(r"\d{12}", 'a 12-digit AWS account id, e.g. "111122223333"'),
+    patterned(r"\d{12}", 'a 12-digit AWS account id, e.g. "111122223333"'),
     BeforeValidator(_account_id),
 ]
-Region = _patterned(
+Region = patterned(
     r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "an AWS region name, e.g. us-east-1"
 )
-EnvironmentName = _patterned(
-    r"[a-z][a-z0-9-]{0,15}",
-    "1-16 characters: lowercase letters, digits and '-', starting with a letter",
+EnvironmentName = patterned(
+    # No '--' and no trailing '-': Bedrock model and throughput names derive from it.
+    r"[a-z](-?[a-z0-9])*",
+    "1-16 characters: lowercase letters and digits, single '-' between them, starting "
+    "with a letter",
+    max_length=16,
 )
-GraderName = _patterned(
+GraderName = patterned(
     r"[a-z][a-z0-9-]{0,23}",
     "1-24 characters: lowercase letters, digits and '-', starting with a letter",
 )
-IamRoleArn = _patterned(
+IamRoleArn = patterned(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
     "an IAM role ARN, e.g. arn:aws:iam::111122223333:role/deployer",
 )
-IamPrincipalArn = _patterned(
+IamPrincipalArn = patterned(
     r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}",
     "an IAM role or user ARN, e.g. arn:aws:iam::111122223333:role/data-engineer",
 )
-KmsKeyArn = _patterned(
+KmsKeyArn = patterned(
     r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}",
     "a KMS key ARN, e.g. arn:aws:kms:us-east-1:111122223333:key/1234abcd-...",
 )
-S3Uri = _patterned(
+S3Uri = patterned(
     r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+",
     "an S3 object URI (at most 1024 characters), e.g. s3://my-bucket/rft/train.jsonl",
     max_length=1024,
 )
-BaseModelId = _patterned(
+BaseModelId = patterned(
     r"[a-z0-9-]+\.[a-z0-9.:-]+|arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9.:-]+",
     "a Bedrock foundation-model id or ARN, e.g. amazon.nova-2-lite-v1:0:256k",
 )
-SubnetId = _patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234")
-SecurityGroupId = _patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234")
-Email = _patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
-TagKey = _patterned(r"[\w .:/=+@-]{1,128}", "1-128 letters, digits, spaces and _ . : / = + - @")
-TagValue = _patterned(r"[\w .:/=+@-]{0,256}", "0-256 letters, digits, spaces and _ . : / = + - @")
+SubnetId = patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234")
+SecurityGroupId = patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234")
+Email = patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
+TagKey = patterned(r"[\w .:/=+@-]{1,128}", "1-128 letters, digits, spaces and _ . : / = + - @")
+TagValue = patterned(r"[\w .:/=+@-]{0,256}", "0-256 letters, digits, spaces and _ . : / = + - @")
 
 
 def _log_retention(value: int) -> int:
@@ -253,12 +256,19 @@ class JobConfig(_Model):
     base_model: BaseModelId = DEFAULT_BASE_MODEL
     grader: str
     hyperparameters: HyperParameters = HyperParameters()
+    # Bump to train again with unchanged inputs (job names can never be reused).
+    revision: Annotated[int, Field(ge=1)] = 1
+    # Whether `pulumi up` returns only once the job has Completed (and fails if it fails).
+    wait: bool = False
+    wait_timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 1440
+    max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
 
 class InferenceConfig(_Model):
     mode: Literal["none", "on_demand", "provisioned"] = "none"
     model_units: Annotated[int, Field(ge=1)] | None = None
     commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    wait_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
 
     @property
     def provisioned_model_units(self) -> int:
@@ -369,10 +379,10 @@ def load_from_pulumi(project_dir: Path) -> StackConfig:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
+def _key_path(loc: tuple[Any, ...], prefix: str = CONFIG_NAMESPACE + ":") -> str:
     """`rft-env:job.hyperparameters.epochCount`, `rft-env:vpc.subnetIds[0]`; a key that is
     not a plain name is quoted (`rft-env:tags["a b"]`) so the path stays one readable line."""
-    path = CONFIG_NAMESPACE + ":"
+    path = prefix
     first = True
     for part in loc:
         if isinstance(part, int):
@@ -402,9 +412,9 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _walk(loc: tuple[Any, ...]) -> tuple[Any, FieldInfo | None]:
-    """The type (and field, if the last step was a model field) at `loc` in StackConfig."""
-    current: Any = StackConfig
+def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[Any, FieldInfo | None]:
+    """The type (and field, if the last step was a model field) at `loc` in `root`."""
+    current: Any = root
     field: FieldInfo | None = None
     for part in loc:
         current = _unwrap(current)
@@ -461,23 +471,33 @@ def _bounds_text(field: FieldInfo | None, kind: str) -> str:
     return kind
 
 
-def _problem_from_pydantic(error: Any) -> ConfigProblem:
+def problems_from_validation_error(
+    error: ValidationError, root: type[BaseModel], prefix: str = ""
+) -> list[ConfigProblem]:
+    """Problems naming the key, the value and what is allowed, for any of these models
+    (the dynamic providers' `check` reports its inputs with the same words)."""
+    return [_problem_from_pydantic(e, root, prefix) for e in error.errors()]
+
+
+def _problem_from_pydantic(
+    error: Any, root: type[BaseModel] = StackConfig, prefix: str = CONFIG_NAMESPACE + ":"
+) -> ConfigProblem:
     loc: tuple[Any, ...] = tuple(error["loc"])
     kind: str = error["type"]
     value = error.get("input", MISSING)
     ctx = error.get("ctx") or {}
-    key = _key_path(loc)
+    key = _key_path(loc, prefix)
     if kind == "missing":
         return ConfigProblem(key, MISSING, "required key is missing")
     if kind == "extra_forbidden":
-        parent, _ = _walk(loc[:-1])
+        parent, _ = _walk(loc[:-1], root)
         parent = _unwrap(parent)
         allowed = ""
         if isinstance(parent, type) and issubclass(parent, BaseModel):
             names = sorted(f.alias or n for n, f in parent.model_fields.items())
             allowed = "; allowed keys: " + ", ".join(names)
         return ConfigProblem(key, MISSING, f"unknown key{allowed}")
-    _, field = _walk(loc)
+    _, field = _walk(loc, root)
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "an integer"))
     if kind in ("float_type", "float_parsing", "finite_number"):

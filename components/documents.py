@@ -45,7 +45,6 @@ KEY_ADMIN_ACTIONS = (
     "kms:UpdateKeyDescription",
 )
 BEDROCK_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
-DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 LOGS_KEY_ACTIONS = (
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -317,11 +316,48 @@ def grader_role_policy(log_group_arn: str) -> Document:
 # --------------------------------------------------------------------------------------
 # KMS key policy
 # --------------------------------------------------------------------------------------
+def _use_and_grant(names: Names, who: str, principal_arns: Sequence[str]) -> list[Document]:
+    """Use of the key through Bedrock and S3, and grants to Bedrock for custom models."""
+    root = {"AWS": names.account_root_arn}
+    principals = {"aws:PrincipalArn": _sorted(principal_arns)}
+    return [
+        {
+            "Sid": f"{who}UsesKey",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": list(BEDROCK_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": principals,
+                "StringEquals": {
+                    "kms:ViaService": [
+                        names.service_endpoint("bedrock"),
+                        names.service_endpoint("s3"),
+                    ]
+                },
+            },
+        },
+        {
+            # Bedrock encrypts custom models, and serves them, through grants.
+            "Sid": f"{who}GrantsToBedrock",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": principals,
+                "StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        },
+    ]
+
+
 def key_policy(
     names: Names,
     *,
     bedrock_role_arns: Sequence[str],
-    data_user_arns: Sequence[str],
+    operator_arns: Sequence[str],
     logged_bucket_arns: Sequence[str],
 ) -> Document:
     """The stack key's policy.
@@ -329,40 +365,23 @@ def key_policy(
     Principals are named through `aws:PrincipalArn` conditions on the account principal
     rather than as principals themselves: KMS rejects a policy naming a role that does not
     exist yet (the roles are created after the key), and a recreated role keeps working.
+    Operators are the deployment role and `kms.keyUserArns`: they upload datasets, read
+    job output, and create the job, provisioned throughput and deployments of the
+    encrypted model.
     """
-    root = {"AWS": names.account_root_arn}
-    via_bedrock_and_s3 = [names.service_endpoint("bedrock"), names.service_endpoint("s3")]
     statements: list[Document] = [
         {
             "Sid": "AccountAdministersKey",
             "Effect": "Allow",
-            "Principal": root,
+            "Principal": {"AWS": names.account_root_arn},
             "Action": list(KEY_ADMIN_ACTIONS),
             "Resource": "*",  # in a key policy "*" is this key
         },
-        {
-            "Sid": "BedrockRoleUsesKey",
-            "Effect": "Allow",
-            "Principal": root,
-            "Action": list(BEDROCK_KEY_ACTIONS),
-            "Resource": "*",
-            "Condition": {
-                "ArnEquals": {"aws:PrincipalArn": _sorted(bedrock_role_arns)},
-                "StringEquals": {"kms:ViaService": via_bedrock_and_s3},
-            },
-        },
-        {
-            "Sid": "BedrockRoleGrantsToBedrock",
-            "Effect": "Allow",
-            "Principal": root,
-            "Action": "kms:CreateGrant",
-            "Resource": "*",
-            "Condition": {
-                "ArnEquals": {"aws:PrincipalArn": _sorted(bedrock_role_arns)},
-                "StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")},
-                "Bool": {"kms:GrantIsForAWSResource": "true"},
-            },
-        },
+        *_use_and_grant(names, "BedrockRole", bedrock_role_arns),
+    ]
+    if operator_arns:
+        statements += _use_and_grant(names, "Operator", operator_arns)
+    statements.append(
         {
             "Sid": "CloudWatchLogsEncryptsGraderLogs",
             "Effect": "Allow",
@@ -372,24 +391,8 @@ def key_policy(
             "Condition": {
                 "ArnLike": {"kms:EncryptionContext:aws:logs:arn": names.grader_log_group_pattern}
             },
-        },
-    ]
-    if data_user_arns:
-        statements.insert(
-            3,
-            {
-                # The deployer uploads datasets; people may read job output. Through S3 only.
-                "Sid": "DataUsersUseKeyThroughS3",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": list(DATA_KEY_ACTIONS),
-                "Resource": "*",
-                "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": _sorted(data_user_arns)},
-                    "StringEquals": {"kms:ViaService": names.service_endpoint("s3")},
-                },
-            },
-        )
+        }
+    )
     if logged_bucket_arns:
         statements.append(
             {

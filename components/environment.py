@@ -14,9 +14,11 @@ from components.datasets import content_key
 from components.documents import S3Location
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.graders import GraderFunction, GraderFunctionArgs
-from components.naming import Names
+from components.naming import PROJECT, Names
 from components.packaging import code_digest, grader_archive, grader_code_files, relative_path
 from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
+from components.tags import default_tags
+from components.training import RftTraining, RftTrainingArgs
 
 OUTPUT_PREFIX = "rft-output/"
 PURPOSES = ("training", "validation")
@@ -29,13 +31,13 @@ def stack_names(config: StackConfig) -> Names:
 def key_policy_document(config: StackConfig) -> documents.Document:
     """The policy of the key rft-env creates for a stack (pure: the audit renders it too)."""
     names = stack_names(config)
-    data_users = list(config.kms.key_user_arns)
+    operators = list(config.kms.key_user_arns)
     if config.account.deployment_role_arn:
-        data_users.append(config.account.deployment_role_arn)
+        operators.append(config.account.deployment_role_arn)
     return documents.key_policy(
         names,
         bedrock_role_arns=[names.role_arn(names.customization_role)],
-        data_user_arns=data_users,
+        operator_arns=operators,
         logged_bucket_arns=[names.bucket_arn(names.bucket(p)) for p in ("data", "output")],
     )
 
@@ -57,6 +59,7 @@ def dataset_locations(config: StackConfig) -> dict[str, S3Location]:
 @dataclass(frozen=True)
 class RftEnvironmentArgs:
     config: StackConfig
+    stack: str
     project_dir: Path
 
 
@@ -146,11 +149,36 @@ class RftEnvironment(pulumi.ComponentResource):
             opts=child,
         )
 
+        output_uri = pulumi.Output.concat("s3://", self.storage.output_bucket, "/", OUTPUT_PREFIX)
         data_uris = {
             purpose: self.storage.dataset_uris.get(purpose)
             or pulumi.Output.from_input(locations[purpose].uri)
             for purpose in locations
         }
+        job_grader = self.graders[config.job.grader]
+        self.training = RftTraining(
+            f"{name}-training",
+            RftTrainingArgs(
+                config=config,
+                stack=args.stack,
+                names=names,
+                service_role_arn=self.customization.role_arn,
+                grader_arn=job_grader.function_arn,
+                training_data_uri=data_uris["training"],
+                validation_data_uri=data_uris.get("validation"),
+                output_data_uri=output_uri,
+                key_arn=key_arn,
+                # Dynamic resources get no provider default tags: tag them the same way.
+                tags=default_tags(
+                    project=PROJECT,
+                    environment=config.environment,
+                    stack=args.stack,
+                    extra=config.tags,
+                ),
+                depends_on=[self.customization.policy, job_grader],
+            ),
+            opts=child,
+        )
         self.outputs: dict[str, pulumi.Input[object]] = {
             "environment": config.environment,
             "accountId": config.account.id,
@@ -162,13 +190,18 @@ class RftEnvironment(pulumi.ComponentResource):
             "logBucket": self.storage.log_bucket,
             "trainingDataUri": data_uris["training"],
             "validationDataUri": data_uris.get("validation"),
-            "outputDataUri": pulumi.Output.concat(
-                "s3://", self.storage.output_bucket, "/", OUTPUT_PREFIX
-            ),
+            "outputDataUri": output_uri,
             "customizationRoleArn": self.customization.role_arn,
             "graderFunctionArns": {g: f.function_arn for g, f in self.graders.items()},
             "graderRoleArns": {g: f.role_arn for g, f in self.graders.items()},
-            "jobGraderArn": self.graders[config.job.grader].function_arn,
+            "jobGraderArn": job_grader.function_arn,
             "baseModel": config.job.base_model,
+            "jobArn": self.training.job.jobArn,
+            "jobName": self.training.job.jobName,
+            "jobStatus": self.training.job.status,
+            "jobFailureMessage": self.training.job.failureMessage,
+            "customModelArn": self.training.job.customModelArn,
+            "inferenceArn": self.training.inference_arn,
+            "inferenceStatus": self.training.inference_status,
         }
         self.register_outputs(self.outputs)

@@ -575,8 +575,15 @@ CASES: list[Any] = [
         "environment-uppercase",
         set_at("environment", "Dev"),
         "rft-env:environment",
-        "1-16 characters: lowercase letters, digits and '-', starting with a letter",
+        "1-16 characters: lowercase letters and digits, single '-' between them",
         "Dev",
+    ),
+    Case(
+        "environment-double-hyphen",
+        set_at("environment", "dev--1"),
+        "rft-env:environment",
+        "single '-' between them",
+        "dev--1",
     ),
     Case(
         "environment-too-long",
@@ -584,6 +591,30 @@ CASES: list[Any] = [
         "rft-env:environment",
         "1-16 characters",
         "a" * 17,
+    ),
+    # --- job lifecycle ----------------------------------------------------------------------
+    Case("job-wait-string", set_at("job.wait", "yes"), "rft-env:job.wait", "true or false", "yes"),
+    Case("job-revision-0", set_at("job.revision", 0), "rft-env:job.revision", "at least 1", 0),
+    Case(
+        "job-wait-timeout-0",
+        set_at("job.waitTimeoutMinutes", 0),
+        "rft-env:job.waitTimeoutMinutes",
+        "an integer from 1 to 10080",
+        0,
+    ),
+    Case(
+        "job-max-poll-5",
+        set_at("job.maxPollSeconds", 5),
+        "rft-env:job.maxPollSeconds",
+        "an integer from 10 to 3600",
+        5,
+    ),
+    Case(
+        "inference-wait-timeout-1441",
+        set_at("inference", {"mode": "on_demand", "waitTimeoutMinutes": 1441}),
+        "rft-env:inference.waitTimeoutMinutes",
+        "an integer from 1 to 1440",
+        1441,
     ),
     # --- data -------------------------------------------------------------------------------
     Case(

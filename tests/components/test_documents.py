@@ -120,7 +120,7 @@ def test_grader_role_policy_is_its_log_group_only() -> None:
 def key_policy(**overrides: object) -> documents.Document:
     arguments: dict = {
         "bedrock_role_arns": [NAMES.role_arn(NAMES.customization_role)],
-        "data_user_arns": [],
+        "operator_arns": [],
         "logged_bucket_arns": [],
     }
     arguments.update(overrides)
@@ -151,10 +151,14 @@ def test_key_policy_optional_statements() -> None:
         "CloudWatchLogsEncryptsGraderLogs",
     ]
     full = key_policy(
-        data_user_arns=["arn:aws:iam::111122223333:role/deployer"],
+        operator_arns=["arn:aws:iam::111122223333:role/deployer"],
         logged_bucket_arns=["arn:aws:s3:::b"],
     )
-    assert "DataUsersUseKeyThroughS3" in sids(full)
+    assert sids(full)[3:5] == ["OperatorUsesKey", "OperatorGrantsToBedrock"]
+    operator = full["Statement"][3]
+    assert operator["Condition"]["ArnEquals"] == {
+        "aws:PrincipalArn": ["arn:aws:iam::111122223333:role/deployer"]
+    }
     logging = full["Statement"][-1]
     assert logging["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert logging["Condition"]["ArnLike"] == {"aws:SourceArn": ["arn:aws:s3:::b"]}

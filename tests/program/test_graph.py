@@ -77,13 +77,14 @@ def test_every_stack_file_disables_the_default_aws_provider() -> None:
 
 # --- components -----------------------------------------------------------------------------
 def test_components_follow_pulumi_conventions(graph: Graph) -> None:
-    components = [r for r in graph.resources if not r["type"].startswith(("aws:", "pulumi:"))]
+    components = [r for r in graph.resources if r["type"].startswith("rftenv:")]
     assert {c["type"] for c in components} >= {
         "rftenv:index:RftEnvironment",
         "rftenv:security:EncryptionKey",
         "rftenv:storage:DataBuckets",
         "rftenv:graders:GraderFunction",
         "rftenv:iam:CustomizationRole",
+        "rftenv:bedrock:RftTraining",
     }
     for component in components:
         assert re.fullmatch(r"[a-z]+:[a-z]+:[A-Z][A-Za-z]+", component["type"])
@@ -382,3 +383,63 @@ def test_stack_outputs(graph: Graph) -> None:
     assert outputs["customizationRoleArn"] == customization_role(graph)["outputs"]["arn"]
     assert set(outputs["graderFunctionArns"]) == set(graph.config.graders)
     assert outputs["accountId"] == graph.config.account.id
+
+
+# --- the RFT job and inference (dynamic providers) -------------------------------------------
+JOB = "pulumi-python:dynamic/bedrock:RftCustomizationJob"
+THROUGHPUT = "pulumi-python:dynamic/bedrock:ProvisionedThroughput"
+DEPLOYMENT = "pulumi-python:dynamic/bedrock:CustomModelDeployment"
+
+
+def test_the_job_is_wired_to_the_stacks_role_grader_data_and_key(graph: Graph) -> None:
+    (job,) = graph.of_type(JOB)
+    inputs, config = job["inputs"], graph.config
+    assert graph.by_urn[job["parent"]]["type"] == "rftenv:bedrock:RftTraining"
+    assert inputs["__provider"]["bytes"] > 0  # the pickled provider travels with it
+    assert inputs["connection"]["region"] == config.region
+    assert inputs["connection"].get("roleArn") == config.account.deployment_role_arn
+    assert inputs["serviceRoleArn"] == graph.outputs["customizationRoleArn"]
+    assert inputs["graderArn"] == graph.outputs["jobGraderArn"]
+    assert inputs["kmsKeyId"] == graph.outputs["keyArn"]
+    assert inputs["trainingDataUri"] == graph.outputs["trainingDataUri"]
+    assert inputs.get("validationDataUri") == graph.outputs.get("validationDataUri")
+    assert inputs["outputDataUri"] == graph.outputs["outputDataUri"]
+    assert inputs["hyperParameters"] == config.job.hyperparameters.api_shape()
+    assert inputs["baseModelIdentifier"] == config.job.base_model
+    assert inputs["wait"]["enabled"] is config.job.wait
+    assert inputs["revision"] == config.job.revision
+    tags = json.loads(graph.of_type(PROVIDER)[0]["inputs"]["defaultTags"])["tags"]
+    assert inputs["jobTags"] == tags == inputs["modelTags"]
+    if config.vpc:
+        assert inputs["vpcConfig"]["subnetIds"] == config.vpc.subnet_ids
+    else:
+        assert "vpcConfig" not in inputs
+    assert graph.outputs["jobArn"] == job["id"]
+
+
+def test_inference_follows_the_configured_mode(graph: Graph) -> None:
+    mode = graph.config.inference.mode
+    throughputs, deployments = graph.of_type(THROUGHPUT), graph.of_type(DEPLOYMENT)
+    job_model = graph.outputs.get("customModelArn", "")
+    if mode == "none":
+        assert throughputs == deployments == []
+        assert graph.outputs["inferenceStatus"].startswith("none")
+        return
+    (resource,) = throughputs if mode == "provisioned" else deployments
+    assert not (throughputs and deployments)
+    model_key = "modelId" if mode == "provisioned" else "modelArn"
+    assert resource["inputs"].get(model_key, "") == job_model
+    if mode == "provisioned":
+        inference = graph.config.inference
+        assert resource["inputs"]["modelUnits"] == inference.provisioned_model_units
+        assert resource["inputs"]["commitment"] == inference.commitment
+        assert resource["protect"] is (inference.commitment != "none")
+    if graph.config.job.wait:
+        assert graph.outputs["jobStatus"] == "Completed" and job_model
+        assert graph.outputs["inferenceArn"] == resource["id"]
+    else:
+        # The job is still running: inference is a placeholder, and the output says so.
+        assert graph.outputs["jobStatus"] == "InProgress" and job_model == ""
+        assert resource["outputs"]["status"] == "PendingModel"
+        assert graph.outputs["inferenceStatus"].startswith("pending:")
+        assert "pulumi up --refresh" in graph.outputs["inferenceStatus"]

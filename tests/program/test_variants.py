@@ -82,19 +82,23 @@ def test_data_from_s3_is_read_in_place_and_nothing_is_uploaded() -> None:
     provider = graph.of_type("pulumi:providers:aws")[0]["inputs"]
     assert "assumeRoles" not in provider
     key_policy = graph.policy(graph.of_type("aws:kms/key:Key")[0])
-    assert "DataUsersUseKeyThroughS3" not in {s["Sid"] for s in key_policy["Statement"]}
+    assert "OperatorUsesKey" not in {s["Sid"] for s in key_policy["Statement"]}
 
 
-def test_key_users_may_upload_through_s3_only() -> None:
+def test_operators_use_the_key_through_s3_and_bedrock_only() -> None:
     engineer = "arn:aws:iam::111122223333:role/data-engineer"
     graph = run(dev_config(kms={"keyUserArns": [engineer]}))
     key_policy = graph.policy(graph.of_type("aws:kms/key:Key")[0])
-    users = next(s for s in key_policy["Statement"] if s["Sid"] == "DataUsersUseKeyThroughS3")
+    users = next(s for s in key_policy["Statement"] if s["Sid"] == "OperatorUsesKey")
     assert users["Condition"]["ArnEquals"]["aws:PrincipalArn"] == sorted(
         [engineer, "arn:aws:iam::111122223333:role/rft-env-deployer"]
     )
-    assert users["Condition"]["StringEquals"] == {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
-    assert users["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert users["Condition"]["StringEquals"] == {
+        "kms:ViaService": ["bedrock.us-east-1.amazonaws.com", "s3.us-east-1.amazonaws.com"]
+    }
+    assert users["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    grants = next(s for s in key_policy["Statement"] if s["Sid"] == "OperatorGrantsToBedrock")
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
 def test_the_deployed_grader_spec_runs_in_the_lambda_handler(

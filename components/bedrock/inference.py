@@ -1,0 +1,463 @@
+"""Inference for the job's custom model: provisioned throughput or an on-demand deployment.
+
+Both can exist only once the job has produced a model. Until then (a job started without
+`wait`), the resource is *pending*: create records a placeholder and calls no AWS API,
+and the stack output says inference waits on the job. After the job completes,
+`pulumi up --refresh` reads the model ARN into the job's state, the model input of the
+inference resource changes from empty to that ARN, and the placeholder is replaced by the
+real resource, with no config change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from components.bedrock.common import (
+    changed,
+    client_token,
+    is_not_found,
+    is_unknown,
+    iso,
+    sync_tags,
+    tag_list,
+)
+from components.bedrock.session import Connection
+from components.bedrock.validation import (
+    DeploymentInputs,
+    ThroughputInputs,
+    _Inputs,
+    check_failures,
+)
+from components.bedrock.waiting import (
+    Clock,
+    PollPolicy,
+    SystemClock,
+    WaitTimeout,
+    call_with_retries,
+    poll,
+)
+
+PENDING = "PendingModel"
+CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
+
+
+class InferenceError(RuntimeError):
+    pass
+
+
+def is_pending(props: dict[str, Any]) -> bool:
+    return props.get("status") == PENDING
+
+
+class _InferenceProvider(ResourceProvider):
+    """What both inference providers share: pending placeholders, the clock, check."""
+
+    serialize_as_secret_always = False
+    inputs_model: type[_Inputs]
+    model_key: str  # the input holding the custom model ARN
+    output_keys: tuple[str, ...]
+    replace_keys: tuple[str, ...]
+    kind: str
+    default_wait_seconds: float
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+
+    @property
+    def _clock(self) -> Clock:
+        return self.clock or SystemClock()
+
+    def _inputs(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in props.items() if k not in self.output_keys and k != "__provider"}
+
+    def _policy(self, props: dict[str, Any]) -> PollPolicy:
+        return PollPolicy.from_props(props.get("wait"), self.default_wait_seconds)
+
+    def _pending_result(self, props: dict[str, Any]) -> CreateResult:
+        placeholder = f"pending-{client_token(self.kind, props['identity'])[:12]}"
+        outputs = dict.fromkeys(self.output_keys, "")
+        outputs["status"] = PENDING
+        return CreateResult(placeholder, {**self._inputs(props), **outputs})
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, check_failures(self.inputs_model, news))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in self.replace_keys if changed(olds, news, key)]
+        if changed(olds.get("connection") or {}, news.get("connection") or {}, "region"):
+            replaces.append("connection")
+        new_model = news.get(self.model_key)
+        if changed(olds, news, self.model_key) and (
+            is_pending(olds) or not new_model or is_unknown(new_model)
+        ):
+            # Placeholder -> real resource once the job has a model; a real resource whose
+            # model is going away (the job is being replaced) -> placeholder.
+            replaces.append(self.model_key)
+        updates = [
+            key
+            for key in (self.model_key, "name", "tags", "wait", "connection")
+            if changed(olds, news, key)
+        ]
+        # Names are reused by the replacement: the old resource must go first.
+        return DiffResult(
+            changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True
+        )
+
+    def _create_with(
+        self, props: dict[str, Any], start: Callable[[Any], str], ready: Callable[[Any, str], Any]
+    ) -> tuple[str, Any]:
+        client = Connection.from_props(props).client()
+        arn = call_with_retries(
+            lambda: start(client), CALL_POLICY, self._clock, what=f"creating {props['name']}"
+        )
+        return arn, ready(client, arn)
+
+    def _wait(
+        self, fetch: Callable[[], dict], done: Callable[[dict], bool], props: dict, what: str
+    ):
+        policy = self._policy(props)
+        try:
+            return poll(fetch, done, policy, self._clock, what=what)
+        except WaitTimeout as timeout:
+            raise WaitTimeout(
+                f"{what} is not ready (it is still being set up, and billed). Run `pulumi up` "
+                "again to keep waiting: the same request is adopted through its client token",
+                policy.timeout,
+                timeout.last,
+            ) from None
+
+
+# ------------------------------------------------------------------------------------------
+# Provisioned throughput
+# ------------------------------------------------------------------------------------------
+class ProvisionedThroughputProvider(_InferenceProvider):
+    """Pickled by reference into state: keep this class at this module path."""
+
+    inputs_model = ThroughputInputs
+    model_key = "modelId"
+    output_keys = (
+        "provisionedModelArn",
+        "status",
+        "modelArn",
+        "commitmentExpirationTime",
+        "failureMessage",
+    )
+    # Model units and commitment cannot change on AWS; name and model can.
+    replace_keys = ("identity", "modelUnits", "commitment")
+    kind = "provisioned-throughput"
+    default_wait_seconds = 3600
+
+    @staticmethod
+    def _outputs(pt: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "provisionedModelArn": pt["provisionedModelArn"],
+            "status": pt.get("status"),
+            "modelArn": pt.get("modelArn") or "",
+            "commitmentExpirationTime": iso(pt.get("commitmentExpirationTime")) or "",
+            "failureMessage": pt.get("failureMessage") or "",
+        }
+
+    def _ready(self, client: Any, arn: str, props: dict[str, Any]) -> dict[str, Any]:
+        pt = self._wait(
+            lambda: client.get_provisioned_model_throughput(provisionedModelId=arn),
+            lambda pt: pt["status"] in ("InService", "Failed"),
+            props,
+            f"provisioned throughput {arn}",
+        )
+        if pt["status"] == "Failed":
+            raise InferenceError(
+                f"provisioned throughput {arn} failed: {pt.get('failureMessage') or 'no message'}"
+            )
+        return pt
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        if not props.get("modelId"):
+            return self._pending_result(props)
+        request: dict[str, Any] = {
+            "provisionedModelName": props["name"],
+            "modelId": props["modelId"],
+            "modelUnits": props["modelUnits"],
+            "clientRequestToken": client_token(
+                self.kind,
+                props["identity"],
+                props["name"],
+                props["modelId"],
+                props["modelUnits"],
+                props.get("commitment", "none"),
+            ),
+        }
+        if props.get("commitment", "none") != "none":
+            request["commitmentDuration"] = props["commitment"]
+        if props.get("tags"):
+            request["tags"] = tag_list(props["tags"])
+        arn, pt = self._create_with(
+            props,
+            lambda client: client.create_provisioned_model_throughput(**request)[
+                "provisionedModelArn"
+            ],
+            lambda client, arn: self._ready(client, arn, props),
+        )
+        return CreateResult(arn, {**self._inputs(props), **self._outputs(pt)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if is_pending(props):
+            return ReadResult(id_, props)
+        client = Connection.from_props(props).client()
+        try:
+            pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
+        except Exception as error:
+            if is_not_found(error):
+                return ReadResult(None, {})
+            raise
+        return ReadResult(id_, {**self._inputs(props), **self._outputs(pt)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if is_pending(olds):  # only wait settings or tags changed while pending
+            return UpdateResult(
+                {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
+            )
+        client = Connection.from_props(news).client()
+        request: dict[str, Any] = {}
+        if changed(olds, news, "name"):
+            request["desiredProvisionedModelName"] = news["name"]
+        if changed(olds, news, "modelId"):
+            request["desiredModelId"] = news["modelId"]
+        pt = None
+        if request:
+            client.update_provisioned_model_throughput(provisionedModelId=id_, **request)
+            pt = self._wait(
+                lambda: client.get_provisioned_model_throughput(provisionedModelId=id_),
+                lambda pt: (
+                    pt["status"] in ("InService", "Failed")
+                    and pt.get("modelArn") == pt.get("desiredModelArn", pt.get("modelArn"))
+                ),
+                news,
+                f"updating provisioned throughput {id_}",
+            )
+        sync_tags(client, id_, olds.get("tags"), news.get("tags"))
+        outputs = self._outputs(pt) if pt else {k: olds.get(k) for k in self.output_keys}
+        return UpdateResult({**self._inputs(news), **outputs})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        if is_pending(props):
+            return
+        client = Connection.from_props(props).client()
+        try:
+            pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise
+        expiry = pt.get("commitmentExpirationTime")
+        if isinstance(expiry, datetime) and expiry.timestamp() > self._clock.time():
+            raise InferenceError(
+                f"provisioned throughput {id_} has a {pt.get('commitmentDuration')} commitment "
+                f"that runs until {expiry.isoformat()}: AWS refuses to delete it before then. "
+                "Keep it (it is protected), or remove it from the stack without deleting it: "
+                f"`pulumi state delete` on its URN"
+            )
+        try:
+            client.delete_provisioned_model_throughput(provisionedModelId=id_)
+        except Exception as error:
+            if is_not_found(error):
+                return
+            raise InferenceError(
+                f"deleting provisioned throughput {id_} failed: {error}"
+            ) from error
+
+
+# ------------------------------------------------------------------------------------------
+# On-demand custom model deployment
+# ------------------------------------------------------------------------------------------
+class CustomModelDeploymentProvider(_InferenceProvider):
+    """Pickled by reference into state: keep this class at this module path."""
+
+    inputs_model = DeploymentInputs
+    model_key = "modelArn"
+    output_keys = ("deploymentArn", "status", "deployedModelArn", "failureMessage")
+    # The model can be swapped in place; name and description cannot change.
+    replace_keys = ("identity", "name", "description")
+    kind = "custom-model-deployment"
+    default_wait_seconds = 3600
+
+    @staticmethod
+    def _outputs(deployment: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "deploymentArn": deployment["customModelDeploymentArn"],
+            "status": deployment.get("status"),
+            "deployedModelArn": deployment.get("modelArn") or "",
+            "failureMessage": deployment.get("failureMessage") or "",
+        }
+
+    def _get(self, client: Any, arn: str) -> dict[str, Any]:
+        return client.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        if not props.get("modelArn"):
+            return self._pending_result(props)
+        request: dict[str, Any] = {
+            "modelDeploymentName": props["name"],
+            "modelArn": props["modelArn"],
+            "clientRequestToken": client_token(
+                self.kind, props["identity"], props["name"], props["modelArn"]
+            ),
+        }
+        if props.get("description"):
+            request["description"] = props["description"]
+        if props.get("tags"):
+            request["tags"] = tag_list(props["tags"])
+
+        def ready(client: Any, arn: str) -> dict[str, Any]:
+            deployment = self._wait(
+                lambda: self._get(client, arn),
+                lambda d: d["status"] in ("Active", "Failed"),
+                props,
+                f"custom model deployment {arn}",
+            )
+            if deployment["status"] == "Failed":
+                message = deployment.get("failureMessage") or "no message"
+                raise InferenceError(f"custom model deployment {arn} failed: {message}")
+            return deployment
+
+        arn, deployment = self._create_with(
+            props,
+            lambda client: client.create_custom_model_deployment(**request)[
+                "customModelDeploymentArn"
+            ],
+            ready,
+        )
+        return CreateResult(arn, {**self._inputs(props), **self._outputs(deployment)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if is_pending(props):
+            return ReadResult(id_, props)
+        client = Connection.from_props(props).client()
+        try:
+            deployment = self._get(client, id_)
+        except Exception as error:
+            if is_not_found(error):
+                return ReadResult(None, {})
+            raise
+        return ReadResult(id_, {**self._inputs(props), **self._outputs(deployment)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if is_pending(olds):
+            return UpdateResult(
+                {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
+            )
+        client = Connection.from_props(news).client()
+        deployment = None
+        if changed(olds, news, "modelArn"):
+            client.update_custom_model_deployment(
+                customModelDeploymentIdentifier=id_, modelArn=news["modelArn"]
+            )
+            deployment = self._wait(
+                lambda: self._get(client, id_),
+                lambda d: (
+                    (d.get("updateDetails") or {}).get("updateStatus")
+                    in ("UpdateCompleted", "UpdateFailed")
+                ),
+                news,
+                f"swapping the model of deployment {id_}",
+            )
+            if deployment["updateDetails"]["updateStatus"] == "UpdateFailed":
+                message = deployment.get("failureMessage") or "no message"
+                raise InferenceError(f"model swap of deployment {id_} failed: {message}")
+        sync_tags(client, id_, olds.get("tags"), news.get("tags"))
+        outputs = (
+            self._outputs(deployment) if deployment else {k: olds.get(k) for k in self.output_keys}
+        )
+        return UpdateResult({**self._inputs(news), **outputs})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        if is_pending(props):
+            return
+        client = Connection.from_props(props).client()
+        try:
+            client.delete_custom_model_deployment(customModelDeploymentIdentifier=id_)
+        except Exception as error:
+            if not is_not_found(error):
+                raise
+
+
+# ------------------------------------------------------------------------------------------
+# Resources
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InferenceArgs:
+    connection: Connection
+    identity: str
+    name: str
+    model_arn: pulumi.Input[str]  # the job's custom model ARN ("" until it has one)
+    tags: dict[str, str] = field(default_factory=dict)
+    wait_timeout_seconds: int = 3600
+    max_poll_seconds: float = 60
+    # provisioned throughput only
+    model_units: int = 1
+    commitment: str = "none"
+    # deployment only
+    description: str | None = None
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "connection": self.connection.to_props(),
+            "identity": self.identity,
+            "name": self.name,
+            "tags": self.tags,
+            "wait": {
+                "timeoutSeconds": self.wait_timeout_seconds,
+                "maxPollSeconds": self.max_poll_seconds,
+            },
+        }
+
+
+class ProvisionedThroughput(Resource, module="bedrock", name="ProvisionedThroughput"):
+    provisionedModelArn: pulumi.Output[str]
+    status: pulumi.Output[str]
+    modelArn: pulumi.Output[str]
+    commitmentExpirationTime: pulumi.Output[str]
+    failureMessage: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: InferenceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            **args._common(),
+            "modelId": args.model_arn,
+            "modelUnits": args.model_units,
+            "commitment": args.commitment,
+            **dict.fromkeys(ProvisionedThroughputProvider.output_keys),
+        }
+        super().__init__(ProvisionedThroughputProvider(), name, props, opts)
+
+
+class CustomModelDeployment(Resource, module="bedrock", name="CustomModelDeployment"):
+    deploymentArn: pulumi.Output[str]
+    status: pulumi.Output[str]
+    deployedModelArn: pulumi.Output[str]
+    failureMessage: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: InferenceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            **args._common(),
+            "modelArn": args.model_arn,
+            "description": args.description,
+            **dict.fromkeys(CustomModelDeploymentProvider.output_keys),
+        }
+        super().__init__(CustomModelDeploymentProvider(), name, props, opts)

@@ -1,0 +1,139 @@
+"""Polling with a deadline: capped exponential backoff with (upward) jitter.
+
+Waiting for something that takes T seconds costs at most about
+log2(cap / initial) + T / cap + 2 status calls: the interval doubles from `initial` to
+`cap` and then stays there. Jitter only ever lengthens an interval below the cap, so it
+spreads many stacks' polls apart without adding calls. The clock is injected so tests
+never sleep.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+T = TypeVar("T")
+
+# Errors that mean "ask again later", whatever the operation.
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "InternalFailure",
+    }
+)
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock (a class, not module functions, so providers pickle it by reference)."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    timeout: float  # seconds until the wait gives up
+    initial: float = 10.0  # first interval
+    cap: float = 120.0  # longest interval
+    jitter: float = 0.25  # intervals below the cap are stretched by up to this share
+
+    @classmethod
+    def from_props(cls, wait: dict | None, default_timeout: float) -> PollPolicy:
+        wait = wait or {}
+        cap = float(wait.get("maxPollSeconds") or cls.cap)
+        return cls(
+            timeout=float(wait.get("timeoutSeconds") or default_timeout),
+            initial=min(float(wait.get("initialPollSeconds") or cls.initial), cap),
+            cap=cap,
+        )
+
+
+class WaitTimeout(TimeoutError):
+    def __init__(self, what: str, seconds: float, last: object) -> None:
+        self.last = last
+        super().__init__(f"{what}: still not done after {seconds:g} s")
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Throttling, 5xx and connection trouble: the same call may succeed later."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in RETRYABLE_CODES or status >= 500
+    return isinstance(error, BotoCoreError)
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def poll(
+    fetch: Callable[[], T],
+    done: Callable[[T], bool],
+    policy: PollPolicy,
+    clock: Clock,
+    *,
+    what: str,
+    rng: random.Random | None = None,
+) -> T:
+    """Call `fetch` until `done(result)`, sleeping with capped exponential backoff.
+
+    A retryable error (a throttling storm that outlasted botocore's own retries, a 5xx)
+    counts as one more poll, not as a failure: the wait only ends at `done` or the
+    deadline. Any other error is raised at once.
+    """
+    rng = rng or random.Random()
+    deadline = clock.monotonic() + policy.timeout
+    delay = policy.initial
+    last: T | None = None
+    while True:
+        try:
+            last = fetch()
+            if done(last):
+                return last
+        except Exception as error:
+            if not is_retryable(error):
+                raise
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(what, policy.timeout, last)
+        interval = delay if delay >= policy.cap else delay * (1 + rng.random() * policy.jitter)
+        clock.sleep(min(interval, policy.cap, remaining))
+        delay = min(policy.cap, delay * 2)
+
+
+def call_with_retries(call: Callable[[], T], policy: PollPolicy, clock: Clock, *, what: str) -> T:
+    """Retry one call on retryable errors until the deadline (safe for our creates: their
+    client tokens are deterministic, so a repeat is the same request)."""
+    box: list[T] = []
+
+    def attempt() -> bool:
+        box.append(call())
+        return True
+
+    poll(attempt, lambda ok: ok, policy, clock, what=what)
+    return box[-1]

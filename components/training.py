@@ -1,0 +1,132 @@
+"""RftTraining: the RFT customization job and, once it has a model, inference for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.bedrock.inference import (
+    PENDING,
+    CustomModelDeployment,
+    InferenceArgs,
+    ProvisionedThroughput,
+)
+from components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
+from components.bedrock.session import Connection
+from components.config import StackConfig
+from components.naming import PROJECT, Names
+
+
+@dataclass(frozen=True)
+class RftTrainingArgs:
+    config: StackConfig
+    stack: str
+    names: Names
+    service_role_arn: pulumi.Input[str]
+    grader_arn: pulumi.Input[str]
+    training_data_uri: pulumi.Input[str]
+    output_data_uri: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    tags: dict[str, str]
+    validation_data_uri: pulumi.Input[str] | None = None
+    # Must exist before the job starts (the service role's permissions).
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+def inference_status(
+    mode: str, job_arn: str, job_status: str, status: str | None, arn: str | None
+) -> str:
+    """The `inferenceStatus` stack output, in words."""
+    if mode == "none":
+        return "none: rft-env:inference.mode is none"
+    if status == PENDING:
+        return (
+            f"pending: {mode} inference waits for RFT job {job_arn} (status {job_status}); "
+            "once the job has Completed, run `pulumi up --refresh` to create it"
+        )
+    return f"{status}: {arn}"
+
+
+class RftTraining(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: RftTrainingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("rftenv:bedrock:RftTraining", name, None, opts)
+        config, names = args.config, args.names
+        connection = Connection(
+            region=config.region,
+            role_arn=config.account.deployment_role_arn,
+            external_id=config.account.external_id,
+        )
+        job = config.job
+        vpc = config.vpc
+        self.job = RftCustomizationJob(
+            f"{name}-job",
+            RftCustomizationJobArgs(
+                connection=connection,
+                identity=f"{PROJECT}/{args.stack}/{name}-job",
+                name_prefix=names.prefix,
+                base_model=job.base_model,
+                service_role_arn=args.service_role_arn,
+                training_data_uri=args.training_data_uri,
+                validation_data_uri=args.validation_data_uri,
+                output_data_uri=args.output_data_uri,
+                grader_arn=args.grader_arn,
+                hyper_parameters=job.hyperparameters.api_shape(),
+                kms_key_id=args.key_arn,
+                subnet_ids=list(vpc.subnet_ids) if vpc else [],
+                security_group_ids=list(vpc.security_group_ids) if vpc else [],
+                job_tags=args.tags,
+                model_tags=args.tags,
+                revision=job.revision,
+                wait=job.wait,
+                wait_timeout_seconds=job.wait_timeout_minutes * 60,
+                max_poll_seconds=job.max_poll_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+        )
+
+        inference = config.inference
+        self.inference: ProvisionedThroughput | CustomModelDeployment | None = None
+        inference_args = InferenceArgs(
+            connection=connection,
+            identity=f"{PROJECT}/{args.stack}/{name}-inference",
+            name=f"{names.prefix}-{'pt' if inference.mode == 'provisioned' else 'on-demand'}",
+            model_arn=self.job.customModelArn,
+            tags=args.tags,
+            wait_timeout_seconds=inference.wait_timeout_minutes * 60,
+            model_units=inference.provisioned_model_units,
+            commitment=inference.commitment,
+            description=f"rft-env {config.environment}: the RFT job's custom model",
+        )
+        if inference.mode == "provisioned":
+            self.inference = ProvisionedThroughput(
+                f"{name}-throughput",
+                inference_args,
+                # A committed throughput cannot be deleted before its term: protect it.
+                opts=pulumi.ResourceOptions(parent=self, protect=inference.commitment != "none"),
+            )
+            arn = self.inference.provisionedModelArn
+        elif inference.mode == "on_demand":
+            self.inference = CustomModelDeployment(
+                f"{name}-deployment", inference_args, opts=pulumi.ResourceOptions(parent=self)
+            )
+            arn = self.inference.deploymentArn
+        else:
+            arn = pulumi.Output.from_input("")
+
+        status = self.inference.status if self.inference else pulumi.Output.from_input(None)
+        self.inference_arn = arn
+        self.inference_status = pulumi.Output.all(
+            self.job.jobArn, self.job.status, status, arn
+        ).apply(lambda v: inference_status(inference.mode, v[0], v[1], v[2], v[3]))
+        self.register_outputs(
+            {
+                "jobArn": self.job.jobArn,
+                "jobStatus": self.job.status,
+                "customModelArn": self.job.customModelArn,
+                "inferenceArn": self.inference_arn,
+                "inferenceStatus": self.inference_status,
+            }
+        )
