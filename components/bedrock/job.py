@@ -206,7 +206,7 @@ class RftCustomizationJobProvider(ResourceProvider):
             self._clock,
             what=f"starting RFT job {request['jobName']}",
         )
-        job = client.get_model_customization_job(jobIdentifier=job_arn)
+        job = self._get(client, job_arn)
         self._refuse_dead_job(client, job)
         wait = props.get("wait") or {}
         if wait.get("enabled") and job["status"] not in TERMINAL:
@@ -215,6 +215,15 @@ class RftCustomizationJobProvider(ResourceProvider):
                 raise JobFailedError(_describe_end(job))
         return CreateResult(job_arn, {**_inputs(props), **job_outputs(job)})
 
+    def _get(self, client: Any, job: str) -> dict[str, Any]:
+        """GetModelCustomizationJob, riding out throttling storms (not-found is raised)."""
+        return call_with_retries(
+            lambda: client.get_model_customization_job(jobIdentifier=job),
+            CALL_POLICY,
+            self._clock,
+            what=f"reading RFT job {job}",
+        )
+
     def _start(self, client: Any, request: dict[str, Any]) -> str:
         try:
             return client.create_model_customization_job(**request)["jobArn"]
@@ -222,7 +231,7 @@ class RftCustomizationJobProvider(ResourceProvider):
             if not is_conflict(error):
                 raise
             # The name is taken: ours from an earlier attempt (same token), or someone else's.
-            existing = client.get_model_customization_job(jobIdentifier=request["jobName"])
+            existing = self._get(client, request["jobName"])
             if existing.get("clientRequestToken") == request["clientRequestToken"]:
                 return existing["jobArn"]
             raise
@@ -257,13 +266,17 @@ class RftCustomizationJobProvider(ResourceProvider):
                 timeout.last,
             ) from None
 
-    @staticmethod
-    def _model_exists(client: Any, job: dict[str, Any]) -> bool:
+    def _model_exists(self, client: Any, job: dict[str, Any]) -> bool:
         model_arn = job.get("outputModelArn")
         if not model_arn:
             return False
         try:
-            client.get_custom_model(modelIdentifier=model_arn)
+            call_with_retries(
+                lambda: client.get_custom_model(modelIdentifier=model_arn),
+                CALL_POLICY,
+                self._clock,
+                what=f"reading custom model {model_arn}",
+            )
         except Exception as error:
             if is_not_found(error):
                 return False
@@ -274,7 +287,7 @@ class RftCustomizationJobProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         client = Connection.from_props(props).client()
         try:
-            job = client.get_model_customization_job(jobIdentifier=id_)
+            job = self._get(client, id_)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
@@ -296,7 +309,7 @@ class RftCustomizationJobProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         client = Connection.from_props(props).client()
         try:
-            job: dict[str, Any] | None = client.get_model_customization_job(jobIdentifier=id_)
+            job: dict[str, Any] | None = self._get(client, id_)
         except Exception as error:
             if not is_not_found(error):
                 raise

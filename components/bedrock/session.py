@@ -23,7 +23,9 @@ class Connection:
     role_arn: str | None = None
     external_id: str | None = None
     endpoint_url: str | None = None
-    max_attempts: int = 8  # botocore's standard retry mode: throttling and 5xx, with backoff
+    # botocore's standard retry mode (throttling, 5xx, with backoff): attempts per call,
+    # the first included.
+    total_max_attempts: int = 8
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> Connection:
@@ -48,7 +50,7 @@ class Connection:
     def _config(self) -> Config:
         return Config(
             region_name=self.region,
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
             connect_timeout=10,
             read_timeout=60,
             user_agent_extra="rft-env",

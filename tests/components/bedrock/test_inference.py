@@ -1,0 +1,182 @@
+"""Provisioned throughput and on-demand deployments against the fake control plane."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.bedrock.inference import (
+    PENDING,
+    CustomModelDeploymentProvider,
+    InferenceError,
+    ProvisionedThroughputProvider,
+)
+from components.bedrock.job import RftCustomizationJobProvider
+from tests.components.bedrock.conftest import completed_job, inference_props, job_props
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.clock import FakeClock
+
+
+def test_throughput_waits_for_in_service(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    created = throughputs.create(inference_props(fake, model, kind="throughput"))
+    assert created.outs["status"] == "InService"
+    assert created.outs["modelArn"] == model
+    assert fake.throughputs[created.id]["_tags"] == {"Environment": "dev"}
+    assert created.outs["commitmentExpirationTime"] == ""
+
+
+def test_a_failed_throughput_raises_with_its_message(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    fake.pt_outcome = "Failed"
+    with pytest.raises(InferenceError, match="failed"):
+        throughputs.create(inference_props(fake, model, kind="throughput"))
+
+
+def test_throughput_create_is_idempotent_after_a_crash(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    fake.inject("CreateProvisionedModelThroughput", "AccessDeniedException", apply=True)
+    props = inference_props(fake, model, kind="throughput")
+    with pytest.raises(Exception, match="AccessDenied"):
+        throughputs.create(props)
+    created = throughputs.create(props)
+    assert list(fake.throughputs) == [created.id]
+
+
+def test_throughput_renames_and_swaps_model_in_place_but_replaces_on_units(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    first = completed_job(jobs, fake)["customModelArn"]
+    second = completed_job(jobs, fake, revision=2)["customModelArn"]
+    olds = throughputs.create(inference_props(fake, first, kind="throughput")).outs
+    news = inference_props(fake, second, kind="throughput", name="rft-env-dev-pt-2")
+    diff = throughputs.diff(olds["provisionedModelArn"], olds, news)
+    assert diff.changes and diff.replaces == []
+    outs = throughputs.update(olds["provisionedModelArn"], olds, news).outs
+    pt = fake.throughputs[olds["provisionedModelArn"]]
+    assert pt["modelArn"] == second and pt["provisionedModelName"] == "rft-env-dev-pt-2"
+    assert outs["modelArn"] == second and outs["status"] == "InService"
+    more_units = inference_props(fake, second, kind="throughput", modelUnits=2)
+    assert throughputs.diff("id", outs, more_units).replaces == ["modelUnits"]
+    committed = inference_props(fake, second, kind="throughput", commitment="OneMonth")
+    replace = throughputs.diff("id", outs, committed)
+    assert replace.replaces == ["commitment"] and replace.delete_before_replace
+
+
+def test_committed_throughput_delete_is_refused_until_the_term_ends(
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    fake: FakeBedrock,
+    clock: FakeClock,
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    props = inference_props(fake, model, kind="throughput", commitment="OneMonth")
+    created = throughputs.create(props)
+    expiry = created.outs["commitmentExpirationTime"]
+    assert expiry
+    with pytest.raises(InferenceError) as refused:
+        throughputs.delete(created.id, created.outs)
+    assert expiry in str(refused.value) and "OneMonth" in str(refused.value)
+    assert created.id in fake.throughputs
+    clock.advance(31 * 24 * 3600)
+    throughputs.delete(created.id, created.outs)
+    assert fake.throughputs == {}
+    throughputs.delete(created.id, created.outs)  # double delete
+
+
+def test_vanished_throughput_reads_as_gone(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    created = throughputs.create(inference_props(fake, model, kind="throughput"))
+    assert throughputs.read(created.id, created.outs).outs["status"] == "InService"
+    fake.delete_out_of_band(created.id)
+    assert throughputs.read(created.id, created.outs).id is None
+
+
+def test_deployment_lifecycle_and_model_swap(
+    jobs: RftCustomizationJobProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    first = completed_job(jobs, fake)["customModelArn"]
+    second = completed_job(jobs, fake, revision=2)["customModelArn"]
+    created = deployments.create(inference_props(fake, first, kind="deployment"))
+    assert created.outs["status"] == "Active" and created.outs["deployedModelArn"] == first
+    news = inference_props(fake, second, kind="deployment")
+    diff = deployments.diff(created.id, created.outs, news)
+    assert diff.changes and diff.replaces == []
+    outs = deployments.update(created.id, created.outs, news).outs
+    assert outs["deployedModelArn"] == second
+    renamed = inference_props(fake, second, kind="deployment", name="other")
+    assert deployments.diff(created.id, outs, renamed).replaces == ["name"]
+    deployments.delete(created.id, outs)
+    assert fake.deployments == {}
+    deployments.delete(created.id, outs)  # double delete
+    assert deployments.read(created.id, outs).id is None
+
+
+def test_a_failed_deployment_raises(
+    jobs: RftCustomizationJobProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    model = completed_job(jobs, fake)["customModelArn"]
+    fake.deployment_outcome = "Failed"
+    with pytest.raises(InferenceError, match="failed"):
+        deployments.create(inference_props(fake, model, kind="deployment"))
+
+
+def test_check_reports_bad_inference_inputs(
+    throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    props = inference_props(fake, "", kind="throughput", modelUnits=0, commitment="TwoYears")
+    failures = {f.property: f.reason for f in throughputs.check({}, props).failures}
+    assert set(failures) == {"modelUnits", "commitment"}
+    assert "at least 1" in failures["modelUnits"]
+
+
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_pending_inference_is_created_after_the_job_completes(
+    kind: str,
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+    clock: FakeClock,
+) -> None:
+    """The engine's calls for: `pulumi up` (job without wait) -> the job completes ->
+    `pulumi up --refresh`, with no config change in between."""
+    provider = throughputs if kind == "throughput" else deployments
+    model_key = "modelId" if kind == "throughput" else "modelArn"
+
+    # First `pulumi up`: the job starts; its model ARN is still empty.
+    job = jobs.create(job_props(fake))
+    assert job.outs["customModelArn"] == ""
+    pending = provider.create(inference_props(fake, job.outs["customModelArn"], kind=kind))
+    assert pending.outs["status"] == PENDING
+    assert pending.id.startswith("pending-")
+    assert fake.throughputs == {} and fake.deployments == {}
+    # Refreshing a placeholder calls nothing and keeps it.
+    assert provider.read(pending.id, pending.outs).id == pending.id
+
+    # The job completes. `pulumi up --refresh`: refresh reads the model into the job's state...
+    clock.advance(fake.job_duration + 1)
+    refreshed = jobs.read(job.id, job.outs)
+    model = refreshed.outs["customModelArn"]
+    assert model in fake.custom_models
+    # ...the job has no changes, so its refreshed model ARN flows into the inference inputs...
+    assert jobs.diff(job.id, refreshed.outs, job_props(fake)).changes is False
+    news = inference_props(fake, model, kind=kind)
+    diff = provider.diff(pending.id, pending.outs, news)
+    assert diff.replaces == [model_key] and diff.delete_before_replace
+    # ...and the placeholder is replaced by the real resource.
+    provider.delete(pending.id, pending.outs)  # nothing on AWS
+    real = provider.create(news)
+    assert real.outs["status"] in ("InService", "Active")
+    assert len(fake.throughputs) + len(fake.deployments) == 1

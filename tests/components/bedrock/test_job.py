@@ -1,0 +1,276 @@
+"""RftCustomizationJobProvider against the fake control plane."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.bedrock.job import (
+    JobFailedError,
+    RftCustomizationJobProvider,
+    create_request,
+    job_identity,
+)
+from components.bedrock.waiting import WaitTimeout
+from tests.components.bedrock.conftest import completed_job, job_props
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.clock import FakeClock
+
+
+# --- check ----------------------------------------------------------------------------------
+def test_check_reports_every_bad_field_with_the_api_range(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    props = job_props(fake)
+    props["hyperParameters"] = {**props["hyperParameters"], "epochCount": 100, "batchSize": 8}
+    props["hyperParameters"]["reasoningEffort"] = "extreme"
+    props["graderArn"] = "arn:aws:lambda:us-east-1:111122223333:layer:x"
+    failures = {f.property: f.reason for f in jobs.check({}, props).failures}
+    assert failures == {
+        "hyperParameters.epochCount": "got 100; allowed: an integer from 1 to 50",
+        "hyperParameters.batchSize": "got 8; allowed: an integer from 16 to 512",
+        "hyperParameters.reasoningEffort": "got \"extreme\"; allowed: 'low', 'medium' or 'high'",
+        "graderArn": 'got "arn:aws:lambda:us-east-1:111122223333:layer:x"; '
+        "allowed: a Lambda function ARN (at most 512 characters)",
+    }
+    assert jobs.check({}, job_props(fake)).failures == []
+
+
+def test_check_tolerates_unknowns_during_preview(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    props = job_props(fake, serviceRoleArn=rpc.UNKNOWN, trainingDataUri=rpc.UNKNOWN)
+    props["hyperParameters"] = {**props["hyperParameters"], "epochCount": rpc.UNKNOWN}
+    assert jobs.check({}, props).failures == []
+
+
+# --- create ---------------------------------------------------------------------------------
+def test_create_without_wait_returns_at_once_in_progress(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    props = job_props(fake)
+    result = jobs.create(props)
+    assert result.outs["status"] == "InProgress"
+    assert result.outs["customModelArn"] == ""
+    assert clock.sleeps == []
+    (job,) = fake.jobs.values()
+    token, job_name, model_name = job_identity(props)
+    assert result.id == job["jobArn"]
+    assert job["jobName"] == job_name and job["outputModelName"] == model_name
+    assert job["clientRequestToken"] == token
+    # The full RFT request reached the service through botocore.
+    request = fake.calls[[c[0] for c in fake.calls].index("CreateModelCustomizationJob")][1]
+    assert request["customizationType"] == "REINFORCEMENT_FINE_TUNING"
+    rft = request["customizationConfig"]["rftConfig"]
+    assert rft["graderConfig"]["lambdaGrader"]["lambdaArn"] == props["graderArn"]
+    assert rft["hyperParameters"] == props["hyperParameters"]
+    assert request["customModelKmsKeyId"] == props["kmsKeyId"]
+    assert request["validationDataConfig"] == {
+        "validators": [{"s3Uri": props["validationDataUri"]}]
+    }
+    assert {"key": "Environment", "value": "dev"} in request["jobTags"]
+    # Inputs are echoed into the outputs (delete gets only those); the server re-adds
+    # the pickled provider itself.
+    assert result.outs["trainingDataUri"] == props["trainingDataUri"]
+    assert "__provider" not in result.outs
+
+
+def test_create_with_wait_returns_the_completed_model(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    outs = completed_job(jobs, fake)
+    assert outs["status"] == "Completed"
+    assert outs["customModelArn"] in fake.custom_models
+    assert outs["trainingMetrics"] == {"trainingLoss": pytest.approx(0.12)}
+    assert outs["endTime"]
+
+
+def test_waiting_costs_about_log2_cap_over_initial_plus_t_over_cap_calls(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    fake.job_duration = 5 * 3600.0
+    cap, initial = 300.0, 10.0
+    wait = {
+        "enabled": True,
+        "timeoutSeconds": 86400,
+        "maxPollSeconds": cap,
+        "initialPollSeconds": initial,
+    }
+    jobs.create(job_props(fake, wait=wait))
+    calls = fake.count("GetModelCustomizationJob")
+    bound = math.log2(cap / initial) + fake.job_duration / cap + 2
+    assert calls <= bound, (calls, bound)
+    assert calls >= fake.job_duration / cap  # and it did poll, not sleep through
+
+
+def test_a_failed_job_surfaces_its_arn_and_message(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    fake.job_outcome = "Failed"
+    fake.job_failure_message = "Grader Lambda returned invalid output for 12% of samples"
+    with pytest.raises(JobFailedError) as raised:
+        completed_job(jobs, fake)
+    (arn,) = fake.jobs
+    assert arn in str(raised.value)
+    assert "invalid output for 12% of samples" in str(raised.value)
+
+
+def test_waiting_has_a_deadline_and_the_job_is_adopted_on_rerun(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    fake.job_duration = 10 * 3600.0
+    props = job_props(fake, wait={"enabled": True, "timeoutSeconds": 3600, "maxPollSeconds": 300})
+    with pytest.raises(WaitTimeout) as raised:
+        jobs.create(props)
+    assert "still InProgress" in str(raised.value)
+    assert "pulumi up" in str(raised.value)
+    # Rerun with a longer deadline: the same job, not a second one.
+    outs = jobs.create({**props, "wait": {"enabled": True, "timeoutSeconds": 86400}}).outs
+    assert len(fake.jobs) == 1 and outs["status"] == "Completed"
+
+
+def test_throttling_storms_are_survived(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    # More throttles than botocore's own attempts, on create and on every kind of poll.
+    fake.inject("CreateModelCustomizationJob", "ThrottlingException", times=20)
+    fake.inject("GetModelCustomizationJob", "ThrottlingException", times=40)
+    fake.inject("GetCustomModel", "InternalServerException", times=3)
+    outs = completed_job(jobs, fake)
+    assert outs["status"] == "Completed"
+    assert len(fake.jobs) == 1
+
+
+def test_a_crash_after_create_then_retry_creates_no_duplicate(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    # The service starts the job, then the caller never sees the answer (a crash).
+    fake.inject("CreateModelCustomizationJob", "AccessDeniedException", apply=True)
+    props = job_props(fake)
+    with pytest.raises(Exception, match="AccessDenied"):
+        jobs.create(props)
+    assert len(fake.jobs) == 1
+    # `pulumi up` again, in a new process: same inputs, same token, same job.
+    again = RftCustomizationJobProvider(clock=jobs.clock).create(props)
+    assert len(fake.jobs) == 1
+    assert again.id == next(iter(fake.jobs))
+
+
+def test_a_dead_job_is_not_adopted_silently(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    fake.job_outcome = "Failed"
+    props = job_props(fake)
+    jobs.create(props)
+    clock.advance(fake.job_duration + 1)
+    with pytest.raises(JobFailedError, match=r"bump rft-env:job\.revision"):
+        jobs.create(props)
+    # A new revision is a new job with new names.
+    fake.job_outcome = "Completed"
+    outs = jobs.create({**props, "revision": 2}).outs
+    assert len(fake.jobs) == 2 and outs["jobName"] != job_identity(props)[1]
+
+
+# --- diff / update ----------------------------------------------------------------------------
+def test_diff_replaces_on_training_changes_and_updates_tags_in_place(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    olds = jobs.create(job_props(fake)).outs
+    same = jobs.diff("id", olds, job_props(fake))
+    assert same.changes is False and same.replaces == []
+    hp = {**olds["hyperParameters"], "epochCount": 3}
+    retrain = jobs.diff("id", olds, job_props(fake, hyperParameters=hp))
+    assert retrain.changes and retrain.replaces == ["hyperParameters"]
+    tags = jobs.diff("id", olds, job_props(fake, jobTags={"Environment": "dev", "Team": "ml"}))
+    assert tags.changes and tags.replaces == []
+    waiting = jobs.diff("id", olds, job_props(fake, wait={"enabled": True}))
+    assert waiting.changes and waiting.replaces == []
+    moved = job_props(fake)
+    moved["connection"] = {**moved["connection"], "region": "us-west-2"}
+    assert jobs.diff("id", olds, moved).replaces == ["connection"]
+    unknown = jobs.diff("id", olds, job_props(fake, trainingDataUri=rpc.UNKNOWN))
+    assert unknown.replaces == ["trainingDataUri"]
+
+
+def test_a_new_definition_gets_new_names(fake: FakeBedrock) -> None:
+    one = create_request(job_props(fake))
+    two = create_request(job_props(fake, graderArn=job_props(fake)["graderArn"] + "-v2"))
+    assert one["jobName"] != two["jobName"]
+    assert one["customModelName"] != two["customModelName"]
+    assert one["clientRequestToken"] != two["clientRequestToken"]
+    # Credentials and wait settings do not define the run.
+    three = create_request(job_props(fake, wait={"enabled": True}))
+    assert three["clientRequestToken"] == one["clientRequestToken"]
+
+
+def test_update_changes_tags_on_job_and_model(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    olds = completed_job(jobs, fake)
+    news = job_props(fake, jobTags={"Environment": "dev", "Team": "ml"}, modelTags={"Team": "ml"})
+    outs = jobs.update(olds["jobArn"], olds, news).outs
+    assert fake.jobs[olds["jobArn"]]["_tags"] == {"Environment": "dev", "Team": "ml"}
+    assert fake.custom_models[olds["customModelArn"]]["_tags"] == {"Team": "ml"}
+    assert outs["customModelArn"] == olds["customModelArn"]
+    assert fake.count("CreateModelCustomizationJob") == 1
+
+
+# --- read -----------------------------------------------------------------------------------
+def test_read_refreshes_status_model_and_metrics(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    created = jobs.create(job_props(fake))
+    clock.advance(fake.job_duration + 1)
+    read = jobs.read(created.id, created.outs)
+    assert read.id == created.id
+    assert read.outs["status"] == "Completed"
+    assert read.outs["customModelArn"] in fake.custom_models
+    assert read.outs["graderArn"] == created.outs["graderArn"]
+
+
+def test_vanished_job_or_model_reads_as_gone(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    outs = completed_job(jobs, fake)
+    fake.delete_out_of_band(outs["customModelArn"])
+    assert jobs.read(outs["jobArn"], outs).id is None
+    fake.delete_out_of_band(outs["jobArn"])
+    gone = jobs.read(outs["jobArn"], outs)
+    assert gone.id is None and gone.outs == {}
+
+
+# --- delete ---------------------------------------------------------------------------------
+def test_delete_while_running_stops_the_job(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    created = jobs.create(job_props(fake))
+    jobs.delete(created.id, created.outs)
+    assert fake.jobs[created.id]["status"] == "Stopping"
+    clock.advance(fake.stop_duration + 1)
+    assert fake.jobs[created.id]["status"] == "Stopped"
+    assert fake.custom_models == {}
+
+
+def test_delete_removes_the_model_and_double_delete_succeeds(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    outs = completed_job(jobs, fake)
+    jobs.delete(outs["jobArn"], outs)
+    assert fake.custom_models == {}
+    assert fake.count("StopModelCustomizationJob") == 0
+    jobs.delete(outs["jobArn"], outs)  # already gone: fine
+    fake.delete_out_of_band(outs["jobArn"])
+    jobs.delete(outs["jobArn"], outs)
+
+
+def test_delete_refuses_while_inference_still_uses_the_model(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, throughputs
+) -> None:
+    from tests.components.bedrock.conftest import inference_props
+
+    outs = completed_job(jobs, fake)
+    throughputs.create(inference_props(fake, outs["customModelArn"], kind="throughput"))
+    with pytest.raises(JobFailedError, match="still in use"):
+        jobs.delete(outs["jobArn"], outs)

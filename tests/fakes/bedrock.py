@@ -1,0 +1,866 @@
+"""A fake Amazon Bedrock control plane (plus STS AssumeRole) served over HTTP on 127.0.0.1.
+
+Real boto3 clients talk to it through `endpoint_url`, so every request goes through botocore's
+real serialization and response parsing. Status is computed from an injected FakeClock whenever
+state is read, so there are no background threads and tests never wait.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import string
+import threading
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+from tests.fakes._wire import (
+    ServiceError,
+    error_status,
+    iso,
+    match_route,
+    parse_request,
+    render,
+    service_model,
+    validate,
+)
+from tests.fakes.clock import FakeClock
+
+Params = dict[str, Any]
+Record = dict[str, Any]
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+_DAY = 86_400.0
+_COMMITMENT_DAYS = {"OneMonth": 30, "SixMonths": 180}
+_MAX_TAGS = 200
+_FOUNDATION_PREFIX = re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]*::foundation-model/")
+_KEY_ID = re.compile(r"[a-zA-Z0-9-]{36}")
+_STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+_INJECTED_MESSAGES = {
+    "ThrottlingException": "Rate exceeded",
+    "InternalServerException": "Internal server error (injected)",
+    "ServiceUnavailable": "Service unavailable (injected)",
+    "ServiceUnavailableException": "Service unavailable (injected)",
+    "ValidationException": "Validation failed (injected)",
+    "ServiceQuotaExceededException": "Service quota exceeded (injected)",
+    "AccessDeniedException": "User is not authorized to perform this action (injected)",
+}
+
+
+@dataclass(frozen=True)
+class _Fault:
+    error: str
+    apply: bool
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    error_code: str | None = None
+
+
+def _new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+
+
+def _tags_from(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["key"]: t.get("value", "") for t in items or []}
+
+
+def _not_found(kind: str, identifier: str) -> ServiceError:
+    return ServiceError("ResourceNotFoundException", f"Could not find {kind} '{identifier}'.")
+
+
+class FakeBedrock:
+    """Bedrock model customization, custom models, PTs and deployments, with scenario knobs."""
+
+    def __init__(
+        self, clock: FakeClock, *, account_id: str = "111122223333", region: str = "us-east-1"
+    ) -> None:
+        self.clock = clock
+        self.account_id = account_id
+        self.region = region
+        self.endpoint_url = ""
+
+        # Scenario knobs: read when a resource (or update) is created.
+        self.job_duration: float = 3600.0
+        self.job_outcome: str = "Completed"
+        self.job_failure_message: str = "Grader Lambda returned invalid output"
+        self.stop_duration: float = 60.0
+        self.pt_duration: float = 1800.0
+        self.pt_outcome: str = "InService"
+        self.pt_failure_message: str = "Insufficient capacity for the requested model units"
+        self.pt_update_duration: float = 300.0
+        self.deployment_duration: float = 600.0
+        self.deployment_outcome: str = "Active"
+        self.deployment_failure_message: str = "Deployment failed to become active"
+        self.deployment_update_duration: float = 300.0
+
+        self.calls: list[tuple[str, dict]] = []
+        # Re-entrant: the public dict properties settle state and are also used inside handlers.
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Record] = {}
+        self._models: dict[str, Record] = {}
+        self._throughputs: dict[str, Record] = {}
+        self._deployments: dict[str, Record] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._handlers: dict[str, Callable[[Params], Record]] = {
+            "CreateModelCustomizationJob": self._create_job,
+            "GetModelCustomizationJob": self._get_job,
+            "StopModelCustomizationJob": self._stop_job,
+            "GetCustomModel": self._get_model,
+            "DeleteCustomModel": self._delete_model,
+            "TagResource": self._tag_resource,
+            "UntagResource": self._untag_resource,
+            "ListTagsForResource": self._list_tags,
+            "CreateProvisionedModelThroughput": self._create_pt,
+            "GetProvisionedModelThroughput": self._get_pt,
+            "UpdateProvisionedModelThroughput": self._update_pt,
+            "DeleteProvisionedModelThroughput": self._delete_pt,
+            "CreateCustomModelDeployment": self._create_deployment,
+            "GetCustomModelDeployment": self._get_deployment,
+            "UpdateCustomModelDeployment": self._update_deployment,
+            "DeleteCustomModelDeployment": self._delete_deployment,
+        }
+
+    # ------------------------------------------------------------------ server lifecycle
+
+    def start(self) -> str:
+        if self._server is not None:
+            return self.endpoint_url
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True  # a stuck client connection must not block interpreter exit
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        self.endpoint_url = f"http://127.0.0.1:{server.server_address[1]}"
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeBedrock:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ test-facing API
+
+    def inject(self, operation: str, error: str, *, times: int = 1, apply: bool = False) -> None:
+        """Make the next `times` calls of `operation` fail with `error`.
+
+        apply=True lets the request take effect before the error is returned, like a response
+        lost after the service acted.
+        """
+        known = set(service_model("bedrock").operation_names) | set(
+            service_model("sts").operation_names
+        )
+        if operation not in known:
+            raise ValueError(f"unknown operation {operation!r}")
+        if error not in error_status():
+            raise ValueError(f"unknown error {error!r}; one of {sorted(error_status())}")
+        with self._lock:
+            queue = self._faults.setdefault(operation, deque())
+            queue.extend(_Fault(error, apply) for _ in range(times))
+
+    def count(self, operation: str) -> int:
+        with self._lock:
+            return sum(1 for name, _ in self.calls if name == operation)
+
+    @property
+    def jobs(self) -> dict[str, dict]:
+        with self._lock:
+            self._settle()
+            return self._jobs
+
+    @property
+    def custom_models(self) -> dict[str, dict]:
+        with self._lock:
+            self._settle()
+            return self._models
+
+    @property
+    def throughputs(self) -> dict[str, dict]:
+        with self._lock:
+            self._settle()
+            return self._throughputs
+
+    @property
+    def deployments(self) -> dict[str, dict]:
+        with self._lock:
+            self._settle()
+            return self._deployments
+
+    def delete_out_of_band(self, arn: str) -> None:
+        """Remove a job/model/PT/deployment as if someone else deleted it."""
+        with self._lock:
+            self._settle()
+            for table in (self._jobs, self._models, self._throughputs, self._deployments):
+                if arn in table:
+                    del table[arn]
+                    return
+        raise KeyError(f"FakeBedrock holds no resource {arn!r}")
+
+    # ------------------------------------------------------------------ HTTP dispatch
+
+    def _handle_http(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
+        url = urlsplit(target)
+        content_type = (headers.get("Content-Type") or "").lower()
+        if (
+            method == "POST"
+            and url.path == "/"
+            and content_type.startswith("application/x-www-form-urlencoded")
+        ):
+            return self._handle_sts(body)
+        return self._handle_bedrock(method, url.path, url.query, headers, body)
+
+    def _handle_bedrock(
+        self, method: str, path: str, query: str, headers: Any, body: bytes
+    ) -> _Response:
+        found = match_route(method, path)
+        if found is None:
+            return _json_error(
+                "NotImplemented", f"FakeBedrock: no Bedrock operation {method} {path}"
+            )
+        operation, path_values = found
+        op_model = service_model("bedrock").operation_model(operation)
+        try:
+            params = parse_request(op_model, path_values, query, headers, body)
+        except ServiceError as exc:
+            self._record(operation, {"_raw": body.decode(errors="replace")})
+            return _json_error(exc.code, exc.message)
+        fault = self._record(operation, params)
+        handler = self._handlers.get(operation)
+        if handler is None:
+            return _json_error(
+                "NotImplemented", f"FakeBedrock does not implement {operation} ({method} {path})"
+            )
+        if fault is not None and not fault.apply:
+            return _json_error(fault.error, _INJECTED_MESSAGES.get(fault.error, "injected"))
+        try:
+            with self._lock:
+                self._settle()
+                self._check_tag_counts(op_model.input_shape, params)
+                validate(op_model.input_shape, params)
+                result = handler(copy.deepcopy(params))
+        except ServiceError as exc:
+            return _json_error(exc.code, exc.message)
+        if fault is not None:
+            return _json_error(fault.error, _INJECTED_MESSAGES.get(fault.error, "injected"))
+        payload = render(op_model.output_shape, result) if op_model.output_shape else {}
+        return _Response(op_model.http.get("responseCode", 200), json.dumps(payload).encode())
+
+    def _record(self, operation: str, params: Params) -> _Fault | None:
+        """Log the call and take its pending fault, if any."""
+        with self._lock:
+            self.calls.append((operation, copy.deepcopy(params)))
+            queue = self._faults.get(operation)
+            return queue.popleft() if queue else None
+
+    @staticmethod
+    def _check_tag_counts(shape: Any, params: Params) -> None:
+        # Checked before the generic length check so callers see the modelled TooManyTags error.
+        for name, member in shape.members.items():
+            is_tags = member.type_name == "list" and member.member.name == "Tag"
+            if is_tags and len(params.get(name) or []) > _MAX_TAGS:
+                raise ServiceError(
+                    "TooManyTagsException", f"{name}: at most {_MAX_TAGS} tags are allowed"
+                )
+
+    # ------------------------------------------------------------------ lazy status
+
+    def _settle(self) -> None:
+        """Bring every resource's status up to the clock (caller holds the lock)."""
+        now = self.clock.time()
+        for job in list(self._jobs.values()):
+            self._settle_job(job, now)
+        for pt in self._throughputs.values():
+            self._settle_pt(pt, now)
+        for dep in self._deployments.values():
+            self._settle_deployment(dep, now)
+
+    def _settle_job(self, job: Record, now: float) -> None:
+        if job["_stopAt"] is not None:
+            stopped_at = job["_stopAt"] + job["_stopDuration"]
+            if now >= stopped_at:
+                job.update(status="Stopped", endTime=stopped_at, lastModifiedTime=stopped_at)
+            return
+        ends = job["_created"] + job["_duration"]
+        if now < ends or job["status"] != "InProgress":
+            return
+        job.update(status=job["_outcome"], endTime=ends, lastModifiedTime=ends)
+        if job["_outcome"] == "Failed":
+            job["failureMessage"] = job["_failureMessage"]
+            return
+        # The custom model comes into existence only when the job completes.
+        model_arn = (
+            f"arn:aws:bedrock:{self.region}:{self.account_id}:custom-model/"
+            f"{job['_baseModelId']}/{_new_id()}"
+        )
+        job["outputModelArn"] = model_arn
+        job["trainingMetrics"] = {"trainingLoss": 0.12}
+        job["validationMetrics"] = [{"validationLoss": 0.15}]
+        self._models[model_arn] = {
+            "modelArn": model_arn,
+            "modelName": job["outputModelName"],
+            "jobName": job["jobName"],
+            "jobArn": job["jobArn"],
+            "baseModelArn": job["baseModelArn"],
+            "customizationType": job.get("customizationType"),
+            "customizationConfig": copy.deepcopy(job.get("customizationConfig")),
+            "modelKmsKeyArn": job.get("outputModelKmsKeyArn"),
+            "hyperParameters": copy.deepcopy(job.get("hyperParameters")),
+            "trainingDataConfig": copy.deepcopy(job.get("trainingDataConfig")),
+            "validationDataConfig": copy.deepcopy(job.get("validationDataConfig")),
+            "outputDataConfig": copy.deepcopy(job.get("outputDataConfig")),
+            "trainingMetrics": {"trainingLoss": 0.12},
+            "validationMetrics": [{"validationLoss": 0.15}],
+            "creationTime": ends,
+            "modelStatus": "Active",
+            "_tags": dict(job["_customModelTags"]),
+        }
+
+    def _settle_pt(self, pt: Record, now: float) -> None:
+        if pt["status"] == "Creating":
+            ready = pt["_created"] + pt["_duration"]
+            if now >= ready:
+                pt.update(status=pt["_outcome"], lastModifiedTime=ready)
+                if pt["_outcome"] == "Failed":
+                    pt["failureMessage"] = pt["_failureMessage"]
+        update = pt.get("_update")
+        if pt["status"] == "Updating" and update is not None:
+            done = update["at"] + update["duration"]
+            if now >= done:
+                pt.update(
+                    status="InService",
+                    modelArn=pt["desiredModelArn"],
+                    provisionedModelName=update["name"],
+                    lastModifiedTime=done,
+                    _update=None,
+                )
+
+    def _settle_deployment(self, dep: Record, now: float) -> None:
+        if dep["status"] == "Creating":
+            ready = dep["_created"] + dep["_duration"]
+            if now >= ready:
+                dep.update(status=dep["_outcome"], lastUpdatedAt=ready)
+                if dep["_outcome"] == "Failed":
+                    dep["failureMessage"] = dep["_failureMessage"]
+        details = dep.get("updateDetails")
+        if details and details["updateStatus"] == "Updating":
+            done = dep["_updateAt"] + dep["_updateDuration"]
+            if now >= done:
+                details["updateStatus"] = "UpdateCompleted"
+                dep.update(modelArn=details["modelArn"], lastUpdatedAt=done)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _arn(self, kind: str, resource_id: str) -> str:
+        return f"arn:aws:bedrock:{self.region}:{self.account_id}:{kind}/{resource_id}"
+
+    @staticmethod
+    def _find(table: dict[str, Record], name_key: str, identifier: str, kind: str) -> Record:
+        if identifier.startswith("arn:"):
+            record = table.get(identifier)
+        else:
+            record = next((r for r in table.values() if r[name_key] == identifier), None)
+        if record is None:
+            raise _not_found(kind, identifier)
+        return record
+
+    def _find_job(self, identifier: str) -> Record:
+        return self._find(self._jobs, "jobName", identifier, "model customization job")
+
+    def _find_model(self, identifier: str) -> Record:
+        return self._find(self._models, "modelName", identifier, "custom model")
+
+    def _find_pt(self, identifier: str) -> Record:
+        return self._find(
+            self._throughputs, "provisionedModelName", identifier, "provisioned model"
+        )
+
+    def _find_deployment(self, identifier: str) -> Record:
+        return self._find(
+            self._deployments, "modelDeploymentName", identifier, "custom model deployment"
+        )
+
+    def _find_any(self, arn: str) -> Record:
+        for table in (self._jobs, self._models, self._throughputs, self._deployments):
+            if arn in table:
+                return table[arn]
+        raise _not_found("resource", arn)
+
+    def _base_model_id(self, identifier: str) -> str:
+        if _FOUNDATION_PREFIX.match(identifier):
+            return _FOUNDATION_PREFIX.sub("", identifier, count=1)
+        if identifier.startswith("arn:") or "." not in identifier:
+            # A custom model (ARN or name) as the base: continue from its foundation model.
+            model = self._find_model(identifier)
+            return _FOUNDATION_PREFIX.sub("", model["baseModelArn"], count=1)
+        return identifier
+
+    def _foundation_arn(self, model_id: str) -> str:
+        return f"arn:aws:bedrock:{self.region}::foundation-model/{model_id}"
+
+    def _kms_key_arn(self, key_id: str) -> str:
+        if key_id.startswith("arn:") and ":key/" in key_id:
+            return key_id
+        if not _KEY_ID.fullmatch(key_id):
+            # An alias resolves to some key; a stable fake id keeps Get deterministic.
+            key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key_id))
+        return f"arn:aws:kms:{self.region}:{self.account_id}:key/{key_id}"
+
+    # ------------------------------------------------------------------ customization jobs
+
+    def _create_job(self, p: Params) -> Record:
+        self._check_rft_request(p)
+        token = p.get("clientRequestToken")
+        if token:
+            for job in self._jobs.values():
+                if job.get("clientRequestToken") == token:
+                    return {"jobArn": job["jobArn"]}  # same token: the service ignores the repeat
+        name = p["jobName"]
+        if any(j["jobName"] == name for j in self._jobs.values()):
+            raise ServiceError(
+                "ConflictException", f"A model customization job named '{name}' already exists."
+            )
+        model_name = p["customModelName"]
+        if any(m["modelName"] == model_name for m in self._models.values()) or any(
+            j["outputModelName"] == model_name and j["status"] == "InProgress"
+            for j in self._jobs.values()
+        ):
+            raise ServiceError(
+                "ConflictException", f"A custom model named '{model_name}' already exists."
+            )
+        base_id = self._base_model_id(p["baseModelIdentifier"])
+        now = self.clock.time()
+        arn = self._arn(f"model-customization-job/{base_id}", _new_id())
+        job: Record = {
+            "jobArn": arn,
+            "jobName": name,
+            "outputModelName": model_name,
+            "roleArn": p["roleArn"],
+            "clientRequestToken": token,
+            "baseModelArn": self._foundation_arn(base_id),
+            "status": "InProgress",
+            "creationTime": now,
+            "lastModifiedTime": now,
+            "customizationType": p.get("customizationType"),
+            "customizationConfig": p.get("customizationConfig"),
+            "hyperParameters": p.get("hyperParameters"),
+            "trainingDataConfig": p["trainingDataConfig"],
+            # Required in Get's output shape, so an omitted config reads back empty.
+            "validationDataConfig": p.get("validationDataConfig") or {"validators": []},
+            "outputDataConfig": p["outputDataConfig"],
+            "vpcConfig": p.get("vpcConfig"),
+            "_request": copy.deepcopy(p),
+            "_baseModelId": base_id,
+            "_created": now,
+            "_duration": float(self.job_duration),
+            "_outcome": self.job_outcome,
+            "_failureMessage": self.job_failure_message,
+            "_stopAt": None,
+            "_stopDuration": float(self.stop_duration),
+            "_tags": _tags_from(p.get("jobTags")),
+            "_customModelTags": _tags_from(p.get("customModelTags")),
+        }
+        if p.get("customModelKmsKeyId"):
+            job["outputModelKmsKeyArn"] = self._kms_key_arn(p["customModelKmsKeyId"])
+        self._jobs[arn] = job
+        return {"jobArn": arn}
+
+    @staticmethod
+    def _check_rft_request(p: Params) -> None:
+        """What the model cannot express: RFT-only rules and positive-only hyperparameters."""
+
+        def invalid(message: str) -> ServiceError:
+            return ServiceError("ValidationException", message)
+
+        if p.get("customizationType") != "REINFORCEMENT_FINE_TUNING":
+            raise invalid(
+                "customizationType must be REINFORCEMENT_FINE_TUNING "
+                f"(FakeBedrock serves RFT only), got {p.get('customizationType')!r}"
+            )
+        rft = (p.get("customizationConfig") or {}).get("rftConfig")
+        if rft is None:
+            raise invalid("customizationConfig.rftConfig is required for REINFORCEMENT_FINE_TUNING")
+        lambda_arn = ((rft.get("graderConfig") or {}).get("lambdaGrader") or {}).get("lambdaArn")
+        if not lambda_arn:
+            raise invalid(
+                "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn is required"
+            )
+        for field in ("maxPromptLength", "inferenceMaxTokens"):
+            value = (rft.get("hyperParameters") or {}).get(field)
+            if value is not None and value <= 0:
+                raise invalid(
+                    f"customizationConfig.rftConfig.hyperParameters.{field} must be positive, "
+                    f"got {value}"
+                )
+        data = p.get("trainingDataConfig") or {}
+        if not data.get("s3Uri") and not data.get("invocationLogsConfig"):
+            raise invalid("trainingDataConfig needs s3Uri or invocationLogsConfig")
+
+    def _get_job(self, p: Params) -> Record:
+        return self._find_job(p["jobIdentifier"])
+
+    def _stop_job(self, p: Params) -> Record:
+        job = self._find_job(p["jobIdentifier"])
+        if job["status"] != "InProgress":
+            raise ServiceError(
+                "ConflictException",
+                f"Job '{job['jobName']}' is {job['status']}; only InProgress jobs can be stopped.",
+            )
+        now = self.clock.time()
+        job.update(status="Stopping", lastModifiedTime=now, _stopAt=now)
+        return {}
+
+    # ------------------------------------------------------------------ custom models
+
+    def _get_model(self, p: Params) -> Record:
+        return self._find_model(p["modelIdentifier"])
+
+    def _delete_model(self, p: Params) -> Record:
+        model = self._find_model(p["modelIdentifier"])
+        arn = model["modelArn"]
+        users = [
+            pt["provisionedModelArn"]
+            for pt in self._throughputs.values()
+            if arn in (pt["modelArn"], pt["desiredModelArn"])
+        ] + [
+            dep["customModelDeploymentArn"]
+            for dep in self._deployments.values()
+            if arn == dep["modelArn"] or arn == (dep.get("updateDetails") or {}).get("modelArn")
+        ]
+        if users:
+            raise ServiceError(
+                "ConflictException", f"Custom model '{arn}' is in use by {', '.join(users)}."
+            )
+        del self._models[arn]
+        return {}
+
+    # ------------------------------------------------------------------ tags
+
+    def _tag_resource(self, p: Params) -> Record:
+        record = self._find_any(p["resourceARN"])
+        merged = {**record["_tags"], **_tags_from(p["tags"])}
+        if len(merged) > _MAX_TAGS:
+            raise ServiceError("TooManyTagsException", f"a resource has at most {_MAX_TAGS} tags")
+        record["_tags"] = merged
+        return {}
+
+    def _untag_resource(self, p: Params) -> Record:
+        record = self._find_any(p["resourceARN"])
+        for key in p["tagKeys"]:
+            record["_tags"].pop(key, None)
+        return {}
+
+    def _list_tags(self, p: Params) -> Record:
+        record = self._find_any(p["resourceARN"])
+        return {"tags": [{"key": k, "value": v} for k, v in record["_tags"].items()]}
+
+    # ------------------------------------------------------------------ provisioned throughput
+
+    def _create_pt(self, p: Params) -> Record:
+        token = p.get("clientRequestToken")
+        if token:
+            for pt in self._throughputs.values():
+                if pt["_token"] == token:
+                    return {"provisionedModelArn": pt["provisionedModelArn"]}
+        name = p["provisionedModelName"]
+        if self._pt_name_taken(name):
+            raise ServiceError(
+                "ConflictException", f"A provisioned model named '{name}' already exists."
+            )
+        model = self._find_model(p["modelId"])
+        commitment = p.get("commitmentDuration")
+        now = self.clock.time()
+        arn = self._arn("provisioned-model", _new_id())
+        self._throughputs[arn] = {
+            "provisionedModelArn": arn,
+            "provisionedModelName": name,
+            "modelArn": model["modelArn"],
+            "desiredModelArn": model["modelArn"],
+            "foundationModelArn": model["baseModelArn"],
+            "modelUnits": p["modelUnits"],
+            "desiredModelUnits": p["modelUnits"],
+            "status": "Creating",
+            "commitmentDuration": commitment,
+            "commitmentExpirationTime": (
+                now + _COMMITMENT_DAYS[commitment] * _DAY if commitment else None
+            ),
+            "creationTime": now,
+            "lastModifiedTime": now,
+            "_request": copy.deepcopy(p),
+            "_token": token,
+            "_created": now,
+            "_duration": float(self.pt_duration),
+            "_outcome": self.pt_outcome,
+            "_failureMessage": self.pt_failure_message,
+            "_update": None,
+            "_tags": _tags_from(p.get("tags")),
+        }
+        return {"provisionedModelArn": arn}
+
+    def _pt_name_taken(self, name: str, *, other_than: str | None = None) -> bool:
+        return any(
+            arn != other_than
+            and name in (pt["provisionedModelName"], (pt["_update"] or {}).get("name"))
+            for arn, pt in self._throughputs.items()
+        )
+
+    def _get_pt(self, p: Params) -> Record:
+        return self._find_pt(p["provisionedModelId"])
+
+    def _update_pt(self, p: Params) -> Record:
+        pt = self._find_pt(p["provisionedModelId"])
+        new_name = p.get("desiredProvisionedModelName")
+        new_model = p.get("desiredModelId")
+        if new_name is None and new_model is None:
+            raise ServiceError(
+                "ValidationException", "Give desiredProvisionedModelName or desiredModelId."
+            )
+        if pt["status"] != "InService":
+            raise ServiceError(
+                "ValidationException",
+                f"Provisioned model '{pt['provisionedModelName']}' is {pt['status']}; "
+                "only InService provisioned models can be updated.",
+            )
+        if new_name is not None and self._pt_name_taken(
+            new_name, other_than=pt["provisionedModelArn"]
+        ):
+            raise ServiceError(
+                "ValidationException", f"A provisioned model named '{new_name}' already exists."
+            )
+        desired_arn = pt["modelArn"]
+        if new_model is not None:
+            if _FOUNDATION_PREFIX.match(new_model) or (
+                not new_model.startswith("arn:") and "." in new_model
+            ):
+                desired_arn = self._foundation_arn(_FOUNDATION_PREFIX.sub("", new_model, count=1))
+                base_arn = desired_arn
+            else:
+                model = self._find_model(new_model)
+                desired_arn, base_arn = model["modelArn"], model["baseModelArn"]
+            if base_arn != pt["foundationModelArn"]:
+                raise ServiceError(
+                    "ValidationException",
+                    f"desiredModelId '{new_model}' is not based on {pt['foundationModelArn']}; "
+                    "a provisioned model can only switch to a model with the same base model.",
+                )
+        now = self.clock.time()
+        pt.update(
+            status="Updating",
+            desiredModelArn=desired_arn,
+            lastModifiedTime=now,
+            _update={
+                "at": now,
+                "duration": float(self.pt_update_duration),
+                "name": new_name if new_name is not None else pt["provisionedModelName"],
+            },
+        )
+        return {}
+
+    def _delete_pt(self, p: Params) -> Record:
+        pt = self._find_pt(p["provisionedModelId"])
+        expires = pt.get("commitmentExpirationTime")
+        if expires is not None and self.clock.time() < expires:
+            raise ServiceError(
+                "ValidationException",
+                f"Provisioned model '{pt['provisionedModelName']}' has a "
+                f"{pt['commitmentDuration']} commitment that expires at {iso(expires)}; "
+                "it cannot be deleted before the commitment term ends.",
+            )
+        del self._throughputs[pt["provisionedModelArn"]]
+        return {}
+
+    # ------------------------------------------------------------------ deployments
+
+    def _create_deployment(self, p: Params) -> Record:
+        token = p.get("clientRequestToken")
+        if token:
+            for dep in self._deployments.values():
+                if dep["_token"] == token:
+                    return {"customModelDeploymentArn": dep["customModelDeploymentArn"]}
+        name = p["modelDeploymentName"]
+        if any(d["modelDeploymentName"] == name for d in self._deployments.values()):
+            raise ServiceError(
+                "ConflictException", f"A custom model deployment named '{name}' already exists."
+            )
+        model = self._find_model(p["modelArn"])
+        now = self.clock.time()
+        arn = self._arn("custom-model-deployment", _new_id())
+        self._deployments[arn] = {
+            "customModelDeploymentArn": arn,
+            "modelDeploymentName": name,
+            "modelArn": model["modelArn"],
+            "description": p.get("description"),
+            "status": "Creating",
+            "createdAt": now,
+            "lastUpdatedAt": now,
+            "updateDetails": None,
+            "_request": copy.deepcopy(p),
+            "_token": token,
+            "_created": now,
+            "_duration": float(self.deployment_duration),
+            "_outcome": self.deployment_outcome,
+            "_failureMessage": self.deployment_failure_message,
+            "_updateAt": None,
+            "_updateDuration": None,
+            "_tags": _tags_from(p.get("tags")),
+        }
+        return {"customModelDeploymentArn": arn}
+
+    def _get_deployment(self, p: Params) -> Record:
+        return self._find_deployment(p["customModelDeploymentIdentifier"])
+
+    def _update_deployment(self, p: Params) -> Record:
+        dep = self._find_deployment(p["customModelDeploymentIdentifier"])
+        model = self._find_model(p["modelArn"])
+        if dep["status"] != "Active" or (dep["updateDetails"] or {}).get("updateStatus") == (
+            "Updating"
+        ):
+            raise ServiceError(
+                "ValidationException",
+                f"Deployment '{dep['modelDeploymentName']}' is {dep['status']}"
+                f"{' and updating' if dep['status'] == 'Active' else ''}; "
+                "only an Active deployment that is not updating can be updated.",
+            )
+        now = self.clock.time()
+        dep.update(
+            updateDetails={"modelArn": model["modelArn"], "updateStatus": "Updating"},
+            lastUpdatedAt=now,
+            _updateAt=now,
+            _updateDuration=float(self.deployment_update_duration),
+        )
+        return {"customModelDeploymentArn": dep["customModelDeploymentArn"]}
+
+    def _delete_deployment(self, p: Params) -> Record:
+        dep = self._find_deployment(p["customModelDeploymentIdentifier"])
+        del self._deployments[dep["customModelDeploymentArn"]]
+        return {}
+
+    # ------------------------------------------------------------------ STS (query protocol)
+
+    def _handle_sts(self, body: bytes) -> _Response:
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        action = form.pop("Action", "")
+        form.pop("Version", None)
+        fault = self._record(action or "<no Action>", form)
+        if action not in ("AssumeRole", "GetCallerIdentity"):
+            return _xml_error("NotImplemented", f"FakeBedrock does not implement STS {action!r}")
+        if fault is not None:
+            # Nothing in STS changes state here, so apply=True and apply=False look alike.
+            return _xml_error(fault.error, _INJECTED_MESSAGES.get(fault.error, "injected"))
+        if action == "GetCallerIdentity":
+            result = (
+                f"<Arn>arn:aws:iam::{self.account_id}:user/testing</Arn>"
+                f"<UserId>AIDAFAKE{self.account_id}</UserId>"
+                f"<Account>{self.account_id}</Account>"
+            )
+            return _xml_result(action, result)
+        role_arn = form.get("RoleArn", "")
+        session = form.get("RoleSessionName", "")
+        match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)", role_arn)
+        if match is None or not session:
+            return _xml_error(
+                "ValidationError", f"RoleArn {role_arn!r} / RoleSessionName {session!r} invalid"
+            )
+        account, role_name = match.groups()
+        expires = self.clock.time() + int(form.get("DurationSeconds") or 3600)
+        suffix = secrets.token_hex(6).upper()
+        result = (
+            "<Credentials>"
+            f"<AccessKeyId>ASIAFAKE{suffix}</AccessKeyId>"
+            f"<SecretAccessKey>fake-secret-{secrets.token_hex(16)}</SecretAccessKey>"
+            f"<SessionToken>fake-session-token-{secrets.token_hex(32)}</SessionToken>"
+            f"<Expiration>{iso(expires)}</Expiration>"
+            "</Credentials>"
+            "<AssumedRoleUser>"
+            f"<AssumedRoleId>AROAFAKE{suffix}:{escape(session)}</AssumedRoleId>"
+            f"<Arn>arn:aws:sts::{account}:assumed-role/{escape(role_name)}/{escape(session)}</Arn>"
+            "</AssumedRoleUser>"
+            "<PackedPolicySize>0</PackedPolicySize>"
+        )
+        return _xml_result(action, result)
+
+
+def _json_error(code: str, message: str) -> _Response:
+    status = error_status().get(code, 400)
+    return _Response(status, json.dumps({"message": message}).encode(), error_code=code)
+
+
+def _xml_result(action: str, inner: str) -> _Response:
+    body = (
+        f'<{action}Response xmlns="{_STS_NS}"><{action}Result>{inner}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    )
+    return _Response(200, body.encode(), content_type="text/xml")
+
+
+def _xml_error(code: str, message: str) -> _Response:
+    status = error_status().get(code, 400)
+    fault_type = "Receiver" if status >= 500 else "Sender"
+    body = (
+        f'<ErrorResponse xmlns="{_STS_NS}"><Error><Type>{fault_type}</Type>'
+        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return _Response(status, body.encode(), content_type="text/xml")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.0: one request per connection, so no idle keep-alive threads outlive a test.
+    protocol_version = "HTTP/1.0"
+
+    def _serve(self) -> None:
+        fake: FakeBedrock = self.server.fake  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            response = fake._handle_http(self.command, self.path, self.headers, body)
+        except Exception:
+            # A bug in the fake must surface in the test, not as a hung or empty response.
+            response = _json_error(
+                "InternalFailure", "FakeBedrock crashed:\n" + traceback.format_exc()
+            )
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if response.error_code:
+            self.send_header("x-amzn-ErrorType", response.error_code)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean; `calls` records every request
