@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 SESSION_NAME = "rft-env-bedrock"
 
 
@@ -47,7 +44,9 @@ class Connection:
             props["endpointUrl"] = self.endpoint_url
         return props
 
-    def _config(self) -> Config:
+    def _config(self) -> Any:
+        from botocore.config import Config
+
         return Config(
             region_name=self.region,
             retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
@@ -58,6 +57,10 @@ class Connection:
 
     def client(self, service: str = "bedrock") -> Any:
         """A fresh client; assumes the deployment role first when one is set."""
+        # Imported here, not at module level: the Pulumi program imports this module to
+        # declare resources and never calls AWS itself; boto3 costs ~0.15 s to import.
+        import boto3
+
         session = boto3.session.Session(region_name=self.region)
         if self.role_arn:
             sts = session.client("sts", endpoint_url=self.endpoint_url, config=self._config())

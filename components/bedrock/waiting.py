@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 T = TypeVar("T")
 
 # Errors that mean "ask again later", whatever the operation.
@@ -78,6 +76,9 @@ class WaitTimeout(TimeoutError):
 
 def is_retryable(error: BaseException) -> bool:
     """Throttling, 5xx and connection trouble: the same call may succeed later."""
+    # Imported here: the program imports this module, and only provider calls need botocore.
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -86,8 +87,9 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def error_code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
+    response = getattr(error, "response", None)  # botocore's ClientError
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
     return ""
 
 

@@ -274,3 +274,13 @@ def test_delete_refuses_while_inference_still_uses_the_model(
     throughputs.create(inference_props(fake, outs["customModelArn"], kind="throughput"))
     with pytest.raises(JobFailedError, match="still in use"):
         jobs.delete(outs["jobArn"], outs)
+
+
+def test_a_wait_only_change_calls_nothing_on_bedrock(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    olds = jobs.create(job_props(fake)).outs
+    before = len(fake.calls)
+    outs = jobs.update(olds["jobArn"], olds, job_props(fake, wait={"enabled": True})).outs
+    assert fake.calls[before:] == []
+    assert outs["wait"] == {"enabled": True} and outs["jobArn"] == olds["jobArn"]
