@@ -40,6 +40,11 @@ def inference_status(
     """The `inferenceStatus` stack output, in words."""
     if mode == "none":
         return "none: rft-env:inference.mode is none"
+    if status == PENDING and job_status in ("Failed", "Stopped"):
+        return (
+            f"blocked: RFT job {job_arn} ended {job_status}, so there is no model to serve; "
+            "see jobFailureMessage, then bump rft-env:job.revision to train again"
+        )
     if status == PENDING:
         return (
             f"pending: {mode} inference waits for RFT job {job_arn} (status {job_status}); "
