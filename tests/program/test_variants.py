@@ -133,3 +133,14 @@ def test_the_deployed_grader_spec_runs_in_the_lambda_handler(
     results = lambda_handler(event, None)
     assert [r["id"] for r in results] == ["s-1", "s-2", "s-3"]
     assert [r["aggregate_reward_score"] for r in results] == [1.0, 0.0, 0.0]
+
+
+def test_a_committed_throughput_is_protected_and_an_uncommitted_one_is_not() -> None:
+    committed = run(dev_config(inference={"mode": "provisioned", "commitment": "OneMonth"}))
+    (throughput,) = committed.of_type("pulumi-python:dynamic/bedrock:ProvisionedThroughput")
+    assert throughput["protect"] is True
+    assert throughput["inputs"]["commitment"] == "OneMonth"
+    hourly = run(dev_config(inference={"mode": "provisioned", "modelUnits": 2}))
+    (throughput,) = hourly.of_type("pulumi-python:dynamic/bedrock:ProvisionedThroughput")
+    assert throughput["protect"] is False
+    assert throughput["inputs"]["modelUnits"] == 2
