@@ -68,6 +68,27 @@ class Sample:
 Grader: TypeAlias = Callable[[Sample], GraderOutput]
 
 
+class BatchGrader:
+    """A grader that scores a whole batch at once (e.g. concurrently, like the LLM judge).
+
+    `grade_many` returns one entry per sample, in order: a GraderOutput, or the Exception
+    that sample's grading ended with (it then scores 0.0 with a `grader_error` metric).
+    `deadline` is a `time.monotonic()` value by which it must return (the Lambda's
+    remaining time, less a margin), or None when there is no limit.
+    """
+
+    def grade_many(
+        self, samples: Sequence[Sample], deadline: float | None
+    ) -> Sequence[GraderOutput | Exception]:
+        raise NotImplementedError
+
+    def __call__(self, sample: Sample) -> GraderOutput:
+        (result,) = self.grade_many([sample], None)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
 def json_type_name(value: object) -> str:
     # JSON vocabulary, because the people reading these errors wrote JSON, not Python.
     if value is None:
@@ -230,24 +251,53 @@ def _failure(sample_id: object, metric: str, error: str) -> dict[str, Any]:
     }
 
 
-def grade_sample(sample: Sample, grader: Grader) -> dict[str, Any]:
-    """The Bedrock result for one sample; never raises for an `Exception` from the grader."""
-    if sample.error is not None:
-        return _failure(sample.id, INVALID_SAMPLE_METRIC, _truncate(sample.error))
+def _result(sample: Sample, output: object) -> dict[str, Any]:
+    """The Bedrock result for a graded sample; an exception (raised or returned) scores 0."""
+    if isinstance(output, Exception):
+        return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(output))
     try:
-        score, metrics = _normalise_output(grader(sample))
-    # One bad sample (or grader bug) must not cost the rest of the batch its rewards.
-    # BaseException (SystemExit, KeyboardInterrupt) still propagates: those end the process.
+        score, metrics = _normalise_output(output)
     except Exception as exc:
         return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(exc))
     return {"id": sample.id, "aggregate_reward_score": score, "metrics_list": metrics}
 
 
-def grade_batch(event: object, grader: Grader) -> list[dict[str, Any]]:
+def grade_sample(sample: Sample, grader: Grader) -> dict[str, Any]:
+    """The Bedrock result for one sample; never raises for an `Exception` from the grader."""
+    if sample.error is not None:
+        return _failure(sample.id, INVALID_SAMPLE_METRIC, _truncate(sample.error))
+    try:
+        output: object = grader(sample)
+    # One bad sample (or grader bug) must not cost the rest of the batch its rewards.
+    # BaseException (SystemExit, KeyboardInterrupt) still propagates: those end the process.
+    except Exception as exc:
+        output = exc
+    return _result(sample, output)
+
+
+def grade_batch(
+    event: object, grader: Grader, *, deadline: float | None = None
+) -> list[dict[str, Any]]:
     """Grade every sample in `event`: one result per sample, same order, same ids.
 
     Malformed samples score 0.0 with an `invalid_sample` metric and an `error` field; a
     grader exception scores 0.0 with a `grader_error` metric. Non-list, non-dict events
-    yield an empty list.
+    yield an empty list. A `BatchGrader` gets all valid samples at once, with `deadline`.
     """
-    return [grade_sample(sample, grader) for sample in parse_event(event)]
+    samples = parse_event(event)
+    if not isinstance(grader, BatchGrader):
+        return [grade_sample(sample, grader) for sample in samples]
+    valid = [sample for sample in samples if sample.error is None]
+    try:
+        outputs: list[object] = list(grader.grade_many(valid, deadline))
+        if len(outputs) != len(valid):
+            raise RuntimeError(f"batch grader returned {len(outputs)} results for {len(valid)}")
+    except Exception as exc:
+        outputs = [exc] * len(valid)
+    by_index = {sample.index: output for sample, output in zip(valid, outputs, strict=True)}
+    return [
+        _result(sample, by_index[sample.index])
+        if sample.error is None
+        else _failure(sample.id, INVALID_SAMPLE_METRIC, _truncate(sample.error))
+        for sample in samples
+    ]

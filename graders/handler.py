@@ -6,12 +6,15 @@ on the first invocation and reused for the life of the container.
 
 import json
 import os
+import time
 from typing import Any
 
 from .contract import Grader, GraderSpecError, grade_batch
 from .registry import build_grader
 
 ENV_VAR = "GRADER_SPEC"
+# Time kept back from the Lambda's remaining time to build and return the response.
+RESPONSE_MARGIN_SECONDS = 2.0
 
 # (raw env value, grader). Keyed on the raw value so a changed spec (tests, or a config
 # update that reuses a warm container) is never served by a stale grader.
@@ -39,5 +42,13 @@ def _load_grader() -> Grader:
     return grader
 
 
+def deadline_from(context: Any) -> float | None:
+    """A `time.monotonic()` deadline from the Lambda context, or None outside Lambda."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + max(0.0, remaining() / 1000 - RESPONSE_MARGIN_SECONDS)
+
+
 def lambda_handler(event: Any, context: Any) -> list[dict[str, Any]]:
-    return grade_batch(event, _load_grader())
+    return grade_batch(event, _load_grader(), deadline=deadline_from(context))
