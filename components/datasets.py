@@ -75,8 +75,12 @@ def validate_dataset(
     min_records: int = DEFAULT_MIN_RECORDS,
     max_records: int = DEFAULT_MAX_RECORDS,
     max_problems: int = DEFAULT_MAX_PROBLEMS,
+    allow_duplicates: bool = False,
 ) -> DatasetReport:
     """Check an RFT JSONL file, reading it once and line by line.
+
+    A prompt (its `messages`) that repeats an earlier line's is a problem unless
+    `allow_duplicates`.
 
     Raises ValueError only for invalid arguments; problems with the file itself
     (missing, unreadable, malformed) are returned in the report.
@@ -91,6 +95,7 @@ def validate_dataset(
     size = 0
     records = 0
     line_problems: list[DatasetProblem] = []
+    prompts: dict[bytes, int] | None = None if allow_duplicates else {}
     suppressed = 0
     try:
         with path.open("rb") as fh:
@@ -102,7 +107,7 @@ def validate_dataset(
                 size += len(raw)
                 if raw.strip():
                     records += 1
-                    messages = list(_line_problems(raw, first_line=lineno == 1))
+                    messages = list(_line_problems(raw, lineno=lineno, prompts=prompts))
                 else:
                     messages = ["blank line; JSONL needs exactly one JSON object per line"]
                 for message in messages:
@@ -175,13 +180,15 @@ def content_key(report: DatasetReport, purpose: str) -> str:
     return f"datasets/{purpose}/{report.sha256[:16]}/{name}"
 
 
-def _line_problems(raw: bytes, *, first_line: bool) -> Iterator[str]:
+def _line_problems(
+    raw: bytes, *, lineno: int, prompts: dict[bytes, int] | None = None
+) -> Iterator[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         yield f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
         return
-    if first_line and text.startswith("\ufeff"):
+    if lineno == 1 and text.startswith("\ufeff"):
         yield "file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
         text = text[1:]
     try:
@@ -197,6 +204,18 @@ def _line_problems(raw: bytes, *, first_line: bool) -> Iterator[str]:
         yield f"invalid JSON: {exc}"
         return
     yield from _record_problems(record)
+    if (
+        prompts is not None
+        and isinstance(record, dict)
+        and isinstance(record.get("messages"), list)
+    ):
+        # The same prompt twice weighs it double in training, and is almost always a
+        # data-preparation mistake (a join or an append run twice).
+        key = hashlib.sha256(json.dumps(record["messages"], sort_keys=True).encode()).digest()
+        if key in prompts:
+            yield f"duplicate prompt: the same messages as line {prompts[key]}"
+        else:
+            prompts[key] = lineno
 
 
 def _reject_constant(name: str) -> Any:

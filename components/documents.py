@@ -298,8 +298,59 @@ def _vpc_statements(
     ]
 
 
-def grader_role_policy(log_group_arn: str) -> Document:
-    """A grader function may write to its own log group and do nothing else."""
+# Geography prefixes of cross-region inference profile ids (e.g. "us.amazon.nova-pro-v1:0").
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
+
+
+def judge_model_statements(
+    names: Names, model_id: str, region: str | None = None
+) -> list[Document]:
+    """`bedrock:InvokeModel` (which Converse needs) on exactly the judge model.
+
+    A foundation model is one ARN. An inference profile needs the profile ARN plus the
+    foundation model in every region the profile may route to, allowed only through that
+    profile (`bedrock:InferenceProfileArn`).
+    """
+    region = region or names.region
+    bedrock = f"arn:{names.partition}:bedrock"
+    if model_id.startswith("arn:"):
+        resource = model_id.split(":", 5)[5]
+        kind, _, identifier = resource.partition("/")
+        if kind == "foundation-model":
+            return [_invoke_statement("InvokeJudgeModel", model_id)]
+        profile_arn, profile_id = model_id, identifier
+    elif model_id.startswith(INFERENCE_PROFILE_PREFIXES):
+        profile_arn = f"{bedrock}:{region}:{names.account_id}:inference-profile/{model_id}"
+        profile_id = model_id
+    else:
+        return [
+            _invoke_statement(
+                "InvokeJudgeModel", f"{bedrock}:{region}::foundation-model/{model_id}"
+            )
+        ]
+    base_model = (
+        profile_id.split(".", 1)[1]
+        if profile_id.startswith(INFERENCE_PROFILE_PREFIXES)
+        else profile_id
+    )
+    return [
+        _invoke_statement("InvokeJudgeInferenceProfile", profile_arn),
+        {
+            **_invoke_statement(
+                "InvokeJudgeModelThroughProfile", f"{bedrock}:*::foundation-model/{base_model}"
+            ),
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+        },
+    ]
+
+
+def _invoke_statement(sid: str, resource: str) -> Document:
+    return {"Sid": sid, "Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": resource}
+
+
+def grader_role_policy(log_group_arn: str, extra: Sequence[Document] = ()) -> Document:
+    """A grader function may write to its own log group, and (an LLM judge) invoke its
+    judge model, and do nothing else."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -308,7 +359,8 @@ def grader_role_policy(log_group_arn: str) -> Document:
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                 "Resource": f"{log_group_arn}:log-stream:*",
-            }
+            },
+            *extra,
         ],
     }
 

@@ -13,9 +13,14 @@ from components.config import StackConfig
 from components.datasets import content_key
 from components.documents import S3Location
 from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.graders import GraderFunction, GraderFunctionArgs
+from components.graders import (
+    GraderFunction,
+    GraderFunctionArgs,
+    grader_files,
+    grader_role_statements,
+)
 from components.naming import PROJECT, Names
-from components.packaging import code_digest, grader_archive, grader_code_files, relative_path
+from components.packaging import code_digest, grader_archive, relative_path
 from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
 from components.tags import default_tags
 from components.training import RftTraining, RftTrainingArgs
@@ -112,26 +117,25 @@ class RftEnvironment(pulumi.ComponentResource):
             opts=child,
         )
 
-        files = grader_code_files(args.project_dir / "graders")
-        archive, digest = grader_archive(files, args.project_dir), code_digest(files)
-        self.graders = {
-            grader: GraderFunction(
+        self.graders = {}
+        for grader, settings in config.graders.items():
+            files = grader_files(args.project_dir, settings.spec)
+            self.graders[grader] = GraderFunction(
                 f"{name}-grader-{grader}",
                 GraderFunctionArgs(
                     names=names,
                     grader=grader,
-                    spec=spec.spec,
-                    code=archive,
-                    code_digest=digest,
+                    spec=settings.spec,
+                    code=grader_archive(files, args.project_dir),
+                    code_digest=code_digest(files),
                     key_arn=key_arn,
-                    timeout_seconds=spec.timeout_seconds,
-                    memory_mb=spec.memory_mb,
+                    timeout_seconds=settings.timeout_seconds,
+                    memory_mb=settings.memory_mb,
                     log_retention_days=config.log_retention_days,
+                    extra_statements=grader_role_statements(names, settings.spec),
                 ),
                 opts=child,
             )
-            for grader, spec in config.graders.items()
-        }
 
         vpc = config.vpc
         self.customization = CustomizationRole(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -11,10 +12,61 @@ import pulumi_aws as aws
 
 from components import documents
 from components.naming import Names
+from components.packaging import (
+    custom_grader_files,
+    grader_code_files,
+    merge_archive_files,
+    requirements_file,
+    vendor_requirements,
+    vendored_files,
+)
 
 GRADER_HANDLER = "graders.handler.lambda_handler"
 GRADER_RUNTIME = "python3.13"
+GRADER_PYTHON_VERSION = "3.13"
 GRADER_ARCHITECTURE = "arm64"
+
+
+def judge_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every llm_judge spec in a grader spec, composites' parts included."""
+    if spec.get("type") == "llm_judge":
+        return [spec]
+    if spec.get("type") == "composite":
+        return [judge for part in spec.get("parts", []) for judge in judge_specs(part["grader"])]
+    return []
+
+
+def grader_role_statements(names: Names, spec: dict[str, Any]) -> list[documents.Document]:
+    """What a grader's role may do besides writing its logs: invoke its judge models."""
+    judges = judge_specs(spec)
+    statements = []
+    for index, judge in enumerate(judges):
+        for statement in documents.judge_model_statements(
+            names, judge["modelId"], judge.get("region")
+        ):
+            suffix = str(index) if len(judges) > 1 else ""
+            statements.append({**statement, "Sid": statement["Sid"] + suffix})
+    return statements
+
+
+def grader_files(project_dir: Path, spec: dict[str, Any]) -> dict[str, Path]:
+    """The files of a grader's Lambda archive: the graders package and, for a custom
+    grader, the user's directory and its vendored requirements."""
+    files = grader_code_files(project_dir / "graders")
+    if spec.get("type") != "custom":
+        return files
+    directory = (project_dir / spec["path"]).resolve()
+    parts = [files, custom_grader_files(directory)]
+    requirements = requirements_file(directory)
+    if requirements is not None:
+        vendored = vendor_requirements(
+            requirements,
+            project_dir / ".build" / "vendor",
+            architecture=GRADER_ARCHITECTURE,
+            python_version=GRADER_PYTHON_VERSION,
+        )
+        parts.append(vendored_files(vendored))
+    return merge_archive_files(*parts)
 
 
 @dataclass(frozen=True)
@@ -28,6 +80,8 @@ class GraderFunctionArgs:
     timeout_seconds: int
     memory_mb: int
     log_retention_days: int
+    # Beyond writing its own logs (from grader_role_statements).
+    extra_statements: list[documents.Document] = field(default_factory=list)
 
 
 class GraderFunction(pulumi.ComponentResource):
@@ -65,7 +119,9 @@ class GraderFunction(pulumi.ComponentResource):
             name="write-own-logs",
             role=role.id,
             policy=log_group.arn.apply(
-                lambda arn: documents.to_json(documents.grader_role_policy(arn))
+                lambda arn: documents.to_json(
+                    documents.grader_role_policy(arn, args.extra_statements)
+                )
             ),
             opts=child,
         )

@@ -203,7 +203,7 @@ def _metric(name: object, value: object, metric_type: object) -> dict[str, Any]:
     return {"name": name, "value": _finite(value, f"metric {name!r} value"), "type": metric_type}
 
 
-def _normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
+def normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
     """Turn a grader's return value into (clamped score, metrics), raising on bad shapes."""
     raw_metrics: object = ()
     if isinstance(output, tuple):
@@ -256,7 +256,7 @@ def _result(sample: Sample, output: object) -> dict[str, Any]:
     if isinstance(output, Exception):
         return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(output))
     try:
-        score, metrics = _normalise_output(output)
+        score, metrics = normalise_output(output)
     except Exception as exc:
         return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(exc))
     return {"id": sample.id, "aggregate_reward_score": score, "metrics_list": metrics}

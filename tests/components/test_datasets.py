@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 import re
@@ -10,14 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from components import datasets
 from components.datasets import (
     DatasetError,
     DatasetProblem,
     DatasetReport,
     content_key,
     require_valid_dataset,
-    validate_dataset,
 )
+
+# Most cases here repeat one valid line; duplicate prompts have tests of their own below.
+validate_dataset = functools.partial(datasets.validate_dataset, allow_duplicates=True)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "stacks" / "data"
 EXAMPLES = {"arithmetic-train.jsonl": 200, "arithmetic-validation.jsonl": 100}
@@ -517,7 +521,11 @@ def test_problem_str() -> None:
 
 
 def test_dataset_error_lists_path_and_every_problem(tmp_path: Path) -> None:
-    path = write(tmp_path / "bad.jsonl", [VALID_LINE, "oops", record(reference_answer=None)])
+    other_prompt = [SYSTEM, {"role": "user", "content": "What is 5 - 1?"}]
+    path = write(
+        tmp_path / "bad.jsonl",
+        [VALID_LINE, "oops", record(messages=other_prompt, reference_answer=None)],
+    )
     with pytest.raises(DatasetError) as excinfo:
         require_valid_dataset(path, min_records=5)
     err = excinfo.value
@@ -575,3 +583,18 @@ def test_arbitrary_bytes_never_raise(
     assert len(report.problems) <= max_problems + 1
     assert all(isinstance(p, DatasetProblem) for p in report.problems)
     assert report.ok == (report.problems == ())
+
+
+def test_duplicate_prompts_are_problems_with_both_lines(tmp_path: Path) -> None:
+    other = json.dumps(record(messages=[SYSTEM, {"role": "user", "content": "What is 3 + 3?"}]))
+    path = write(tmp_path / "d.jsonl", [VALID_LINE, other, VALID_LINE])
+    report = datasets.validate_dataset(path, min_records=1)
+    assert [str(p) for p in report.problems] == [
+        "line 3: duplicate prompt: the same messages as line 1"
+    ]
+    assert datasets.validate_dataset(path, min_records=1, allow_duplicates=True).ok
+
+
+def test_the_example_data_has_no_duplicate_prompts() -> None:
+    for name in EXAMPLES:
+        assert datasets.validate_dataset(DATA_DIR / name).ok, name

@@ -1,0 +1,145 @@
+"""The built-in `composite` grader: a weighted combination of other graders.
+
+Spec (JSON object, camelCase keys):
+- `type`: "composite" (required)
+- `parts`: a non-empty list of `{name, weight, grader}` where `name` is a metric-safe name
+  (lowercase letters, digits, `_`; unique), `weight` a positive number and `grader` any
+  grader spec, composites included (at most 4 levels deep).
+
+The score is the weighted mean of the parts' scores. Every part's score is reported as a
+Metric named after the part, and its own metrics as `<part>.<metric>`. A part that fails
+for a sample scores 0 for that sample with a `<part>.error` metric; the other parts still
+count. Parts that grade whole batches (the LLM judge) keep doing so inside a composite.
+"""
+
+import difflib
+import math
+import numbers
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .contract import BatchGrader, Grader, GraderOutput, Sample, normalise_output
+
+TYPE = "composite"
+SPEC_KEYS = ("type", "parts")
+PART_KEYS = ("name", "weight", "grader")
+MAX_DEPTH = 4
+_PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown(key: object, allowed: Sequence[str]) -> str:
+    hint = difflib.get_close_matches(str(key), allowed, n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"unknown key{suggestion}; allowed keys: {', '.join(allowed)}"
+
+
+def spec_problems(
+    spec: Mapping[str, Any],
+    part_problems: Callable[[object], list[tuple[str, str]]],
+    depth: int = 1,
+) -> list[tuple[str, str]]:
+    """Every problem with a composite spec; `part_problems` validates the parts' specs."""
+    problems = [(str(key), _unknown(key, SPEC_KEYS)) for key in spec if key not in SPEC_KEYS]
+    if depth > MAX_DEPTH:
+        return [*problems, ("", f"composites nest at most {MAX_DEPTH} levels deep")]
+    parts = spec.get("parts")
+    if not isinstance(parts, list) or not parts:
+        return [*problems, ("parts", f"got {_show(parts)}; allowed: a non-empty list of parts")]
+    names: set[str] = set()
+    for index, part in enumerate(parts):
+        where = f"parts[{index}]"
+        if not isinstance(part, dict):
+            problems.append((where, f"got {_show(part)}; allowed: {{name, weight, grader}}"))
+            continue
+        problems += [
+            (f"{where}.{key}", _unknown(key, PART_KEYS)) for key in part if key not in PART_KEYS
+        ]
+        name = part.get("name")
+        if not isinstance(name, str) or not _PART_NAME.fullmatch(name):
+            problems.append(
+                (f"{where}.name", f"got {_show(name)}; allowed: lowercase letters, digits, _")
+            )
+        elif name in names:
+            problems.append((f"{where}.name", f"got {name!r}; allowed: a name not used before"))
+        else:
+            names.add(name)
+        weight = part.get("weight")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, numbers.Real)
+            or not math.isfinite(weight)
+            or weight <= 0
+        ):
+            problems.append((f"{where}.weight", f"got {_show(weight)}; allowed: a number > 0"))
+        grader = part.get("grader")
+        if isinstance(grader, dict) and grader.get("type") == TYPE:
+            inner = spec_problems(grader, part_problems, depth + 1)
+        else:
+            inner = part_problems(grader)
+        problems += [(f"{where}.grader" + (f".{path}" if path else ""), m) for path, m in inner]
+    return problems
+
+
+class CompositeGrader(BatchGrader):
+    def __init__(self, parts: Sequence[tuple[str, float, Grader]]) -> None:
+        self.parts = list(parts)
+        self.total_weight = sum(weight for _, weight, _ in self.parts)
+
+    def _part_outputs(
+        self, grader: Grader, samples: Sequence[Sample], deadline: float | None
+    ) -> list[object]:
+        if isinstance(grader, BatchGrader):
+            try:
+                outputs = list(grader.grade_many(samples, deadline))
+            except Exception as exc:
+                return [exc] * len(samples)
+            return (
+                outputs
+                if len(outputs) == len(samples)
+                else [RuntimeError("bad batch")] * len(samples)
+            )
+        results: list[object] = []
+        for sample in samples:
+            try:
+                results.append(grader(sample))
+            except Exception as exc:  # one part's failure costs that part only
+                results.append(exc)
+        return results
+
+    def grade_many(
+        self, samples: Sequence[Sample], deadline: float | None
+    ) -> list[GraderOutput | Exception]:
+        per_part = [
+            (name, weight, self._part_outputs(grader, samples, deadline))
+            for name, weight, grader in self.parts
+        ]
+        combined: list[GraderOutput | Exception] = []
+        for index in range(len(samples)):
+            total = 0.0
+            metrics: list[dict[str, Any]] = []
+            for name, weight, outputs in per_part:
+                try:
+                    score, part_metrics = normalise_output(outputs[index])
+                except Exception:
+                    score, part_metrics = 0.0, []
+                    metrics.append({"name": f"{name}.error", "value": 1.0, "type": "Metric"})
+                total += weight * score
+                metrics.append({"name": name, "value": score, "type": "Metric"})
+                metrics += [
+                    {"name": f"{name}.{m['name']}", "value": m["value"], "type": "Metric"}
+                    for m in part_metrics
+                ]
+            score = total / self.total_weight
+            combined.append((score, [{"name": TYPE, "value": score, "type": "Reward"}, *metrics]))
+        return combined
+
+
+def build(spec: Mapping[str, Any], build_part: Callable[[object], Grader]) -> Grader:
+    parts = [(p["name"], float(p["weight"]), build_part(p["grader"])) for p in spec["parts"]]
+    return CompositeGrader(parts)
