@@ -582,6 +582,56 @@ def _check_graders(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _custom_specs(spec: object, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict]]:
+    """Every custom grader spec inside `spec` (composites' parts included), with its path."""
+    if not isinstance(spec, dict):
+        return []
+    if spec.get("type") == "custom":
+        return [(path, spec)]
+    parts = spec.get("parts") if spec.get("type") == "composite" else None
+    if not isinstance(parts, list):
+        return []
+    return [
+        found
+        for index, part in enumerate(parts)
+        if isinstance(part, dict)
+        for found in _custom_specs(part.get("grader"), (*path, "parts", index, "grader"))  # type: ignore[arg-type]
+    ]
+
+
+def _check_custom_code(raw: Mapping[str, Any], project_dir: Path) -> list[ConfigProblem]:
+    """A custom grader's directory and entry module must exist where the spec says."""
+    problems: list[ConfigProblem] = []
+    for name, entry in _section(raw, "graders").items():
+        for path, spec in _custom_specs(entry, ("graders", name)):
+            directory, entry_point = spec.get("path"), spec.get("entry", "grader:grade")
+            if not isinstance(directory, str) or not isinstance(entry_point, str):
+                continue  # the spec check reports the types
+            try:
+                resolved = (project_dir / directory).resolve()
+                exists = resolved.is_dir()
+            except (OSError, ValueError) as error:
+                problems.append(ConfigProblem(_key_path((*path, "path")), directory, str(error)))
+                continue
+            if not exists:
+                problems.append(
+                    ConfigProblem(
+                        _key_path((*path, "path")), directory, f"no such directory: {resolved}"
+                    )
+                )
+                continue
+            module = entry_point.partition(":")[0].replace(".", "/")
+            if not (resolved / f"{module}.py").is_file() and not (resolved / module).is_dir():
+                problems.append(
+                    ConfigProblem(
+                        _key_path((*path, "entry")),
+                        entry_point,
+                        f"no module {module}.py in {resolved}",
+                    )
+                )
+    return problems
+
+
 def _arn_field(arn: object, index: int) -> str | None:
     if isinstance(arn, str) and arn.count(":") >= 5:
         return arn.split(":")[index]
@@ -742,6 +792,7 @@ def _semantic_problems(
     raw: Mapping[str, Any], project_dir: Path
 ) -> tuple[dict[str, DatasetReport], list[ConfigProblem]]:
     datasets, problems = _check_datasets(raw, project_dir)
+    problems += _check_custom_code(raw, project_dir)
     for check in (
         _check_region,
         _check_graders,

@@ -7,7 +7,7 @@ To add a grader type, write a module with `spec_problems(spec)` and `build(spec)
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from . import exact_match
+from . import composite, custom, exact_match
 from .contract import Grader, GraderSpecError
 
 
@@ -20,6 +20,12 @@ class GraderType(NamedTuple):
 
 GRADER_TYPES: Mapping[str, GraderType] = {
     exact_match.TYPE: GraderType(exact_match.spec_problems, exact_match.build),
+    custom.TYPE: GraderType(custom.spec_problems, custom.build),
+    # A composite validates and builds its parts through this registry.
+    composite.TYPE: GraderType(
+        lambda spec: composite.spec_problems(spec, spec_problems),
+        lambda spec: composite.build(spec, build_grader),
+    ),
 }
 
 

@@ -7,6 +7,7 @@ import gc
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -30,6 +31,87 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_data(args: argparse.Namespace) -> int:
+    from components.datasets import validate_dataset
+
+    report = validate_dataset(
+        args.file,
+        min_records=args.min_records,
+        max_records=args.max_records,
+        allow_duplicates=args.allow_duplicates,
+        max_problems=args.max_problems,
+    )
+    print(
+        f"{report.path}: {report.records:,} records, {report.size_bytes:,} bytes, "
+        f"sha256 {report.sha256[:16] or '-'}"
+    )
+    for problem in report.problems:
+        print(f"  {problem}")
+    print("valid" if report.ok else f"invalid: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
+def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
+    """(label, spec) from --spec, or from a stack's config (--stack/--grader)."""
+    if args.spec is not None:
+        spec = json.loads(args.spec)
+        return "ad-hoc spec", spec
+    from components.config import decode_config_values, load_stack_config
+    from rftenv import synth
+
+    config = load_stack_config(
+        decode_config_values(synth.engine_config(args.stack)),
+        synth.PROJECT_DIR,
+        source=f"stack {args.stack}",
+    )
+    if args.grader not in config.graders:
+        known = ", ".join(sorted(config.graders))
+        raise LookupError(f"stack {args.stack} has no grader {args.grader!r} (graders: {known})")
+    return f"{args.stack}/{args.grader}", _resolve_paths(config.graders[args.grader].spec)
+
+
+def _resolve_paths(spec: dict) -> dict:
+    """Custom graders' directories are relative to the project: make them absolute."""
+    from rftenv import synth
+
+    if spec.get("type") == "custom":
+        return {**spec, "path": str((synth.PROJECT_DIR / spec["path"]).resolve())}
+    if spec.get("type") == "composite":
+        parts = [{**part, "grader": _resolve_paths(part["grader"])} for part in spec["parts"]]
+        return {**spec, "parts": parts}
+    return spec
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from components.config import ConfigError
+    from graders.contract import GraderSpecError
+    from graders.registry import build_grader
+    from rftenv import grading, synth
+
+    try:
+        label, spec = _grader_spec(args)
+        grader = build_grader(spec)
+        samples = grading.load_samples(args.samples)
+    except (
+        ConfigError,
+        GraderSpecError,
+        grading.SamplesError,
+        synth.StackNotFoundError,
+        LookupError,
+        OSError,
+        ValueError,
+    ) as error:
+        print(f"rftenv grade: {error}", file=sys.stderr)
+        return 2
+    summary = grading.run(grader, samples)
+    if args.format == "json":
+        print(json.dumps({"grader": label, "spec": spec, **summary}, indent=2, default=str))
+    else:
+        print(grading.render(f"{label} ({spec.get('type')})", summary))
+    # A grader that raised is a bug to fix before training; a rejected sample is data.
+    return 1 if summary["graderRaised"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
@@ -45,11 +127,46 @@ def build_parser() -> argparse.ArgumentParser:
     synth_cmd.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
     synth_cmd.add_argument("--format", choices=("table", "json"), default="table")
     synth_cmd.set_defaults(handler=_synth)
+
+    validate = commands.add_parser(
+        "validate-data",
+        help="check an RFT training/validation JSONL file",
+        description="Check an RFT JSONL file: one JSON object per line, chat messages "
+        "ending with a user turn, a reference answer, the record count, duplicate prompts. "
+        "Every problem is reported with its line number; the exit code is 0 only when the "
+        "file is valid. `pulumi up` runs the same checks on the stack's data files.",
+    )
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--min-records", type=int, default=100)
+    validate.add_argument("--max-records", type=int, default=20_000)
+    validate.add_argument("--max-problems", type=int, default=50)
+    validate.add_argument("--allow-duplicates", action="store_true")
+    validate.set_defaults(handler=_validate_data)
+
+    grade = commands.add_parser(
+        "grade",
+        help="run a grader locally on samples and show its reward distribution",
+        description="Run a stack's grader (or an ad-hoc spec) on a file of samples - the "
+        "Lambda event, or training records with `candidates` - and print the reward "
+        "distribution per metric, the share of prompts whose candidates all scored the "
+        "same (no learning signal for GRPO), errors and timing. Exits 1 if the grader "
+        "raised on any sample, 2 on unusable input.",
+    )
+    source = grade.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="take the grader from this stack's config")
+    source.add_argument("--spec", help="an ad-hoc grader spec, as JSON")
+    grade.add_argument("--grader", help="the grader's name in the stack config")
+    grade.add_argument("--samples", type=Path, required=True)
+    grade.add_argument("--format", choices=("text", "json"), default="text")
+    grade.set_defaults(handler=_grade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "grade" and args.stack and not args.grader:
+        parser.error("--stack needs --grader")
     return int(args.handler(args))
 
 

@@ -1,0 +1,190 @@
+"""`rftenv grade`: run a grader locally on samples and diagnose its rewards.
+
+A reward function that gives every candidate answer of a prompt the same score teaches
+GRPO nothing about that prompt; one that crashes or rejects samples wastes the batch.
+This shows both before a paid job starts: the reward distribution per metric, the share
+of prompts without learning signal, errors, and timing.
+
+Samples come in either shape:
+- the Lambda event: a JSON array of `{id, messages, metadata}` (the last message is the
+  candidate answer);
+- training records as JSONL, each with `candidates` (a list of answer strings): every
+  candidate becomes one sample, so GRPO's several answers per prompt can be simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
+
+CANDIDATE_KEYS = ("candidates", "answers")
+HISTOGRAM_BINS = 10
+
+
+class SamplesError(ValueError):
+    """The samples file cannot be read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Samples:
+    event: list[Any]
+    # For each sample, the prompt it answers (a canonical key), to group candidates.
+    prompts: list[str]
+
+
+def _prompt_key(messages: object) -> str:
+    prompt = messages[:-1] if isinstance(messages, list) and messages else messages
+    return json.dumps(prompt, sort_keys=True, default=str)
+
+
+def load_samples(path: Path) -> Samples:
+    text = path.read_text(encoding="utf-8")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        document = None
+    if isinstance(document, list):  # the Lambda event
+        return Samples(
+            document,
+            [_prompt_key(s.get("messages")) if isinstance(s, dict) else "" for s in document],
+        )
+    if (
+        isinstance(document, dict)
+        and "messages" in document
+        and not any(key in document for key in CANDIDATE_KEYS)
+    ):
+        return Samples([document], [_prompt_key(document.get("messages"))])
+    event: list[Any] = []
+    prompts: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise SamplesError(f"{path}: line {lineno}: invalid JSON: {error.msg}") from error
+        if not isinstance(record, dict):
+            raise SamplesError(f"{path}: line {lineno}: expected a JSON object")
+        candidates = next((record[k] for k in CANDIDATE_KEYS if k in record), None)
+        if not isinstance(candidates, list) or not candidates:
+            raise SamplesError(
+                f"{path}: line {lineno}: a training record needs `candidates`, a non-empty "
+                "list of answers to grade"
+            )
+        messages = record.get("messages")
+        metadata = {k: v for k, v in record.items() if k not in ("messages", *CANDIDATE_KEYS)}
+        base_id = str(record.get("id", lineno))
+        for index, candidate in enumerate(candidates):
+            answer = {"role": "assistant", "content": candidate}
+            event.append(
+                {
+                    "id": f"{base_id}#{index}",
+                    "messages": [*messages, answer] if isinstance(messages, list) else messages,
+                    "metadata": metadata,
+                }
+            )
+            prompts.append(_prompt_key([*messages, answer]) if isinstance(messages, list) else "")
+    return Samples(event, prompts)
+
+
+def _distribution(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0}
+    histogram = [0] * HISTOGRAM_BINS
+    for value in values:
+        histogram[min(HISTOGRAM_BINS - 1, max(0, int(value * HISTOGRAM_BINS)))] += 1
+    return {
+        "count": len(values),
+        "mean": statistics.fmean(values),
+        "stdev": statistics.pstdev(values),
+        "min": min(values),
+        "p50": statistics.median(values),
+        "max": max(values),
+        "histogram": histogram,
+    }
+
+
+def run(grader: Grader, samples: Samples) -> dict[str, Any]:
+    """Grade every sample and summarise: the numbers behind the printed report."""
+    start = time.perf_counter()
+    results = grade_batch(samples.event, grader)
+    elapsed = time.perf_counter() - start
+
+    metrics: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for result in results:
+        for metric in result["metrics_list"]:
+            metrics[(metric["name"], metric["type"])].append(float(metric["value"]))
+    errors = Counter(
+        metric["name"]
+        for result in results
+        for metric in result["metrics_list"]
+        if metric["name"] in (INVALID_SAMPLE_METRIC, GRADER_ERROR_METRIC)
+    )
+    examples = [
+        {"id": result["id"], "error": result["error"]} for result in results if "error" in result
+    ][:5]
+
+    by_prompt: dict[str, list[float]] = defaultdict(list)
+    for prompt, result in zip(samples.prompts, results, strict=True):
+        by_prompt[prompt].append(result["aggregate_reward_score"])
+    groups = [scores for scores in by_prompt.values() if len(scores) > 1]
+    flat = [scores for scores in groups if max(scores) - min(scores) < 1e-9]
+    return {
+        "samples": len(results),
+        "prompts": len(by_prompt),
+        "seconds": elapsed,
+        "reward": _distribution([r["aggregate_reward_score"] for r in results]),
+        "metrics": {
+            f"{name} ({kind})": _distribution(values)
+            for (name, kind), values in sorted(metrics.items())
+        },
+        "promptsWithSeveralCandidates": len(groups),
+        "promptsWithoutSignal": len(flat),
+        "errors": dict(errors),
+        "errorExamples": examples,
+        "graderRaised": errors.get(GRADER_ERROR_METRIC, 0) > 0,
+    }
+
+
+def _line(name: str, stats: dict[str, Any]) -> str:
+    if not stats["count"]:
+        return f"  {name}: no values"
+    bars = "".join(" ▁▂▃▄▅▆▇█"[min(8, round(8 * c / stats["count"]))] for c in stats["histogram"])
+    return (
+        f"  {name}: n={stats['count']} mean={stats['mean']:.3f} sd={stats['stdev']:.3f} "
+        f"min={stats['min']:.3f} p50={stats['p50']:.3f} max={stats['max']:.3f} |{bars}|"
+    )
+
+
+def render(label: str, summary: dict[str, Any]) -> str:
+    seconds, count = summary["seconds"], max(1, summary["samples"])
+    lines = [
+        f"{label}: {summary['samples']} samples from {summary['prompts']} prompts in "
+        f"{seconds:.3f} s ({1000 * seconds / count:.2f} ms per sample)",
+        "reward distribution (histogram over [0, 1] in tenths):",
+        _line("aggregate_reward_score", summary["reward"]),
+    ]
+    lines += [_line(name, stats) for name, stats in summary["metrics"].items()]
+    several = summary["promptsWithSeveralCandidates"]
+    if several:
+        flat = summary["promptsWithoutSignal"]
+        lines.append(
+            f"prompts without learning signal (every candidate scored the same): {flat} of "
+            f"{several} ({100 * flat / several:.0f}%)"
+        )
+    else:
+        lines.append("prompts without learning signal: n/a (no prompt has several candidates)")
+    if summary["errors"]:
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(summary["errors"].items()))
+        lines.append(f"errors: {counts}")
+        lines += [f"  {e['id']}: {e['error']}" for e in summary["errorExamples"]]
+    else:
+        lines.append("errors: none")
+    return "\n".join(lines)

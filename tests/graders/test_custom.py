@@ -1,0 +1,107 @@
+"""Custom graders: the user's code behind the same contract."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graders import custom
+from graders.contract import GRADER_ERROR_METRIC, grade_batch
+from graders.registry import build_grader, spec_problems
+
+GRADE_CODE = """
+def grade(sample):
+    if sample["answer"] == "boom":
+        raise RuntimeError("user bug")
+    score = 1.0 if sample["answer"] == str(sample["reference_answer"]) else 0.0
+    task = sample["metadata"]["task_id"] == "t-1"
+    return score, {"answer_chars": len(sample["answer"]), "task": task}
+"""
+
+HANDLER_CODE = """
+def lambda_handler(event, context):
+    results = [
+        {"id": s["id"], "aggregate_reward_score": 0.5,
+         "metrics_list": [{"name": "m", "value": 1, "type": "Metric"}]}
+        for s in event
+    ]
+    if len(results) > 2:
+        results[1], results[2] = results[2], results[1]  # out of order on purpose
+    return results
+"""
+
+
+@pytest.fixture(autouse=True)
+def fresh_package() -> Iterator[None]:
+    """Each test loads its own `custom_grader` (the Lambda has exactly one)."""
+    for name in [
+        m for m in sys.modules if m == custom.PACKAGE or m.startswith(custom.PACKAGE + ".")
+    ]:
+        del sys.modules[name]
+    yield
+    for name in [
+        m for m in sys.modules if m == custom.PACKAGE or m.startswith(custom.PACKAGE + ".")
+    ]:
+        del sys.modules[name]
+
+
+def user_dir(tmp_path: Path, code: str, module: str = "grader") -> Path:
+    directory = tmp_path / "my-grader"
+    directory.mkdir()
+    (directory / f"{module}.py").write_text(code)
+    return directory
+
+
+def sample(answer: str, sample_id: str) -> dict[str, Any]:
+    return {
+        "id": sample_id,
+        "messages": [{"role": "user", "content": "6*7?"}, {"role": "assistant", "content": answer}],
+        "metadata": {"reference_answer": 42, "task_id": "t-1"},
+    }
+
+
+def test_grade_function_scores_and_a_crash_costs_one_sample(tmp_path: Path) -> None:
+    grader = build_grader({"type": "custom", "path": str(user_dir(tmp_path, GRADE_CODE))})
+    results = grade_batch([sample("42", "a"), sample("boom", "b"), sample("41", "c")], grader)
+    assert [r["id"] for r in results] == ["a", "b", "c"]
+    assert [r["aggregate_reward_score"] for r in results] == [1.0, 0.0, 0.0]
+    assert {"name": "answer_chars", "value": 2.0, "type": "Metric"} in results[0]["metrics_list"]
+    assert results[1]["metrics_list"] == [
+        {"name": GRADER_ERROR_METRIC, "value": 1.0, "type": "Metric"}
+    ]
+    assert "user bug" in results[1]["error"]
+
+
+def test_a_full_handler_is_held_to_the_contract(tmp_path: Path) -> None:
+    directory = user_dir(tmp_path, HANDLER_CODE, module="handler")
+    grader = build_grader(
+        {
+            "type": "custom",
+            "path": str(directory),
+            "entry": "handler:lambda_handler",
+            "handler": True,
+        }
+    )
+    results = grade_batch([sample("x", i) for i in ("a", "b", "c")], grader)
+    assert [r["id"] for r in results] == ["a", "b", "c"]
+    assert results[0]["aggregate_reward_score"] == 0.5
+    # The user's handler swapped b and c: those two score 0 with an explanation.
+    assert [r["aggregate_reward_score"] for r in results[1:]] == [0.0, 0.0]
+    assert "out of order" in results[1]["error"]
+
+
+def test_spec_problems() -> None:
+    found = dict(spec_problems({"type": "custom", "entry": "no colon", "handler": "yes", "pth": 1}))
+    assert set(found) == {"path", "entry", "handler", "pth"}
+    assert "did you mean 'path'" in found["pth"]
+    assert spec_problems({"type": "custom", "path": "x", "entry": "pkg.mod:grade_fn"}) == []
+
+
+def test_a_missing_entry_fails_at_build(tmp_path: Path) -> None:
+    directory = user_dir(tmp_path, "def other(sample):\n    return 1.0\n")
+    with pytest.raises(AttributeError, match=r"grader\.grade"):
+        build_grader({"type": "custom", "path": str(directory)})
