@@ -1073,3 +1073,36 @@ def test_at_most_six_extra_tags_because_s3_objects_carry_ten() -> None:
     (problem,) = info.value.problems
     assert problem.key == "rft-env:tags"
     assert "at most 6 tags" in str(problem)
+
+
+def test_custom_grader_directories_are_checked_inside_composites_too() -> None:
+    raw = stack_config("dev")
+    raw["graders"]["own"] = {"type": "custom", "path": "stacks/graders/nope"}
+    raw["graders"]["mix"] = {
+        "type": "composite",
+        "parts": [
+            {
+                "name": "ok",
+                "weight": 1,
+                "grader": {"type": "custom", "path": "stacks/graders/concise"},
+            },
+            {
+                "name": "typo",
+                "weight": 1,
+                "grader": {
+                    "type": "custom",
+                    "path": "stacks/graders/concise",
+                    "entry": "gradr:grade",
+                },
+            },
+        ],
+    }
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw, PROJECT_DIR)
+    found = {p.key: str(p) for p in info.value.problems}
+    assert set(found) == {
+        "rft-env:graders.own.path",
+        "rft-env:graders.mix.parts[1].grader.entry",
+    }
+    assert "no such directory" in found["rft-env:graders.own.path"]
+    assert "no module gradr.py" in found["rft-env:graders.mix.parts[1].grader.entry"]
