@@ -28,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth_bench.py
+	$(BIN)/python benchmarks/graders.py
 
 clean:
 	rm -rf $(VENV) .build *.egg-info .hypothesis

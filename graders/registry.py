@@ -1,14 +1,28 @@
 """Grader types by name: validation and construction from a declarative spec.
 
-To add a grader type, write a module with `spec_problems(spec)` and `build(spec)` (see
-`exact_match`) and add one entry to `GRADER_TYPES`.
+To add a grader type, write a module with `TYPE`, `spec_problems(spec)` and `build(spec)`
+(see `exact_match`) and add one entry to `GRADER_TYPES`.
 """
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from . import composite, custom, exact_match
 from .contract import Grader, GraderSpecError
+
+# Type name -> module of this package. Modules are imported on first use, so a Lambda
+# loads only the grader it runs: cold starts stay small, and a rule-based grader never
+# pulls in the judge's Bedrock client machinery.
+GRADER_TYPES: Mapping[str, str] = {
+    "composite": "composite",
+    "custom": "custom",
+    "exact_match": "exact_match",
+    "format": "format_check",
+    "json_format": "json_format",
+    "llm_judge": "llm_judge",
+    "math_answer": "math_answer",
+    "text_similarity": "text_similarity",
+}
 
 
 class GraderType(NamedTuple):
@@ -18,15 +32,15 @@ class GraderType(NamedTuple):
     build: Callable[[Mapping[str, Any]], Grader]
 
 
-GRADER_TYPES: Mapping[str, GraderType] = {
-    exact_match.TYPE: GraderType(exact_match.spec_problems, exact_match.build),
-    custom.TYPE: GraderType(custom.spec_problems, custom.build),
-    # A composite validates and builds its parts through this registry.
-    composite.TYPE: GraderType(
-        lambda spec: composite.spec_problems(spec, spec_problems),
-        lambda spec: composite.build(spec, build_grader),
-    ),
-}
+def grader_type(name: str) -> GraderType:
+    module: Any = importlib.import_module(f"{__package__}.{GRADER_TYPES[name]}")
+    if name == "composite":
+        # A composite validates and builds its parts through this registry.
+        return GraderType(
+            lambda spec: module.spec_problems(spec, spec_problems),
+            lambda spec: module.build(spec, build_grader),
+        )
+    return GraderType(module.spec_problems, module.build)
 
 
 def spec_problems(spec: object) -> list[tuple[str, str]]:
@@ -37,10 +51,9 @@ def spec_problems(spec: object) -> list[tuple[str, str]]:
     if "type" not in spec:
         return [("type", f"missing; allowed: {known}")]
     type_name = spec["type"]
-    grader_type = GRADER_TYPES.get(type_name) if isinstance(type_name, str) else None
-    if grader_type is None:
+    if not isinstance(type_name, str) or type_name not in GRADER_TYPES:
         return [("type", f"got {type_name!r:.60}; allowed: {known}")]
-    return grader_type.spec_problems(spec)
+    return grader_type(type_name).spec_problems(spec)
 
 
 def build_grader(spec: object) -> Grader:
@@ -49,4 +62,4 @@ def build_grader(spec: object) -> Grader:
     if problems:
         raise GraderSpecError(problems)
     assert isinstance(spec, dict)  # guaranteed by spec_problems; narrows the type
-    return GRADER_TYPES[spec["type"]].build(spec)
+    return grader_type(spec["type"]).build(spec)

@@ -466,7 +466,7 @@ CASES: list[Any] = [
         "grader-bad-type",
         set_at("graders.arithmetic.type", "fuzzy_match"),
         "rft-env:graders.arithmetic.type",
-        "got 'fuzzy_match'; allowed: exact_match",
+        "got 'fuzzy_match'; allowed: composite, custom, exact_match, format, json_format",
     ),
     Case(
         "grader-bad-operation",

@@ -10,8 +10,20 @@ def problems_for(**spec: Any) -> list[tuple[str, str]]:
     return spec_problems({"type": "exact_match", **spec})
 
 
+KNOWN = ", ".join(sorted(GRADER_TYPES))
+
+
 def test_known_types() -> None:
-    assert sorted(GRADER_TYPES) == ["exact_match"]
+    assert sorted(GRADER_TYPES) == [
+        "composite",
+        "custom",
+        "exact_match",
+        "format",
+        "json_format",
+        "llm_judge",
+        "math_answer",
+        "text_similarity",
+    ]
 
 
 @pytest.mark.parametrize("spec", [None, "exact_match", ["exact_match"], 3])
@@ -22,12 +34,12 @@ def test_spec_must_be_an_object(spec: object) -> None:
 
 
 def test_missing_type_lists_known_types() -> None:
-    assert spec_problems({}) == [("type", "missing; allowed: exact_match")]
+    assert spec_problems({}) == [("type", f"missing; allowed: {KNOWN}")]
 
 
 @pytest.mark.parametrize(("type_name", "shown"), [("fuzzy", "'fuzzy'"), (3, "3"), (None, "None")])
 def test_unknown_type_lists_known_types(type_name: object, shown: str) -> None:
-    assert spec_problems({"type": type_name}) == [("type", f"got {shown}; allowed: exact_match")]
+    assert spec_problems({"type": type_name}) == [("type", f"got {shown}; allowed: {KNOWN}")]
 
 
 def test_bad_operation_message() -> None:

@@ -1,0 +1,318 @@
+"""The built-in `text_similarity` grader: a graded (0..1) similarity of answer and reference.
+
+Spec (JSON object, camelCase keys):
+- `type`: "text_similarity" (required)
+- `metric`: "token_f1" (default) | "rouge_l" | "fuzzy_ratio"
+- `caseSensitive`: bool, default false (otherwise text is casefolded)
+- `normalizeWhitespace`: bool, default true (collapse whitespace runs, strip the ends); only
+  affects "fuzzy_ratio": the token metrics split on whitespace anyway
+- `answerFrom`: "full" (default) | "last_line" (the last non-empty line of the answer)
+- `threshold`: number in [0, 1], optional; when set the score is binary: 1.0 if the
+  similarity is >= threshold, else 0.0
+- `reportAll`: bool, default false; also report the two other measures as metrics
+
+Measures:
+- "token_f1": SQuAD-style F1. Text is casefolded (unless caseSensitive), punctuation (Unicode
+  punctuation and ASCII `string.punctuation`) is deleted, the text is split on whitespace and
+  the tokens "a", "an" and "the" are dropped; F1 of the multiset overlap.
+- "rouge_l": ROUGE-L F-measure (beta = 1) of the longest common token subsequence, with the
+  token_f1 tokens except that articles are kept (as standard ROUGE does).
+- "fuzzy_ratio": `difflib.SequenceMatcher(None, answer, reference, autojunk=False).ratio()`
+  on the text after case and whitespace normalisation.
+When both sides have no tokens (or no characters, for fuzzy_ratio) the similarity is 1.0;
+when only one side has none it is 0.0.
+
+Metrics: the chosen measure as a "Reward" named after it (holding the score, so binary with a
+threshold); with reportAll the other two measures' similarities as "Metric"; and, whenever
+fuzzy_ratio is computed, `fuzzy_ratio_partial` (see below).
+
+The reference answer becomes text alternatives exactly as for exact_match (a list means "any
+of these"); each measure is the best over the alternatives, independently of the others.
+
+Bounded cost per sample:
+- fuzzy_ratio compares at most MAX_FUZZY_CHARS (3,000) characters of each side, and all
+  fuzzy comparisons of one sample share FUZZY_WORK_BUDGET units of matching work.
+  SequenceMatcher is cubic in the worst case (e.g. "aaaa..." against "abab..."), so when the
+  budget runs out the ratio counts only the matches found so far: a lower bound, never an
+  inflated score. The `fuzzy_ratio_partial` metric is 1.0 when that happened.
+- rouge_l compares at most MAX_LCS_TOKENS (10,000) tokens of each side (bit-parallel LCS).
+- token_f1 is linear in the text length and needs no cap.
+Text beyond a cap is ignored.
+"""
+
+import difflib
+import itertools
+import math
+import string
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .contract import Grader, Sample
+from .exact_match import normalize, reference_alternatives, select_answer
+
+TYPE = "text_similarity"
+METRICS = ("token_f1", "rouge_l", "fuzzy_ratio")
+ANSWER_FROM = ("full", "last_line")
+BOOL_KEYS = {"caseSensitive": False, "normalizeWhitespace": True, "reportAll": False}
+SPEC_KEYS = ("type", "metric", *BOOL_KEYS, "answerFrom", "threshold")
+
+# Measured on English prose: 3,000-char texts cost at most ~6M units (~0.2 s), so ordinary
+# text never runs out; degenerate repetitive text can cost ~0.1 us a unit, so ~1 s at most.
+# (Without the budget "a" * 3000 against "ab" * 1500 takes minutes.) For long texts use
+# rouge_l, which scales far better.
+MAX_FUZZY_CHARS = 3_000
+FUZZY_WORK_BUDGET = 10_000_000
+# Bit-parallel LCS costs about len(a) * len(b) / 64 word operations: ~25 ms at this size.
+MAX_LCS_TOKENS = 10_000
+PARTIAL_METRIC = "fuzzy_ratio_partial"
+ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_choice(
+    spec: Mapping[str, Any], key: str, allowed: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    if key not in spec or spec[key] in allowed:
+        return []
+    return [(key, f"got {_show(spec[key])}; allowed: {', '.join(allowed)}")]
+
+
+def _is_threshold(value: object) -> bool:
+    # bool is a number in Python but `threshold: true` is a mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 <= value <= 1
+
+
+def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem with a text_similarity spec as `(key_path, message)`; [] when valid."""
+    problems: list[tuple[str, str]] = []
+    for key in spec:
+        if key not in SPEC_KEYS:
+            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(
+                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
+            )
+
+    if spec.get("type") != TYPE:
+        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+    problems += _check_choice(spec, "metric", METRICS)
+    problems += _check_choice(spec, "answerFrom", ANSWER_FROM)
+    for key in BOOL_KEYS:
+        # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
+        if key in spec and not isinstance(spec[key], bool):
+            problems.append((key, f"got {_show(spec[key])}; allowed: true, false"))
+    if "threshold" in spec and not _is_threshold(spec["threshold"]):
+        problems.append(
+            ("threshold", f"got {_show(spec['threshold'])}; allowed: a number from 0 to 1")
+        )
+
+    # Like exact_match's stray `pattern`: an option that would be silently ignored hides a
+    # mistake. With reportAll the fuzzy_ratio metric does use it.
+    metric = spec.get("metric", "token_f1")
+    if (
+        "normalizeWhitespace" in spec
+        and metric != "fuzzy_ratio"
+        and spec.get("reportAll") is not True
+    ):
+        problems.append(
+            (
+                "normalizeWhitespace",
+                f"only used by metric 'fuzzy_ratio' (or with reportAll); metric is {_show(metric)}",
+            )
+        )
+    return problems
+
+
+# --- token measures -------------------------------------------------------------------------
+
+
+def _is_punctuation(ch: str) -> bool:
+    # ASCII string.punctuation includes symbols like "+" and "$" that SQuAD also strips.
+    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
+
+
+def tokens(text: str, *, case_sensitive: bool, drop_articles: bool) -> list[str]:
+    """The tokens the token measures compare (see the module docstring)."""
+    if not case_sensitive:
+        text = text.casefold()
+    # A table over the distinct characters only: far cheaper than a per-character test.
+    text = text.translate({ord(ch): None for ch in set(text) if _is_punctuation(ch)})
+    words = text.split()
+    if drop_articles:
+        # Articles are matched case-insensitively even when caseSensitive: "The" is an article.
+        words = [w for w in words if w.casefold() not in ARTICLES]
+    return words
+
+
+def _f_measure(common: int, len_a: int, len_b: int) -> float:
+    if len_a == 0 and len_b == 0:
+        return 1.0
+    # 2PR/(P+R) with P = common/len_a and R = common/len_b simplifies to this; computing it
+    # directly keeps identical inputs at exactly 1.0.
+    return 2 * common / (len_a + len_b)
+
+
+def token_f1(answer: list[str], reference: list[str]) -> float:
+    common = sum((Counter(answer) & Counter(reference)).values())
+    return _f_measure(common, len(answer), len(reference))
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence, bit-parallel (Hyyrö 2004)."""
+    if not a or not b:
+        return 0
+    # masks[t] has bit j set where b[j] == t.
+    masks: dict[str, int] = {}
+    for j, token in enumerate(b):
+        masks[token] = masks.get(token, 0) | (1 << j)
+    full = (1 << len(b)) - 1
+    v = full
+    for token in a:
+        u = v & masks.get(token, 0)
+        v = ((v + u) | (v - u)) & full
+    # Each zero bit of v marks one step of the LCS.
+    return len(b) - v.bit_count()
+
+
+def rouge_l(answer: list[str], reference: list[str]) -> float:
+    answer, reference = answer[:MAX_LCS_TOKENS], reference[:MAX_LCS_TOKENS]
+    return _f_measure(lcs_length(answer, reference), len(answer), len(reference))
+
+
+# --- fuzzy ratio ----------------------------------------------------------------------------
+
+
+@dataclass
+class FuzzyBudget:
+    """Matching work left for one sample's fuzzy comparisons, and whether any ran out."""
+
+    remaining: int = FUZZY_WORK_BUDGET
+    exhausted: bool = False
+
+
+def fuzzy_ratio(
+    answer: str, reference: str, budget: FuzzyBudget, above: float | None = None
+) -> float | None:
+    """difflib's `ratio()` of the (already normalised) texts, or a lower bound of it once the
+    budget is spent; None when `above` is given and the ratio cannot exceed it."""
+    a, b = answer[:MAX_FUZZY_CHARS], reference[:MAX_FUZZY_CHARS]
+    if a == b:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # difflib's cheap upper bounds (O(1), then linear) let a hopeless comparison be skipped
+    # without changing any result.
+    if above is not None and (
+        matcher.real_quick_ratio() <= above or matcher.quick_ratio() <= above
+    ):
+        return None
+
+    # get_matching_blocks(), with its work metered: find_longest_match over a[alo:ahi] visits
+    # each i once and each position of b holding a[i], so cost[ahi] - cost[alo] bounds it.
+    b2j = matcher.b2j
+    cost = list(itertools.accumulate((1 + len(b2j.get(ch, ())) for ch in a), initial=0))
+    matches = 0
+    queue = [(0, len(a), 0, len(b))]
+    while queue:
+        alo, ahi, blo, bhi = queue.pop()
+        work = cost[ahi] - cost[alo]
+        if work > budget.remaining:
+            budget.exhausted = True
+            break
+        budget.remaining -= work
+        i, j, k = matcher.find_longest_match(alo, ahi, blo, bhi)
+        if k:
+            matches += k
+            if alo < i and blo < j:
+                queue.append((alo, i, blo, j))
+            if i + k < ahi and j + k < bhi:
+                queue.append((i + k, ahi, j + k, bhi))
+    return 2 * matches / (len(a) + len(b))
+
+
+# --- grader ---------------------------------------------------------------------------------
+
+
+def _best(scores: Iterable[float]) -> float:
+    # No alternatives at all (reference []) means nothing to match: 0.0.
+    return max(scores, default=0.0)
+
+
+def build(spec: Mapping[str, Any]) -> Grader:
+    """A grader for a spec that `spec_problems` accepted."""
+    metric: str = spec.get("metric", "token_f1")
+    answer_from: str = spec.get("answerFrom", "full")
+    options = {key: spec.get(key, default) for key, default in BOOL_KEYS.items()}
+    case_sensitive: bool = options["caseSensitive"]
+    threshold: float | None = spec.get("threshold")
+    measures = list(METRICS) if options["reportAll"] else [metric]
+
+    def fuzzy_text(text: str) -> str:
+        return normalize(
+            text,
+            case_sensitive=case_sensitive,
+            normalize_whitespace=options["normalizeWhitespace"],
+            ignore_punctuation=False,
+        )
+
+    def fuzzy_best(answer: str, alternatives: list[str], goal: float | None) -> tuple[float, bool]:
+        """Best ratio over the alternatives, and whether the work budget ran out. With `goal`
+        it stops at the first alternative reaching it and skips those that cannot."""
+        budget = FuzzyBudget()
+        text = fuzzy_text(answer)
+        best = 0.0
+        for alternative in alternatives:
+            # Only a ratio above `best` (or, with a goal, one reaching it) changes the outcome.
+            above = best if goal is None else max(best, math.nextafter(goal, -math.inf))
+            ratio = fuzzy_ratio(text, fuzzy_text(alternative), budget, above)
+            if ratio is not None:
+                best = max(best, ratio)
+            if best >= 1.0 or (goal is not None and best >= goal):
+                break
+        return best, budget.exhausted
+
+    def grade(sample: Sample) -> tuple[float, list[dict[str, Any]]]:
+        answer = select_answer(sample.answer_text, answer_from)
+        alternatives = reference_alternatives(sample.reference)
+        values: dict[str, float] = {}
+        partial: bool | None = None
+        for name in measures:
+            # The thresholded measure only needs to know whether it reaches the threshold.
+            goal = threshold if name == metric else None
+            if name == "fuzzy_ratio":
+                values[name], partial = fuzzy_best(answer, alternatives, goal)
+                continue
+            drop_articles = name == "token_f1"
+            measure = token_f1 if name == "token_f1" else rouge_l
+            answer_tokens = tokens(
+                answer, case_sensitive=case_sensitive, drop_articles=drop_articles
+            )
+            values[name] = _best(
+                measure(
+                    answer_tokens,
+                    tokens(alt, case_sensitive=case_sensitive, drop_articles=drop_articles),
+                )
+                for alt in alternatives
+            )
+
+        similarity = values[metric]
+        score = similarity if threshold is None else float(similarity >= threshold)
+        metrics = [{"name": metric, "value": score, "type": "Reward"}]
+        metrics += [
+            {"name": name, "value": value, "type": "Metric"}
+            for name, value in values.items()
+            if name != metric
+        ]
+        if partial is not None:
+            metrics.append({"name": PARTIAL_METRIC, "value": float(partial), "type": "Metric"})
+        return score, metrics
+
+    return grade
