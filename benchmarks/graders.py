@@ -34,53 +34,59 @@ RATIO_LIMIT = 3.0
 IMPORT_LIMIT_MS = 50.0
 JUDGE_SLACK = 1.25
 
+# Each grader with its default options (plus what the type requires), on answers of the
+# shape it is made for.
 RULE_BASED = {
-    "exact_match": {"type": "exact_match", "answerFrom": "last_line"},
-    "math_answer": {"type": "math_answer"},
-    "json_format": {
-        "type": "json_format",
-        "schema": {
-            "type": "object",
-            "required": ["answer"],
-            "properties": {"answer": {"type": "integer"}, "steps": {"type": "array"}},
+    "exact_match": ({"type": "exact_match", "answerFrom": "last_line"}, "plain"),
+    "math_answer": ({"type": "math_answer"}, "plain"),
+    "json_format": (
+        {
+            "type": "json_format",
+            "schema": {
+                "type": "object",
+                "required": ["answer"],
+                "properties": {"answer": {"type": "integer"}, "steps": {"type": "array"}},
+            },
         },
-        "partialCredit": True,
-    },
-    "text_similarity": {"type": "text_similarity", "metric": "rouge_l", "reportAll": True},
-    "format": {
-        "type": "format",
-        "maxLength": 2000,
-        "reasoningTags": {"open": "<think>", "close": "</think>", "required": True},
-        "scoring": "fraction",
-    },
-    "composite": {
-        "type": "composite",
-        "parts": [
-            {"name": "correct", "weight": 0.8, "grader": {"type": "math_answer"}},
-            {"name": "shape", "weight": 0.2, "grader": {"type": "format", "maxLength": 2000}},
-        ],
-    },
+        "json",
+    ),
+    "text_similarity": ({"type": "text_similarity"}, "plain"),
+    "format": (
+        {"type": "format", "reasoningTags": {"open": "<think>", "close": "</think>"}},
+        "tagged",
+    ),
+    "composite": (
+        {
+            "type": "composite",
+            "parts": [
+                {"name": "correct", "weight": 0.8, "grader": {"type": "math_answer"}},
+                {"name": "shape", "weight": 0.2, "grader": {"type": "format", "maxLength": 4000}},
+            ],
+        },
+        "plain",
+    ),
 }
 
 
-def event(size: int = BATCH) -> list[dict]:
-    """A realistic batch: a word problem, a reasoned answer of a few hundred characters."""
+def event(style: str = "plain", size: int = BATCH) -> list[dict]:
+    """A realistic batch: a word problem and a reasoned answer of a few hundred characters
+    ending in the result, as a plain last line, a fenced JSON object or after <think>."""
     samples = []
     for index in range(size):
         a, b = 17 + index, 3 + index % 11
-        reasoning = " ".join(f"Step {k}: combine the partial results carefully." for k in range(6))
-        answer = f"<think>{reasoning}</think>\n" + (
-            json.dumps({"answer": a * b, "steps": [a, b]}) if index % 3 == 0 else f"{a * b}"
-        )
+        steps = "\n".join(f"Step {k}: combine the partial results carefully." for k in range(6))
+        result = a * b if index % 4 else a * b + 1  # some wrong answers
+        answer = {
+            "plain": f"{steps}\nSo the crate holds {a} x {b} pens.\n{result}",
+            "json": f"{steps}\n```json\n{json.dumps({'answer': result, 'steps': [a, b]})}\n```",
+            "tagged": f"<think>{steps}</think>\n{result}",
+        }[style]
         samples.append(
             {
                 "id": f"sample-{index}",
                 "messages": [
                     {"role": "system", "content": "You are a careful calculator."},
-                    {
-                        "role": "user",
-                        "content": f"A crate holds {a} boxes of {b} pens. How many pens?",
-                    },
+                    {"role": "user", "content": f"A crate holds {a} boxes of {b} pens. How many?"},
                     {"role": "assistant", "content": answer},
                 ],
                 "metadata": {"reference_answer": str(a * b), "task_id": f"t-{index}"},
@@ -94,16 +100,22 @@ def best_of(function: object, repeats: int = 7, number: int = 5) -> float:
 
 
 def rule_based() -> bool:
-    raw = json.dumps(event())
-    floor = best_of(lambda: json.dumps(json.loads(raw)))
-    print(f"1. batch of {BATCH}: floor json.loads + json.dumps = {1000 * floor:.2f} ms")
+    print(f"1. batches of {BATCH}: the Lambda path vs json.loads + json.dumps of the same event")
     ok = True
-    for name, spec in RULE_BASED.items():
+    for name, (spec, style) in RULE_BASED.items():
+        raw = json.dumps(event(style))
         grader = build_grader(spec)
-        elapsed = best_of(lambda grader=grader: json.dumps(grade_batch(json.loads(raw), grader)))
+        # Floor and grader measured back to back: the machine's speed drifts over a run.
+        floor = best_of(lambda raw=raw: json.dumps(json.loads(raw)))
+        elapsed = best_of(
+            lambda raw=raw, grader=grader: json.dumps(grade_batch(json.loads(raw), grader))
+        )
         ratio = elapsed / floor
         ok &= ratio <= RATIO_LIMIT
-        print(f"   {name:16s} {1000 * elapsed:7.2f} ms  {ratio:4.2f}x (target <= {RATIO_LIMIT}x)")
+        print(
+            f"   {name:16s} {1000 * elapsed:6.2f} ms vs floor {1000 * floor:5.2f} ms: "
+            f"{ratio:4.2f}x (target <= {RATIO_LIMIT}x)"
+        )
     return ok
 
 
@@ -144,9 +156,9 @@ def judge(concurrency: int = 8, samples: int = 64, latency: float = 0.1) -> bool
             "endpointUrl": fake.endpoint_url,
         }
         grader = build_grader(spec)
-        grade_batch(event(concurrency), grader)  # warm up: client creation, connections
+        grade_batch(event(size=concurrency), grader)  # warm up: client, connections
         start = time.perf_counter()
-        results = grade_batch(event(samples), grader)
+        results = grade_batch(event(size=samples), grader)
         elapsed = time.perf_counter() - start
     bound = JUDGE_SLACK * math.ceil(samples / concurrency) * latency
     judged = sum(r["aggregate_reward_score"] == 0.8 for r in results)

@@ -49,7 +49,7 @@ class GraderSpecError(ValueError):
         super().__init__(f"{context}: {details}" if details else context)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One normalised sample. `error` is set (and the other fields are best effort) when the
     sample is malformed; graders are only ever called with samples whose `error` is None."""
@@ -186,9 +186,13 @@ def clamp_score(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _finite(value: object, what: str) -> float:
+def _finite(value: object, name: object = None) -> float:
+    """A finite float; `name` is the metric's, for the error (None for the score)."""
+    if type(value) is float:  # the common case; the ABC check below is slow per metric
+        return value if math.isfinite(value) else 0.0
     # bool is accepted on purpose: True/False are natural "matched" metric values.
     if not isinstance(value, numbers.Real):
+        what = "score" if name is None else f"metric {name!r} value"
         raise TypeError(f"{what} must be a number, got {json_type_name(value)}")
     number = float(value)
     # Bedrock's JSON has no NaN/Infinity, so a non-finite metric value would break the reply.
@@ -200,7 +204,7 @@ def _metric(name: object, value: object, metric_type: object) -> dict[str, Any]:
         raise TypeError(f"metric name must be a non-empty string, got {json_type_name(name)}")
     if metric_type not in METRIC_TYPES:
         raise ValueError(f"metric {name!r} type must be 'Reward' or 'Metric', got {metric_type!r}")
-    return {"name": name, "value": _finite(value, f"metric {name!r} value"), "type": metric_type}
+    return {"name": name, "value": _finite(value, name), "type": metric_type}
 
 
 def normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
@@ -210,18 +214,19 @@ def normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
         if len(output) != 2:
             raise TypeError(f"grader returned a tuple of {len(output)} items, expected 2")
         output, raw_metrics = output
-    if not isinstance(output, numbers.Real):
+    if type(output) is not float and not isinstance(output, numbers.Real):
         raise TypeError(f"grader score must be a number, got {json_type_name(output)}")
     score = clamp_score(float(output))
 
     metrics: list[dict[str, Any]] = []
-    if isinstance(raw_metrics, Mapping):
-        metrics = [_metric(name, value, "Metric") for name, value in raw_metrics.items()]
-    elif isinstance(raw_metrics, list | tuple):
+    # Concrete types before the Mapping ABC: ABC checks are slow, and this runs per sample.
+    if isinstance(raw_metrics, list | tuple):
         for item in raw_metrics:
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise TypeError(f"metric must be an object, got {json_type_name(item)}")
             metrics.append(_metric(item.get("name"), item.get("value"), item.get("type", "Metric")))
+    elif isinstance(raw_metrics, Mapping):
+        metrics = [_metric(name, value, "Metric") for name, value in raw_metrics.items()]
     else:
         raise TypeError(
             f"grader metrics must be a list or mapping, got {json_type_name(raw_metrics)}"

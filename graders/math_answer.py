@@ -104,6 +104,13 @@ _FRAC_VARIANT_RE = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
 _DEGREES_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _FRAC_RE = re.compile(r"\\frac\s*(?:\{([^{}]*)\}|([0-9]))\s*(?:\{([^{}]*)\}|([0-9]))")
 _HAS_DIGIT_RE = re.compile(r"[0-9]")
+# Characters through which a number or LaTeX construct may continue across a line break.
+_MULTILINE_CHARS = frozenset("{}\\^\u00d7\u00b7*")
+_PLAIN_NUMBER_RE = re.compile(r"\s*-?[0-9]{1,15}(?:\.[0-9]{1,15})?\s*")
+# The tail searched first for the last number, and how far from its cut a token must start
+# to be trusted (longer than any LaTeX construct or number the clean-up joins).
+_TAIL_CHARS = 1_000
+_TAIL_MARGIN = 200
 # Order matters: "\qquad" before "\quad", "\$" before "$".
 _REPLACEMENTS = (
     ("\\qquad", " "),
@@ -203,6 +210,8 @@ def _closing_braces(text: str) -> dict[int, int]:
 
 def extract_boxed(text: str) -> str | None:
     """The content of the last complete \\boxed{...} / \\fbox{...}, or None."""
+    if "\\boxed" not in text and "\\fbox" not in text:  # the common case, at C speed
+        return None
     starts = [m.end() - 1 for m in _BOXED_RE.finditer(text)]
     if not starts:
         return None
@@ -222,6 +231,8 @@ def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 def extract_phrase(text: str) -> str | None:
     """The text after the last "the answer is" / "answer:" / "final answer:", or None."""
+    if "answer" not in text.lower():  # the common case, at C speed
+        return None
     last = _last_match(_PHRASE_RE, text)
     if last is None:
         return None
@@ -231,6 +242,24 @@ def extract_phrase(text: str) -> str | None:
 
 def extract_last_number(text: str) -> str | None:
     """The last number-like token in the text (after LaTeX clean-up), or None."""
+    # Most answers end with the number on a line of its own: try the last line alone when
+    # nothing on it could continue a construct from the lines above.
+    stripped = text.rstrip()
+    last_line = stripped[stripped.rfind("\n") + 1 :]
+    if last_line and not _MULTILINE_CHARS.intersection(last_line):
+        if _PLAIN_NUMBER_RE.fullmatch(last_line):
+            return last_line.strip()
+        last = _last_match(_TOKEN_RE, clean_latex(last_line))
+        if last is not None:
+            return last.group()
+    # Answers end with the number, after a long chain of reasoning: look at the tail first.
+    # A token found well clear of the cut is the text's last token too, since clean-up and
+    # tokens are local; otherwise (or with no token there) the whole text decides.
+    if len(text) > _TAIL_CHARS:
+        tail = clean_latex(text[-_TAIL_CHARS:])
+        last = _last_match(_TOKEN_RE, tail)
+        if last is not None and last.start() >= _TAIL_MARGIN:
+            return last.group()
     last = _last_match(_TOKEN_RE, clean_latex(text))
     return None if last is None else last.group()
 
@@ -335,6 +364,8 @@ def _parse_clean(text: str, percent_as_number: bool, *, allow_tail: bool) -> flo
 
 def parse_number(text: str, *, percent_as_number: bool = False) -> float | None:
     """The value of an extracted answer or reference string, or None if it is not a number."""
+    if _PLAIN_NUMBER_RE.fullmatch(text):  # "42", "-3.5": most answers; skip the clean-up
+        return float(text)
     cleaned = _strip_wrappers(clean_latex(text[:MAX_CANDIDATE_CHARS]))
     return _parse_clean(cleaned, percent_as_number, allow_tail=True)
 

@@ -445,7 +445,7 @@ CASES: list[Any] = [
         "grader-not-defined",
         set_at("job.grader", "fuzzy"),
         "rft-env:job.grader",
-        "allowed: the name of a grader under rft-env:graders (arithmetic)",
+        "allowed: the name of a grader under rft-env:graders (arithmetic, judged)",
         "fuzzy",
     ),
     Case(

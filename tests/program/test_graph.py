@@ -336,13 +336,25 @@ def test_grader_logs_are_encrypted_and_retained(graph: Graph) -> None:
         assert group["inputs"]["retentionInDays"] == graph.config.log_retention_days
 
 
-def test_grader_roles_write_only_their_own_log_group(graph: Graph) -> None:
+def test_grader_roles_write_their_own_logs_and_invoke_only_their_judge(graph: Graph) -> None:
     groups = {g["name"].removesuffix("-logs"): g for g in graph.of_type(LOG_GROUP)}
     for component, group in groups.items():
         policy = graph.policy(graph.one(ROLE_POLICY, f"{component}-logs-policy"))
-        (statement,) = statements(policy)
-        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-        assert statement["Resource"] == group["outputs"]["arn"] + ":log-stream:*"
+        logs, *others = statements(policy)
+        assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert logs["Resource"] == group["outputs"]["arn"] + ":log-stream:*"
+        spec = graph.config.graders[component.removeprefix("rft-grader-")].spec
+        if spec["type"] != "llm_judge":
+            assert others == []
+            continue
+        # An inference profile: the profile, and its model only through that profile.
+        profile, model = others
+        assert profile["Action"] == model["Action"] == "bedrock:InvokeModel"
+        assert profile["Resource"].endswith(f":inference-profile/{spec['modelId']}")
+        assert model["Resource"] == "arn:aws:bedrock:*::foundation-model/" + spec["modelId"][3:]
+        assert model["Condition"] == {
+            "StringEquals": {"bedrock:InferenceProfileArn": profile["Resource"]}
+        }
         trust = graph.policy(graph.one(ROLE, f"{component}-role"), "assumeRolePolicy")
         assert statements(trust)[0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 

@@ -118,7 +118,10 @@ def test_grade_a_lambda_event_and_exit_1_when_the_grader_raised(
     [
         (["--spec", '{"type": "nope"}'], "allowed: composite, custom"),
         (["--spec", "{not json"], "Expecting property name"),
-        (["--stack", "dev", "--grader", "missing"], "no grader 'missing' (graders: arithmetic)"),
+        (
+            ["--stack", "dev", "--grader", "missing"],
+            "no grader 'missing' (graders: arithmetic, judged)",
+        ),
         (["--stack", "nope", "--grader", "x"], "Pulumi.nope.yaml"),
     ],
 )
