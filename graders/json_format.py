@@ -368,7 +368,11 @@ def _check(schema: Schema, value: object, path: str, depth: int, report: Report)
     if depth > MAX_DEPTH:
         raise _BudgetExceeded
     if schema.types is not None:
-        ok = any(_has_type(value, name) for name in schema.types)
+        ok = False
+        for name in schema.types:  # a plain loop: `any(genexpr)` costs more per node
+            if _has_type(value, name):
+                ok = True
+                break
         report.record(ok, path, lambda: f"expected type {' or '.join(sorted(schema.types))}")
     if schema.enum is not None:
         ok = any(json_equal(value, option, report) for option in schema.enum)
@@ -443,6 +447,22 @@ def check(schema: Schema, value: object, reference: object = _MISSING) -> Report
 
 def extract_json_text(text: str) -> str:
     """The content of the last fenced block, or the whole text; stripped."""
+    fence_count = text.count("```")
+    if fence_count < 2:
+        return text.strip()
+    if fence_count == 2:
+        # One block, the usual case: find it without splitting the whole answer into lines.
+        first = text.find("```")
+        second = text.find("```", first + 3)
+        opener_start = text.rfind("\n", 0, first) + 1
+        closer_start = text.rfind("\n", 0, second) + 1
+        if (
+            not text[opener_start:first].strip()
+            and not text[closer_start:second].strip()
+            and opener_start != closer_start
+        ):
+            body_start = text.find("\n", first)
+            return text[body_start + 1 : closer_start].strip() if body_start != -1 else ""
     lines = text.split("\n")
     # Fence lines pair up in order (opener, closer, ...). Working on whole lines rather than
     # with a regex keeps this linear, and a ``` inside a JSON string is not a fence.
