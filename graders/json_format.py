@@ -364,7 +364,9 @@ def json_equal(a: object, b: object, report: Report) -> bool:
 
 
 def _check(schema: Schema, value: object, path: str, depth: int, report: Report) -> None:
-    report.visit()
+    report.nodes += 1  # Report.visit, inlined: this runs for every value checked
+    if report.nodes > MAX_NODES:
+        raise _BudgetExceeded
     if depth > MAX_DEPTH:
         raise _BudgetExceeded
     if schema.types is not None:
@@ -405,13 +407,19 @@ def _check(schema: Schema, value: object, path: str, depth: int, report: Report)
         _check_bounds(value, schema, path, report)
 
 
+_SIZE_KEYS = {"Items": ("minItems", "maxItems"), "Length": ("minLength", "maxLength")}
+
+
 def _check_size(size: int, schema: Schema, kind: str, path: str, report: Report) -> None:
-    if f"min{kind}" in schema.counts:
-        limit = schema.counts[f"min{kind}"]
-        report.record(size >= limit, path, lambda: f"size {size} < min{kind} {limit}")
-    if f"max{kind}" in schema.counts:
-        limit = schema.counts[f"max{kind}"]
-        report.record(size <= limit, path, lambda: f"size {size} > max{kind} {limit}")
+    if not schema.counts:  # the common case: no size limits at this node
+        return
+    low_key, high_key = _SIZE_KEYS[kind]
+    if low_key in schema.counts:
+        low = schema.counts[low_key]
+        report.record(size >= low, path, lambda: f"size {size} < {low_key} {low}")
+    if high_key in schema.counts:
+        high = schema.counts[high_key]
+        report.record(size <= high, path, lambda: f"size {size} > {high_key} {high}")
 
 
 def _check_bounds(value: int | float, schema: Schema, path: str, report: Report) -> None:
