@@ -12,7 +12,6 @@ for a sample scores 0 for that sample with a `<part>.error` metric; the other pa
 count. Parts that grade whole batches (the LLM judge) keep doing so inside a composite.
 """
 
-import difflib
 import math
 import numbers
 import re
@@ -20,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .contract import BatchGrader, Grader, GraderOutput, Sample, normalise_output
+from .spec import show, unknown_keys
 
 TYPE = "composite"
 SPEC_KEYS = ("type", "parts")
@@ -28,42 +28,29 @@ MAX_DEPTH = 4
 _PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unknown(key: object, allowed: Sequence[str]) -> str:
-    hint = difflib.get_close_matches(str(key), allowed, n=1)
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return f"unknown key{suggestion}; allowed keys: {', '.join(allowed)}"
-
-
 def spec_problems(
     spec: Mapping[str, Any],
     part_problems: Callable[[object], list[tuple[str, str]]],
     depth: int = 1,
 ) -> list[tuple[str, str]]:
     """Every problem with a composite spec; `part_problems` validates the parts' specs."""
-    problems = [(str(key), _unknown(key, SPEC_KEYS)) for key in spec if key not in SPEC_KEYS]
+    problems = unknown_keys(spec, SPEC_KEYS)
     if depth > MAX_DEPTH:
         return [*problems, ("", f"composites nest at most {MAX_DEPTH} levels deep")]
     parts = spec.get("parts")
     if not isinstance(parts, list) or not parts:
-        return [*problems, ("parts", f"got {_show(parts)}; allowed: a non-empty list of parts")]
+        return [*problems, ("parts", f"got {show(parts)}; allowed: a non-empty list of parts")]
     names: set[str] = set()
     for index, part in enumerate(parts):
         where = f"parts[{index}]"
         if not isinstance(part, dict):
-            problems.append((where, f"got {_show(part)}; allowed: {{name, weight, grader}}"))
+            problems.append((where, f"got {show(part)}; allowed: {{name, weight, grader}}"))
             continue
-        problems += [
-            (f"{where}.{key}", _unknown(key, PART_KEYS)) for key in part if key not in PART_KEYS
-        ]
+        problems += unknown_keys(part, PART_KEYS, prefix=f"{where}.")
         name = part.get("name")
         if not isinstance(name, str) or not _PART_NAME.fullmatch(name):
             problems.append(
-                (f"{where}.name", f"got {_show(name)}; allowed: lowercase letters, digits, _")
+                (f"{where}.name", f"got {show(name)}; allowed: lowercase letters, digits, _")
             )
         elif name in names:
             problems.append((f"{where}.name", f"got {name!r}; allowed: a name not used before"))
@@ -76,7 +63,7 @@ def spec_problems(
             or not math.isfinite(weight)
             or weight <= 0
         ):
-            problems.append((f"{where}.weight", f"got {_show(weight)}; allowed: a number > 0"))
+            problems.append((f"{where}.weight", f"got {show(weight)}; allowed: a number > 0"))
         grader = part.get("grader")
         if isinstance(grader, dict) and grader.get("type") == TYPE:
             inner = spec_problems(grader, part_problems, depth + 1)

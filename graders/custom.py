@@ -15,7 +15,6 @@ a `grader_error` metric instead of failing the batch. A full handler's output is
 against the contract: a result missing, malformed or out of order scores 0 for its sample.
 """
 
-import difflib
 import importlib
 import importlib.util
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .contract import BatchGrader, Grader, GraderOutput, Sample
+from .spec import unknown_keys
 
 TYPE = "custom"
 PACKAGE = "custom_grader"  # the user's directory inside the Lambda archive
@@ -36,13 +36,7 @@ _ENTRY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for key in spec:
-        if key not in SPEC_KEYS:
-            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
-            )
+    problems += unknown_keys(spec, SPEC_KEYS)
     path = spec.get("path")
     if not isinstance(path, str) or not path.strip():
         problems.append(("path", f"got {path!r:.60}; allowed: the grader's directory"))

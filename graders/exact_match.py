@@ -15,7 +15,6 @@ JSON. For "eq"/"ne"/"contains" the normalisations apply to the answer and the re
 alike; for "regex" they apply to the answer only, and case-insensitivity is `re.IGNORECASE`.
 """
 
-import difflib
 import json
 import re
 import unicodedata
@@ -24,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .contract import Grader, Sample
+from .spec import show, unknown_keys
 
 TYPE = "exact_match"
 OPERATIONS = ("eq", "ne", "contains", "regex")
@@ -36,56 +36,45 @@ MAX_REGEX_INPUT_CHARS = 100_000
 METRIC_NAME = "exact_match"
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _check_choice(
     spec: Mapping[str, Any], key: str, allowed: tuple[str, ...]
 ) -> list[tuple[str, str]]:
     if key not in spec or spec[key] in allowed:
         return []
-    return [(key, f"got {_show(spec[key])}; allowed: {', '.join(allowed)}")]
+    return [(key, f"got {show(spec[key])}; allowed: {', '.join(allowed)}")]
 
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with an exact_match spec as `(key_path, message)`; [] when it is valid."""
     problems: list[tuple[str, str]] = []
-    for key in spec:
-        if key not in SPEC_KEYS:
-            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
-            )
+    problems += unknown_keys(spec, SPEC_KEYS)
 
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
     problems += _check_choice(spec, "operation", OPERATIONS)
     problems += _check_choice(spec, "answerFrom", ANSWER_FROM)
     for key in BOOL_KEYS:
         # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
         if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {_show(spec[key])}; allowed: true, false"))
+            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
 
     if "pattern" in spec:
         pattern = spec["pattern"]
         if not isinstance(pattern, str):
-            problems.append(("pattern", f"got {_show(pattern)}; allowed: a regex string"))
+            problems.append(("pattern", f"got {show(pattern)}; allowed: a regex string"))
         else:
             try:
                 re.compile(pattern)
             except (re.error, OverflowError, RecursionError) as exc:
                 # Huge repeat counts overflow rather than raise re.error.
-                problems.append(("pattern", f"got {_show(pattern)}; not a valid regex: {exc}"))
+                problems.append(("pattern", f"got {show(pattern)}; not a valid regex: {exc}"))
         # A pattern with another operation would be silently ignored, which hides a mistake.
         if spec.get("operation", "eq") != "regex":
             problems.append(
                 (
                     "pattern",
                     f"only used when operation is 'regex'; operation is "
-                    f"{_show(spec.get('operation', 'eq'))}",
+                    f"{show(spec.get('operation', 'eq'))}",
                 )
             )
     return problems

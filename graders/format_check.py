@@ -26,13 +26,13 @@ Metrics: `format` ("Reward", the score); "Metric"s `length_ok`, `required_patter
 for configured families) and `checks_passed` (the number of checks that passed).
 """
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .contract import Grader, Sample
 from .exact_match import MAX_REGEX_INPUT_CHARS
+from .spec import show, unknown_keys
 
 TYPE = "format"
 SCORING = ("all", "fraction")
@@ -52,25 +52,6 @@ FAMILY_METRICS = {
 CHECKS_PASSED_METRIC = "checks_passed"
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unknown_keys(
-    spec: Mapping[str, Any], allowed: tuple[str, ...], prefix: str = ""
-) -> list[tuple[str, str]]:
-    problems = []
-    for key in spec:
-        if key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (f"{prefix}{key}", f"unknown key{suggestion}; allowed keys: {', '.join(allowed)}")
-            )
-    return problems
-
-
 def _is_count(value: object) -> bool:
     # bool is an int in Python, but `minLength: true` is a mistake.
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -78,7 +59,7 @@ def _is_count(value: object) -> bool:
 
 def _pattern_problems(key: str, value: object, flags: int) -> list[tuple[str, str]]:
     if not isinstance(value, list):
-        return [(key, f"got {_show(value)}; allowed: an array of regex strings")]
+        return [(key, f"got {show(value)}; allowed: an array of regex strings")]
     if not value:
         # An empty list checks nothing, which would hide a spec mistake.
         return [(key, "got []; give at least one regex or leave the key out")]
@@ -86,28 +67,28 @@ def _pattern_problems(key: str, value: object, flags: int) -> list[tuple[str, st
     for index, pattern in enumerate(value):
         path = f"{key}[{index}]"
         if not isinstance(pattern, str):
-            problems.append((path, f"got {_show(pattern)}; allowed: a regex string"))
+            problems.append((path, f"got {show(pattern)}; allowed: a regex string"))
             continue
         try:
             re.compile(pattern, flags)
         except (re.error, OverflowError, RecursionError) as exc:
             # Huge repeat counts overflow and deep nesting recurses rather than raise re.error.
-            problems.append((path, f"got {_show(pattern)}; not a valid regex: {exc}"))
+            problems.append((path, f"got {show(pattern)}; not a valid regex: {exc}"))
     return problems
 
 
 def _tag_problems(tags: object) -> list[tuple[str, str]]:
     key = "reasoningTags"
     if not isinstance(tags, dict):
-        return [(key, f"got {_show(tags)}; allowed: an object with open, close, required")]
-    problems = _unknown_keys(tags, tuple(TAG_DEFAULTS), prefix=f"{key}.")
+        return [(key, f"got {show(tags)}; allowed: an object with open, close, required")]
+    problems = unknown_keys(tags, tuple(TAG_DEFAULTS), prefix=f"{key}.")
     for name in ("open", "close"):
         if name in tags and (not isinstance(tags[name], str) or not tags[name]):
             problems.append(
-                (f"{key}.{name}", f"got {_show(tags[name])}; allowed: a non-empty string")
+                (f"{key}.{name}", f"got {show(tags[name])}; allowed: a non-empty string")
             )
     if "required" in tags and not isinstance(tags["required"], bool):
-        problems.append((f"{key}.required", f"got {_show(tags['required'])}; allowed: true, false"))
+        problems.append((f"{key}.required", f"got {show(tags['required'])}; allowed: true, false"))
     open_tag, close_tag = (tags.get(name, TAG_DEFAULTS[name]) for name in ("open", "close"))
     # Counting occurrences is only unambiguous when one tag cannot be found inside the other.
     valid = all(isinstance(tag, str) and tag for tag in (open_tag, close_tag))
@@ -115,7 +96,7 @@ def _tag_problems(tags: object) -> list[tuple[str, str]]:
         problems.append(
             (
                 key,
-                f"open {_show(open_tag)} and close {_show(close_tag)} must differ and "
+                f"open {show(open_tag)} and close {show(close_tag)} must differ and "
                 "neither may contain the other",
             )
         )
@@ -124,22 +105,22 @@ def _tag_problems(tags: object) -> list[tuple[str, str]]:
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a format spec as `(key_path, message)`; [] when it is valid."""
-    problems = _unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
     if not any(key in spec for key in CHECK_KEYS):
         problems.append(("", f"no check is set; set at least one of: {', '.join(CHECK_KEYS)}"))
 
     for key in LENGTH_KEYS:
         if key in spec and not _is_count(spec[key]):
-            problems.append((key, f"got {_show(spec[key])}; allowed: an integer >= 0"))
+            problems.append((key, f"got {show(spec[key])}; allowed: an integer >= 0"))
     low, high = spec.get("minLength"), spec.get("maxLength")
     if _is_count(low) and _is_count(high) and low > high:
         problems.append(("minLength", f"got {low}; must not exceed maxLength ({high})"))
 
     case_sensitive = spec.get("caseSensitive", True)
     if not isinstance(case_sensitive, bool):
-        problems.append(("caseSensitive", f"got {_show(case_sensitive)}; allowed: true, false"))
+        problems.append(("caseSensitive", f"got {show(case_sensitive)}; allowed: true, false"))
     elif "caseSensitive" in spec and not any(key in spec for key in PATTERN_KEYS):
         # Tags and lengths ignore it, so setting it without patterns is a mistake.
         problems.append(
@@ -153,7 +134,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     if "reasoningTags" in spec:
         problems += _tag_problems(spec["reasoningTags"])
     if "scoring" in spec and spec["scoring"] not in SCORING:
-        problems.append(("scoring", f"got {_show(spec['scoring'])}; allowed: {', '.join(SCORING)}"))
+        problems.append(("scoring", f"got {show(spec['scoring'])}; allowed: {', '.join(SCORING)}"))
     return problems
 
 

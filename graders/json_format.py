@@ -33,7 +33,6 @@ names is one check; `items: {"type": "integer"}` on a 10-element array is ten ch
 the score is then 0.5, so that padding an answer cannot hide unchecked violations.
 """
 
-import difflib
 import json
 import math
 import re
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .contract import Grader, Sample
+from .spec import show, unknown
 
 TYPE = "json_format"
 BOOL_KEYS = {"partialCredit": False, "compareToReference": False}
@@ -75,22 +75,15 @@ MAX_NODES = 100_000
 MAX_PATTERN_INPUT_CHARS = 100_000
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _unknown(key: object, path: str, allowed: Sequence[str], what: str) -> tuple[str, str]:
-    hint = difflib.get_close_matches(str(key), allowed, n=1)
-    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return (f"{path}{key}", f"unknown {what}{suggestion}; allowed {what}s: {', '.join(allowed)}")
+    return (f"{path}{key}", unknown(key, allowed, what))
 
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a json_format spec as `(key_path, message)`; [] when it is valid."""
     problems = [_unknown(key, "", SPEC_KEYS, "key") for key in spec if key not in SPEC_KEYS]
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
     if "schema" not in spec:
         problems.append(("schema", "missing; required: a JSON Schema object"))
     else:
@@ -98,7 +91,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key in BOOL_KEYS:
         # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
         if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {_show(spec[key])}; allowed: true, false"))
+            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
     return problems
 
 
@@ -113,7 +106,7 @@ def _is_finite_number(value: object) -> bool:
 def schema_problems(schema: object, path: str, depth: int) -> list[tuple[str, str]]:
     """Every problem with a (sub)schema, with key paths like `schema.properties.age.minimum`."""
     if not isinstance(schema, dict):
-        return [(path, f"got {_show(schema)}; allowed: a schema object")]
+        return [(path, f"got {show(schema)}; allowed: a schema object")]
     if depth >= MAX_DEPTH:
         return [(path, f"schemas nested deeper than {MAX_DEPTH} levels")]
     problems = [
@@ -130,7 +123,7 @@ def schema_problems(schema: object, path: str, depth: int) -> list[tuple[str, st
         properties = schema["properties"]
         if not isinstance(properties, dict):
             problems.append(
-                (f"{path}.properties", f"got {_show(properties)}; allowed: an object of schemas")
+                (f"{path}.properties", f"got {show(properties)}; allowed: an object of schemas")
             )
         else:
             for name, subschema in properties.items():
@@ -138,29 +131,25 @@ def schema_problems(schema: object, path: str, depth: int) -> list[tuple[str, st
                 # JSON object keys are strings, so a non-string name (YAML allows 1: ...)
                 # could never match anything.
                 if not isinstance(name, str):
-                    problems.append((sub_path, f"got {_show(name)}; allowed: a string name"))
+                    problems.append((sub_path, f"got {show(name)}; allowed: a string name"))
                 problems += schema_problems(subschema, sub_path, depth + 1)
     if "additionalProperties" in schema and not isinstance(schema["additionalProperties"], bool):
         value = schema["additionalProperties"]
         problems.append(
-            (f"{path}.additionalProperties", f"got {_show(value)}; allowed: true, false")
+            (f"{path}.additionalProperties", f"got {show(value)}; allowed: true, false")
         )
     if "enum" in schema and (not isinstance(schema["enum"], list) or not schema["enum"]):
-        problems.append(
-            (f"{path}.enum", f"got {_show(schema['enum'])}; allowed: a non-empty array")
-        )
+        problems.append((f"{path}.enum", f"got {show(schema['enum'])}; allowed: a non-empty array"))
     if "items" in schema:
         problems += schema_problems(schema["items"], f"{path}.items", depth + 1)
     for key in COUNT_KEYWORDS:
         if key in schema and not _is_count(schema[key]):
             problems.append(
-                (f"{path}.{key}", f"got {_show(schema[key])}; allowed: a non-negative integer")
+                (f"{path}.{key}", f"got {show(schema[key])}; allowed: a non-negative integer")
             )
     for key in BOUND_KEYWORDS:
         if key in schema and not _is_finite_number(schema[key]):
-            problems.append(
-                (f"{path}.{key}", f"got {_show(schema[key])}; allowed: a finite number")
-            )
+            problems.append((f"{path}.{key}", f"got {show(schema[key])}; allowed: a finite number"))
     if "pattern" in schema:
         problems += _pattern_problems(schema["pattern"], f"{path}.pattern")
     problems += _contradictions(schema, path)
@@ -171,20 +160,20 @@ def _type_problems(value: object, path: str) -> list[tuple[str, str]]:
     allowed = f"{', '.join(JSON_TYPES)}, or a non-empty array of them"
     names = value if isinstance(value, list) else [value]
     if not names or any(not isinstance(n, str) or n not in JSON_TYPES for n in names):
-        return [(path, f"got {_show(value)}; allowed: {allowed}")]
+        return [(path, f"got {show(value)}; allowed: {allowed}")]
     if len(set(names)) != len(names):
-        return [(path, f"got {_show(value)}; types must not repeat")]
+        return [(path, f"got {show(value)}; types must not repeat")]
     return []
 
 
 def _names_problems(value: object, path: str) -> list[tuple[str, str]]:
     if not isinstance(value, list):
-        return [(path, f"got {_show(value)}; allowed: an array of property names")]
+        return [(path, f"got {show(value)}; allowed: an array of property names")]
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, name in enumerate(value):
         if not isinstance(name, str):
-            problems.append((f"{path}[{i}]", f"got {_show(name)}; allowed: a property name"))
+            problems.append((f"{path}[{i}]", f"got {show(name)}; allowed: a property name"))
         elif name in seen:
             problems.append((f"{path}[{i}]", f"duplicate property name {name!r}"))
         else:
@@ -194,12 +183,12 @@ def _names_problems(value: object, path: str) -> list[tuple[str, str]]:
 
 def _pattern_problems(pattern: object, path: str) -> list[tuple[str, str]]:
     if not isinstance(pattern, str):
-        return [(path, f"got {_show(pattern)}; allowed: a regex string")]
+        return [(path, f"got {show(pattern)}; allowed: a regex string")]
     try:
         re.compile(pattern)
     except (re.error, OverflowError, RecursionError) as exc:
         # Huge repeat counts overflow rather than raise re.error.
-        return [(path, f"got {_show(pattern)}; not a valid regex: {exc}")]
+        return [(path, f"got {show(pattern)}; not a valid regex: {exc}")]
     return []
 
 
@@ -506,7 +495,7 @@ def reference_value(reference: object) -> object:
         return reference
     ok, value = parse_json(extract_json_text(reference))
     if not ok:
-        raise ValueError(f"reference answer {_show(reference)} is not valid JSON")
+        raise ValueError(f"reference answer {show(reference)} is not valid JSON")
     return value
 
 

@@ -49,6 +49,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple, Protocol
 
 from .contract import BatchGrader, GraderOutput, Sample, _content_text
+from .spec import show, unknown_keys
 
 TYPE = "llm_judge"
 SPEC_KEYS = (
@@ -163,26 +164,21 @@ def _model_id_problem(model_id: str) -> str | None:
     if arn is None:
         if _MODEL_ID.fullmatch(model_id) or _PROFILE_ID.fullmatch(model_id):
             return None
-        return f"got {_show(model_id)}; allowed: {MODEL_ID_ALLOWED}"
+        return f"got {show(model_id)}; allowed: {MODEL_ID_ALLOWED}"
     if arn["kind"] == "foundation-model":
         if arn["account"] is not None:
-            return f"got {_show(model_id)}; a foundation-model ARN has no account id"
+            return f"got {show(model_id)}; a foundation-model ARN has no account id"
         if not _MODEL_ID.fullmatch(arn["id"]):
-            return f"got {_show(model_id)}; the ARN does not end in a model id"
+            return f"got {show(model_id)}; the ARN does not end in a model id"
         return None
     if arn["account"] is None:
-        return f"got {_show(model_id)}; an inference-profile ARN needs the 12-digit account id"
+        return f"got {show(model_id)}; an inference-profile ARN needs the 12-digit account id"
     if not _PROFILE_ID.fullmatch(arn["id"]):
-        return f"got {_show(model_id)}; the ARN does not end in an inference profile id"
+        return f"got {show(model_id)}; the ARN does not end in an inference profile id"
     return None
 
 
 # ---------------------------------------------------------------------------- spec
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_number(value: object) -> bool:
@@ -230,50 +226,42 @@ def template_problems(template: str) -> list[str]:
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with an llm_judge spec as `(key_path, message)`; [] when it is valid."""
     problems: list[tuple[str, str]] = []
-    for key in spec:
-        if key not in SPEC_KEYS:
-            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
-            )
+    problems += unknown_keys(spec, SPEC_KEYS)
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
 
     model_id = spec.get("modelId")
     if "modelId" not in spec:
         problems.append(("modelId", f"missing; allowed: {MODEL_ID_ALLOWED}"))
     elif not isinstance(model_id, str):
-        problems.append(("modelId", f"got {_show(model_id)}; allowed: {MODEL_ID_ALLOWED}"))
+        problems.append(("modelId", f"got {show(model_id)}; allowed: {MODEL_ID_ALLOWED}"))
     elif (problem := _model_id_problem(model_id)) is not None:
         problems.append(("modelId", problem))
 
     region = spec.get("region")
     if "region" in spec:
         if not isinstance(region, str) or not _REGION.fullmatch(region):
-            problems.append(("region", f"got {_show(region)}; allowed: a region like us-east-1"))
+            problems.append(("region", f"got {show(region)}; allowed: a region like us-east-1"))
         elif (
             isinstance(model_id, str)
             and (arn := _ARN.fullmatch(model_id)) is not None
             and arn["region"] != region
         ):
             # The client calls the region it is configured for, whatever the ARN says.
-            problems.append(
-                ("region", f"got {_show(region)}; modelId is an ARN in {arn['region']}")
-            )
+            problems.append(("region", f"got {show(region)}; modelId is an ARN in {arn['region']}"))
 
     rubric = spec.get("rubric")
     if "rubric" not in spec:
         problems.append(("rubric", "missing; allowed: a prompt template containing {answer}"))
     elif not isinstance(rubric, str) or not rubric.strip():
         problems.append(
-            ("rubric", f"got {_show(rubric)}; allowed: a prompt template containing {{answer}}")
+            ("rubric", f"got {show(rubric)}; allowed: a prompt template containing {{answer}}")
         )
     else:
         problems += [("rubric", message) for message in template_problems(rubric)]
 
     if "system" in spec and (not isinstance(spec["system"], str) or not spec["system"].strip()):
-        problems.append(("system", f"got {_show(spec['system'])}; allowed: a non-empty string"))
+        problems.append(("system", f"got {show(spec['system'])}; allowed: a non-empty string"))
 
     if "scoreRange" in spec:
         score_range = spec["scoreRange"]
@@ -282,27 +270,25 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             and len(score_range) == 2
             and all(_is_number(bound) for bound in score_range)
         ):
-            problems.append(
-                ("scoreRange", f"got {_show(score_range)}; allowed: [min, max] numbers")
-            )
+            problems.append(("scoreRange", f"got {show(score_range)}; allowed: [min, max] numbers"))
         elif score_range[0] >= score_range[1]:
-            problems.append(("scoreRange", f"got {_show(score_range)}; min must be below max"))
+            problems.append(("scoreRange", f"got {show(score_range)}; min must be below max"))
 
     for key, (_, low, high) in INT_KEYS.items():
         value = spec.get(key)
         if key in spec and not (
             isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
         ):
-            problems.append((key, f"got {_show(value)}; allowed: an integer from {low} to {high}"))
+            problems.append((key, f"got {show(value)}; allowed: an integer from {low} to {high}"))
     for key in UNIT_KEYS:
         value = spec.get(key)
         if key in spec and not (_is_number(value) and 0 <= value <= 1):
-            problems.append((key, f"got {_show(value)}; allowed: a number from 0 to 1"))
+            problems.append((key, f"got {show(value)}; allowed: a number from 0 to 1"))
 
     if "endpointUrl" in spec:
         url = spec["endpointUrl"]
         if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
-            problems.append(("endpointUrl", f"got {_show(url)}; allowed: an http(s) URL"))
+            problems.append(("endpointUrl", f"got {show(url)}; allowed: an http(s) URL"))
     return problems
 
 

@@ -36,7 +36,6 @@ whose "answer" key holds one of those. A reference that is not a number raises V
 that sample: it is a data bug, not a wrong answer.
 """
 
-import difflib
 import math
 import re
 from collections import deque
@@ -44,6 +43,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .contract import Grader, Sample
+from .spec import show, unknown_keys
 
 TYPE = "math_answer"
 STRATEGIES = ("boxed", "phrase", "last_number")
@@ -132,23 +132,12 @@ _REPLACEMENTS = (
 )
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a math_answer spec as `(key_path, message)`; [] when it is valid."""
     problems: list[tuple[str, str]] = []
-    for key in spec:
-        if key not in SPEC_KEYS:
-            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
-            )
+    problems += unknown_keys(spec, SPEC_KEYS)
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
 
     if "extract" in spec:
         problems += _extract_problems(spec["extract"])
@@ -163,10 +152,10 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             or not math.isfinite(value)
             or value < 0
         ):
-            problems.append((key, f"got {_show(value)}; allowed: a finite number >= 0"))
+            problems.append((key, f"got {show(value)}; allowed: a finite number >= 0"))
     if "percentAsNumber" in spec and not isinstance(spec["percentAsNumber"], bool):
         problems.append(
-            ("percentAsNumber", f"got {_show(spec['percentAsNumber'])}; allowed: true, false")
+            ("percentAsNumber", f"got {show(spec['percentAsNumber'])}; allowed: true, false")
         )
     return problems
 
@@ -174,12 +163,12 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _extract_problems(extract: object) -> list[tuple[str, str]]:
     allowed = ", ".join(STRATEGIES)
     if not isinstance(extract, list) or not extract:
-        return [("extract", f"got {_show(extract)}; allowed: a non-empty list of {allowed}")]
+        return [("extract", f"got {show(extract)}; allowed: a non-empty list of {allowed}")]
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, item in enumerate(extract):
         if not isinstance(item, str) or item not in STRATEGIES:
-            problems.append((f"extract[{i}]", f"got {_show(item)}; allowed: {allowed}"))
+            problems.append((f"extract[{i}]", f"got {show(item)}; allowed: {allowed}"))
         elif item in seen:
             problems.append((f"extract[{i}]", f"duplicate strategy {item!r}"))
         else:
@@ -398,7 +387,7 @@ def reference_values(reference: object, *, percent_as_number: bool = False) -> l
     for item in items:
         number = _reference_number(item, percent_as_number)
         if number is None:
-            raise ValueError(f"reference answer {_show(item)} is not a number")
+            raise ValueError(f"reference answer {show(item)} is not a number")
         values.append(number)
     return values
 

@@ -52,6 +52,7 @@ from typing import Any
 
 from .contract import Grader, Sample
 from .exact_match import normalize, reference_alternatives, select_answer
+from .spec import show, unknown_keys
 
 TYPE = "text_similarity"
 METRICS = ("token_f1", "rouge_l", "fuzzy_ratio")
@@ -71,17 +72,12 @@ PARTIAL_METRIC = "fuzzy_ratio_partial"
 ARTICLES = frozenset({"a", "an", "the"})
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _check_choice(
     spec: Mapping[str, Any], key: str, allowed: tuple[str, ...]
 ) -> list[tuple[str, str]]:
     if key not in spec or spec[key] in allowed:
         return []
-    return [(key, f"got {_show(spec[key])}; allowed: {', '.join(allowed)}")]
+    return [(key, f"got {show(spec[key])}; allowed: {', '.join(allowed)}")]
 
 
 def _is_threshold(value: object) -> bool:
@@ -94,25 +90,19 @@ def _is_threshold(value: object) -> bool:
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a text_similarity spec as `(key_path, message)`; [] when valid."""
     problems: list[tuple[str, str]] = []
-    for key in spec:
-        if key not in SPEC_KEYS:
-            hint = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                (str(key), f"unknown key{suggestion}; allowed keys: {', '.join(SPEC_KEYS)}")
-            )
+    problems += unknown_keys(spec, SPEC_KEYS)
 
     if spec.get("type") != TYPE:
-        problems.append(("type", f"got {_show(spec.get('type'))}; allowed: {TYPE}"))
+        problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
     problems += _check_choice(spec, "metric", METRICS)
     problems += _check_choice(spec, "answerFrom", ANSWER_FROM)
     for key in BOOL_KEYS:
         # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
         if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {_show(spec[key])}; allowed: true, false"))
+            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
     if "threshold" in spec and not _is_threshold(spec["threshold"]):
         problems.append(
-            ("threshold", f"got {_show(spec['threshold'])}; allowed: a number from 0 to 1")
+            ("threshold", f"got {show(spec['threshold'])}; allowed: a number from 0 to 1")
         )
 
     # Like exact_match's stray `pattern`: an option that would be silently ignored hides a
@@ -126,7 +116,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(
             (
                 "normalizeWhitespace",
-                f"only used by metric 'fuzzy_ratio' (or with reportAll); metric is {_show(metric)}",
+                f"only used by metric 'fuzzy_ratio' (or with reportAll); metric is {show(metric)}",
             )
         )
     return problems
