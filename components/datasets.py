@@ -76,6 +76,7 @@ def validate_dataset(
     max_records: int = DEFAULT_MAX_RECORDS,
     max_problems: int = DEFAULT_MAX_PROBLEMS,
     allow_duplicates: bool = False,
+    max_bytes: int | None = None,
 ) -> DatasetReport:
     """Check an RFT JSONL file, reading it once and line by line.
 
@@ -121,6 +122,11 @@ def validate_dataset(
         return DatasetReport(path, records=0, sha256="", size_bytes=0, problems=(problem,))
 
     file_problems: list[DatasetProblem] = []
+    # AWS documents no byte limit for RFT data; a caller may set one of its own.
+    if max_bytes is not None and size > max_bytes:
+        file_problems.append(
+            DatasetProblem(None, f"file is {size:,} bytes; allowed: at most {max_bytes:,}")
+        )
     if not min_records <= records <= max_records:
         file_problems.append(
             DatasetProblem(

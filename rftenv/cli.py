@@ -40,6 +40,7 @@ def _validate_data(args: argparse.Namespace) -> int:
         max_records=args.max_records,
         allow_duplicates=args.allow_duplicates,
         max_problems=args.max_problems,
+        max_bytes=args.max_bytes,
     )
     print(
         f"{report.path}: {report.records:,} records, {report.size_bytes:,} bytes, "
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-records", type=int, default=20_000)
     validate.add_argument("--max-problems", type=int, default=50)
     validate.add_argument("--allow-duplicates", action="store_true")
+    validate.add_argument(
+        "--max-bytes",
+        type=int,
+        default=None,
+        help="a file size limit of your own (AWS documents none for RFT data)",
+    )
     validate.set_defaults(handler=_validate_data)
 
     grade = commands.add_parser(

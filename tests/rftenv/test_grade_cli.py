@@ -23,6 +23,12 @@ def test_validate_data_accepts_the_example_and_exits_0(capsys: pytest.CaptureFix
     assert "200 records" in out and out.rstrip().endswith("valid")
 
 
+def test_validate_data_size_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate-data", str(TRAIN), "--max-bytes", "1000"]) == 1
+    assert "bytes; allowed: at most 1,000" in capsys.readouterr().out
+    assert main(["validate-data", str(TRAIN), "--max-bytes", str(TRAIN.stat().st_size)]) == 0
+
+
 def test_validate_data_reports_every_problem_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
