@@ -96,18 +96,19 @@ def event(style: str = "plain", size: int = BATCH) -> list[dict]:
     return samples
 
 
-def best_of(function: object, repeats: int = 15, number: int = 5) -> float:
-    return min(timeit.repeat(function, repeat=repeats, number=number)) / number  # type: ignore[arg-type]
-
-
-def _timed(spec: dict, style: str) -> tuple[float, float]:
-    """(grader, floor) seconds for one batch, measured back to back: the machine's speed
-    drifts over a run."""
+def _timed(spec: dict, style: str, repeats: int = 30, number: int = 3) -> tuple[float, float]:
+    """(grader, floor) seconds for one batch: the best of `repeats` rounds, each timing
+    the floor and then the grader, so a slow spell of this shared machine hits both."""
     raw = json.dumps(event(style))
     grader = build_grader(spec)
-    floor = best_of(lambda: json.dumps(json.loads(raw)))
-    elapsed = best_of(lambda: json.dumps(grade_batch(json.loads(raw), grader)))
-    return elapsed, floor
+    floor, elapsed = math.inf, math.inf
+    for _ in range(repeats):
+        floor = min(floor, timeit.timeit(lambda: json.dumps(json.loads(raw)), number=number))
+        elapsed = min(
+            elapsed,
+            timeit.timeit(lambda: json.dumps(grade_batch(json.loads(raw), grader)), number=number),
+        )
+    return elapsed / number, floor / number
 
 
 def rule_based() -> bool:

@@ -297,7 +297,7 @@ def _has_type(value: object, name: str) -> bool:
     return value is None  # "null"
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     """The outcome of checking one answer."""
 
@@ -482,7 +482,10 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 def parse_json(text: str) -> tuple[bool, Any]:
     """(True, value) if the text is strict JSON, else (False, None)."""
     try:
-        return True, _DECODER.decode(text)
+        # raw_decode skips `decode`'s two whitespace scans; the text arrives stripped, so
+        # anything after the value is trailing garbage.
+        value, end = _DECODER.raw_decode(text)
+        return (True, value) if end == len(text) else (False, None)
     # RecursionError: nesting deeper than the C parser allows. ValueError also covers
     # integers with more digits than Python converts.
     except (ValueError, RecursionError):
