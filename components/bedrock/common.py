@@ -62,3 +62,20 @@ def is_not_found(error: BaseException) -> bool:
 
 def is_conflict(error: BaseException) -> bool:
     return error_code(error) == CONFLICT
+
+
+def from_engine(value: Any) -> Any:
+    """Props as the engine delivers them, with numbers restored.
+
+    Pulumi passes properties through protobuf Structs, whose only number type is a double:
+    an `epochCount` of 2 arrives as 2.0, and botocore refuses a float for an integer
+    member. Integral floats become ints again (a float member takes an int as well), so
+    requests validate and diffs do not see 2 and 2.0 as a change.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: from_engine(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_engine(item) for item in value]
+    return value

@@ -29,6 +29,7 @@ from pulumi.dynamic import (
 from components.bedrock.common import (
     changed,
     client_token,
+    from_engine,
     is_not_found,
     is_unknown,
     iso,
@@ -94,9 +95,11 @@ class _InferenceProvider(ResourceProvider):
         return CreateResult(placeholder, {**self._inputs(props), **outputs})
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = from_engine(news)
         return CheckResult(news, check_failures(self.inputs_model, news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         replaces = [key for key in self.replace_keys if changed(olds, news, key)]
         if changed(olds.get("connection") or {}, news.get("connection") or {}, "region"):
             replaces.append("connection")
@@ -185,6 +188,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         return pt
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = from_engine(props)
         if not props.get("modelId"):
             return self._pending_result(props)
         request: dict[str, Any] = {
@@ -214,6 +218,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         return CreateResult(arn, {**self._inputs(props), **self._outputs(pt)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = from_engine(props)
         if is_pending(props):
             return ReadResult(id_, props)
         client = Connection.from_props(props).client()
@@ -226,6 +231,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         return ReadResult(id_, {**self._inputs(props), **self._outputs(pt)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         if is_pending(olds):  # only wait settings or tags changed while pending
             return UpdateResult(
                 {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
@@ -253,6 +259,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         return UpdateResult({**self._inputs(news), **outputs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
         if is_pending(props):
             return
         client = Connection.from_props(props).client()
@@ -307,6 +314,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         return client.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = from_engine(props)
         if not props.get("modelArn"):
             return self._pending_result(props)
         request: dict[str, Any] = {
@@ -343,6 +351,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         return CreateResult(arn, {**self._inputs(props), **self._outputs(deployment)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = from_engine(props)
         if is_pending(props):
             return ReadResult(id_, props)
         client = Connection.from_props(props).client()
@@ -355,6 +364,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         return ReadResult(id_, {**self._inputs(props), **self._outputs(deployment)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         if is_pending(olds):
             return UpdateResult(
                 {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
@@ -384,6 +394,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         return UpdateResult({**self._inputs(news), **outputs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
         if is_pending(props):
             return
         client = Connection.from_props(props).client()

@@ -34,6 +34,7 @@ from pulumi.dynamic import (
 from components.bedrock.common import (
     changed,
     client_token,
+    from_engine,
     is_conflict,
     is_not_found,
     iso,
@@ -181,9 +182,11 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- check / diff -------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        news = from_engine(news)
         return CheckResult(news, check_failures(JobInputs, news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = from_engine(olds), from_engine(news)
         replaces = [key for key in TRAINING_KEYS if changed(olds, news, key)]
         old_connection, new_connection = olds.get("connection") or {}, news.get("connection") or {}
         if changed(old_connection, new_connection, "region"):
@@ -198,6 +201,7 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- create -------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
+        props = from_engine(props)
         client = Connection.from_props(props).client()
         request = create_request(props)
         job_arn = call_with_retries(
@@ -285,6 +289,7 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- read ---------------------------------------------------------------------------
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = from_engine(props)
         client = Connection.from_props(props).client()
         try:
             job = self._get(client, id_)
@@ -298,6 +303,7 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- update (tags only) -------------------------------------------------------------
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = from_engine(olds), from_engine(news)
         client = Connection.from_props(news).client()
         sync_tags(client, id_, olds.get("jobTags"), news.get("jobTags"))
         if olds.get("customModelArn"):
@@ -307,6 +313,7 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- delete -------------------------------------------------------------------------
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        props = from_engine(props)
         client = Connection.from_props(props).client()
         try:
             job: dict[str, Any] | None = self._get(client, id_)

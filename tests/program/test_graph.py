@@ -455,3 +455,24 @@ def test_inference_follows_the_configured_mode(graph: Graph) -> None:
         assert resource["outputs"]["status"] == "PendingModel"
         assert graph.outputs["inferenceStatus"].startswith("pending:")
         assert "pulumi up --refresh" in graph.outputs["inferenceStatus"]
+
+
+def test_the_providers_accept_what_the_program_sends(graph: Graph) -> None:
+    """`check` runs first under the real engine: the program's own inputs must pass it."""
+    from components.bedrock.inference import (
+        CustomModelDeploymentProvider,
+        ProvisionedThroughputProvider,
+    )
+    from components.bedrock.job import RftCustomizationJobProvider
+
+    providers = {
+        JOB: RftCustomizationJobProvider(),
+        THROUGHPUT: ProvisionedThroughputProvider(),
+        DEPLOYMENT: CustomModelDeploymentProvider(),
+    }
+    checked = 0
+    for type_, provider in providers.items():
+        for resource in graph.of_type(type_):
+            assert provider.check({}, resource["inputs"]).failures == [], resource["name"]
+            checked += 1
+    assert checked >= 1

@@ -284,3 +284,31 @@ def test_a_wait_only_change_calls_nothing_on_bedrock(
     outs = jobs.update(olds["jobArn"], olds, job_props(fake, wait={"enabled": True})).outs
     assert fake.calls[before:] == []
     assert outs["wait"] == {"enabled": True} and outs["jobArn"] == olds["jobArn"]
+
+
+def test_numbers_as_the_engine_delivers_them_are_restored(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    """Pulumi passes props through protobuf, where every number is a double: 2 arrives as
+    2.0, and botocore refuses a float for an integer member."""
+    props = job_props(fake)
+
+    def as_engine(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | dict | list):
+            return value
+        if isinstance(value, int):
+            return float(value)
+        if isinstance(value, dict):
+            return {k: as_engine(v) for k, v in value.items()}
+        return [as_engine(v) for v in value]
+
+    engine_props = as_engine(props)
+    assert engine_props["hyperParameters"]["epochCount"] == 1.0
+    assert isinstance(engine_props["hyperParameters"]["epochCount"], float)
+    assert jobs.check({}, engine_props).failures == []
+    created = jobs.create(engine_props)
+    request = fake.calls[[c[0] for c in fake.calls].index("CreateModelCustomizationJob")][1]
+    sent = request["customizationConfig"]["rftConfig"]["hyperParameters"]
+    assert sent["epochCount"] == 1 and sent["learningRate"] == pytest.approx(1e-05)
+    # State (ints) against the next run's inputs (doubles) is no change.
+    assert jobs.diff(created.id, created.outs, as_engine(job_props(fake))).changes is False
