@@ -35,8 +35,7 @@ _ENTRY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_
 
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    problems += unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
     path = spec.get("path")
     if not isinstance(path, str) or not path.strip():
         problems.append(("path", f"got {path!r:.60}; allowed: the grader's directory"))

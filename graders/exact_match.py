@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .contract import Grader, Sample
-from .spec import show, unknown_keys
+from .spec import bool_problems, choice_problems, show, unknown_keys
 
 TYPE = "exact_match"
 OPERATIONS = ("eq", "ne", "contains", "regex")
@@ -36,27 +36,15 @@ MAX_REGEX_INPUT_CHARS = 100_000
 METRIC_NAME = "exact_match"
 
 
-def _check_choice(
-    spec: Mapping[str, Any], key: str, allowed: tuple[str, ...]
-) -> list[tuple[str, str]]:
-    if key not in spec or spec[key] in allowed:
-        return []
-    return [(key, f"got {show(spec[key])}; allowed: {', '.join(allowed)}")]
-
-
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with an exact_match spec as `(key_path, message)`; [] when it is valid."""
-    problems: list[tuple[str, str]] = []
-    problems += unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
 
     if spec.get("type") != TYPE:
         problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
-    problems += _check_choice(spec, "operation", OPERATIONS)
-    problems += _check_choice(spec, "answerFrom", ANSWER_FROM)
-    for key in BOOL_KEYS:
-        # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
-        if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
+    problems += choice_problems(spec, "operation", OPERATIONS)
+    problems += choice_problems(spec, "answerFrom", ANSWER_FROM)
+    problems += bool_problems(spec, BOOL_KEYS)
 
     if "pattern" in spec:
         pattern = spec["pattern"]

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .contract import Grader, Sample
-from .spec import show, unknown
+from .spec import bool_problems, show, unknown
 
 TYPE = "json_format"
 BOOL_KEYS = {"partialCredit": False, "compareToReference": False}
@@ -88,10 +88,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("schema", "missing; required: a JSON Schema object"))
     else:
         problems += schema_problems(spec["schema"], "schema", 0)
-    for key in BOOL_KEYS:
-        # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
-        if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
+    problems += bool_problems(spec, BOOL_KEYS)
     return problems
 
 

@@ -225,8 +225,7 @@ def template_problems(template: str) -> list[str]:
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with an llm_judge spec as `(key_path, message)`; [] when it is valid."""
-    problems: list[tuple[str, str]] = []
-    problems += unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
     if spec.get("type") != TYPE:
         problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
 

@@ -134,8 +134,7 @@ _REPLACEMENTS = (
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a math_answer spec as `(key_path, message)`; [] when it is valid."""
-    problems: list[tuple[str, str]] = []
-    problems += unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
     if spec.get("type") != TYPE:
         problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
 

@@ -2,7 +2,8 @@
 mistakes, whichever grader a user configures."""
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
 def show(value: object) -> str:
@@ -23,3 +24,22 @@ def unknown_keys(
 ) -> list[tuple[str, str]]:
     """One problem per key of `keys` not in `allowed`, at `prefix` + the key."""
     return [(f"{prefix}{key}", unknown(key, allowed)) for key in keys if key not in allowed]
+
+
+def choice_problems(
+    spec: Mapping[str, Any], key: str, allowed: Sequence[str]
+) -> list[tuple[str, str]]:
+    """A problem if `key` is set to something other than one of `allowed`."""
+    if key not in spec or spec[key] in allowed:
+        return []
+    return [(key, f"got {show(spec[key])}; allowed: {', '.join(allowed)}")]
+
+
+def bool_problems(spec: Mapping[str, Any], keys: Iterable[str]) -> list[tuple[str, str]]:
+    """A problem per key of `keys` set to anything but a real boolean: 0/1 or "true"
+    usually means the spec was hand-edited wrongly, so refuse rather than guess."""
+    return [
+        (key, f"got {show(spec[key])}; allowed: true, false")
+        for key in keys
+        if key in spec and not isinstance(spec[key], bool)
+    ]

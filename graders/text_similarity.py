@@ -52,7 +52,7 @@ from typing import Any
 
 from .contract import Grader, Sample
 from .exact_match import normalize, reference_alternatives, select_answer
-from .spec import show, unknown_keys
+from .spec import bool_problems, choice_problems, show, unknown_keys
 
 TYPE = "text_similarity"
 METRICS = ("token_f1", "rouge_l", "fuzzy_ratio")
@@ -72,14 +72,6 @@ PARTIAL_METRIC = "fuzzy_ratio_partial"
 ARTICLES = frozenset({"a", "an", "the"})
 
 
-def _check_choice(
-    spec: Mapping[str, Any], key: str, allowed: tuple[str, ...]
-) -> list[tuple[str, str]]:
-    if key not in spec or spec[key] in allowed:
-        return []
-    return [(key, f"got {show(spec[key])}; allowed: {', '.join(allowed)}")]
-
-
 def _is_threshold(value: object) -> bool:
     # bool is a number in Python but `threshold: true` is a mistake, not 1.0.
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -89,17 +81,13 @@ def _is_threshold(value: object) -> bool:
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with a text_similarity spec as `(key_path, message)`; [] when valid."""
-    problems: list[tuple[str, str]] = []
-    problems += unknown_keys(spec, SPEC_KEYS)
+    problems = unknown_keys(spec, SPEC_KEYS)
 
     if spec.get("type") != TYPE:
         problems.append(("type", f"got {show(spec.get('type'))}; allowed: {TYPE}"))
-    problems += _check_choice(spec, "metric", METRICS)
-    problems += _check_choice(spec, "answerFrom", ANSWER_FROM)
-    for key in BOOL_KEYS:
-        # 0/1 or "true" usually means the spec was hand-edited wrongly; refuse rather than guess.
-        if key in spec and not isinstance(spec[key], bool):
-            problems.append((key, f"got {show(spec[key])}; allowed: true, false"))
+    problems += choice_problems(spec, "metric", METRICS)
+    problems += choice_problems(spec, "answerFrom", ANSWER_FROM)
+    problems += bool_problems(spec, BOOL_KEYS)
     if "threshold" in spec and not _is_threshold(spec["threshold"]):
         problems.append(
             ("threshold", f"got {show(spec['threshold'])}; allowed: a number from 0 to 1")
