@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -34,6 +34,7 @@ from tests.fakes._wire import (
     validate,
 )
 from tests.fakes.clock import FakeClock
+from tests.fakes.server import ServedFake
 
 Params = dict[str, Any]
 Record = dict[str, Any]
@@ -83,7 +84,7 @@ def _not_found(kind: str, identifier: str) -> ServiceError:
     return ServiceError("ResourceNotFoundException", f"Could not find {kind} '{identifier}'.")
 
 
-class FakeBedrock:
+class FakeBedrock(ServedFake):
     """Bedrock model customization, custom models, PTs and deployments, with scenario knobs."""
 
     def __init__(
@@ -116,8 +117,6 @@ class FakeBedrock:
         self._throughputs: dict[str, Record] = {}
         self._deployments: dict[str, Record] = {}
         self._faults: dict[str, deque[_Fault]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._handlers: dict[str, Callable[[Params], Record]] = {
             "CreateModelCustomizationJob": self._create_job,
             "GetModelCustomizationJob": self._get_job,
@@ -138,37 +137,6 @@ class FakeBedrock:
         }
 
     # ------------------------------------------------------------------ server lifecycle
-
-    def start(self) -> str:
-        if self._server is not None:
-            return self.endpoint_url
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True  # a stuck client connection must not block interpreter exit
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self.endpoint_url = f"http://127.0.0.1:{server.server_address[1]}"
-        return self.endpoint_url
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeBedrock:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ test-facing API
 
@@ -864,3 +832,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; `calls` records every request
+
+
+FakeBedrock.handler = _Handler

@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from tests.fakes._wire import (
     validate,
 )
 from tests.fakes.clock import FakeClock
+from tests.fakes.server import ServedFake
 
 SERVICE = "bedrock-runtime"
 DEFAULT_REPLY = '{"score": 8}'
@@ -68,14 +69,7 @@ def request_text(request: dict[str, Any]) -> str:
     return "".join(block.get("text", "") for block in messages[-1].get("content", []))
 
 
-class _Server(ThreadingHTTPServer):
-    # The default backlog of 5 can drop connections (and make clients wait a second for a SYN
-    # retransmit) when a concurrency test opens dozens at once.
-    request_queue_size = 128
-    daemon_threads = True  # a stuck client connection must not block interpreter exit
-
-
-class FakeBedrockRuntime:
+class FakeBedrockRuntime(ServedFake):
     """Converse with a programmable judge, injectable errors and concurrency accounting."""
 
     def __init__(self, clock: FakeClock, *, latency: float = 0.0) -> None:
@@ -95,40 +89,8 @@ class FakeBedrockRuntime:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._faults: deque[str] = deque()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ server lifecycle
-
-    def start(self) -> str:
-        if self._server is not None:
-            return self.endpoint_url
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        self.endpoint_url = f"http://127.0.0.1:{server.server_address[1]}"
-        return self.endpoint_url
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeBedrockRuntime:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ test-facing API
 
@@ -237,3 +199,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; `calls` records every request
+
+
+FakeBedrockRuntime.handler = _Handler
