@@ -52,6 +52,7 @@ class CustomizationRole(pulumi.ComponentResource):
                     output=args.output,
                     key_arn=resolved[0],
                     grader_arns=resolved[1:],
+                    key_buckets=[names.bucket(purpose) for purpose in ("data", "output")],
                     subnet_ids=args.subnet_ids,
                     security_group_ids=args.security_group_ids,
                 )

@@ -45,6 +45,10 @@ KEY_ADMIN_ACTIONS = (
     "kms:UpdateKeyDescription",
 )
 BEDROCK_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
+# S3 calls KMS with an encryption context naming the bucket (or, without bucket keys, the
+# object), so use through S3 can be pinned to the stack's buckets.
+S3_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+S3_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
 LOGS_KEY_ACTIONS = (
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -62,6 +66,73 @@ VPC_DESCRIBE_ACTIONS = (
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
 )
+
+
+# Identity-policy actions that may be granted on `Resource: "*"`, each with the reason
+# nothing narrower exists. The policy pack rejects any other action on "*", and the audit
+# lists these reasons next to the statements that use them.
+WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
+    action: "EC2 Describe* actions support no resource-level permissions"
+    for action in VPC_DESCRIBE_ACTIONS
+}
+
+# Why each statement exists, by Sid (a trailing index, as in "InvokeJudgeModel1", is
+# ignored). The audit prints these in SUMMARY.md and fails on a statement without one.
+STATEMENT_PURPOSES: dict[str, str] = {
+    # trust policies
+    "BedrockCustomizationJobs": "Bedrock assumes the role to run this account's customization "
+    "jobs in this region only (confused-deputy conditions)",
+    "LambdaExecution": "Lambda assumes the grader's execution role",
+    # Bedrock service role
+    "ReadTrainingDataObjects": "the job reads exactly its training and validation files",
+    "ReadTrainingDataList": "the job lists the dataset keys, restricted by s3:prefix",
+    "WriteOutput": "the job writes (and reads back) artifacts and metrics under the output prefix",
+    "ListOutput": "the job lists its output prefix only",
+    "UseStackKeyThroughS3": "S3 encrypts and decrypts the stack buckets' objects with the "
+    "stack key (encryption context pins the buckets)",
+    "UseStackKeyThroughBedrock": "Bedrock encrypts the custom model with the stack key",
+    "GrantStackKeyToBedrock": "Bedrock keeps the custom model encrypted through a grant "
+    "for an AWS resource",
+    "InvokeGraders": "Bedrock calls exactly the job's grader Lambda for rewards",
+    "DescribeNetwork": "a job in a VPC looks up its subnets, security groups and interfaces",
+    "CreateJobNetworkInterface": "the job creates network interfaces tagged as Bedrock-managed "
+    "for this account's jobs",
+    "CreateNetworkInterfaceInJobSubnets": "those interfaces go only into the configured "
+    "subnets and security groups",
+    "ManageJobNetworkInterfaces": "the job attaches and removes its own interfaces, in its "
+    "subnets, tagged as Bedrock-managed",
+    "TagJobNetworkInterfaces": "the job tags interfaces only while creating them, with the "
+    "two Bedrock tags",
+    # grader execution roles
+    "WriteOwnLogs": "the grader writes to its own log group",
+    "InvokeJudgeModel": "the LLM judge calls exactly its judge model",
+    "InvokeJudgeInferenceProfile": "the LLM judge calls its cross-region inference profile",
+    "InvokeJudgeModelThroughProfile": "the profile routes to the judge's foundation model in "
+    "its regions, allowed only through that profile",
+    # key policy
+    "AccountAdministersKey": "the account can manage the key (never lose it) but not use it",
+    "BedrockRoleUsesKeyThroughS3": "the Bedrock service role reads data and writes output in "
+    "the stack buckets",
+    "BedrockRoleUsesKeyThroughBedrock": "the Bedrock service role has Bedrock encrypt the "
+    "custom model",
+    "BedrockRoleGrantsToBedrock": "Bedrock holds a grant on the key for the custom model",
+    "OperatorUsesKeyThroughS3": "operators upload datasets and read job output and access logs",
+    "OperatorUsesKeyThroughBedrock": "operators create the job, throughput and deployments of "
+    "the encrypted model",
+    "OperatorGrantsToBedrock": "Bedrock holds grants for throughput and deployments created "
+    "by operators",
+    "CloudWatchLogsEncryptsGraderLogs": "CloudWatch Logs encrypts this stack's grader log groups",
+    "S3ServerAccessLogsUseKey": "S3 server access logs for the stack's buckets are encrypted "
+    "in the log bucket",
+    # bucket policies
+    "DenyInsecureTransport": "no request without TLS reaches the bucket",
+    "S3ServerAccessLogDelivery": "S3 delivers the stack buckets' access logs under the log prefix",
+}
+
+
+def statement_purpose(sid: str) -> str | None:
+    """Why a statement exists, or None when its Sid has no recorded purpose."""
+    return STATEMENT_PURPOSES.get(sid.rstrip("0123456789"))
 
 
 @dataclass(frozen=True)
@@ -164,6 +235,13 @@ def _s3_read_statements(sid: str, names: Names, locations: Sequence[S3Location])
     return statements
 
 
+def _s3_context(names: Names, buckets: Sequence[str]) -> list[str]:
+    """The values `kms:EncryptionContext:aws:s3:arn` takes for objects in `buckets`: the
+    bucket ARN with S3 bucket keys, the object ARN without."""
+    arns = [names.bucket_arn(bucket) for bucket in buckets]
+    return _sorted(arns + [f"{arn}/*" for arn in arns])
+
+
 def customization_role_policy(
     names: Names,
     *,
@@ -171,14 +249,16 @@ def customization_role_policy(
     output: S3Location,
     key_arn: str,
     grader_arns: Sequence[str],
+    key_buckets: Sequence[str],
     subnet_ids: Sequence[str] = (),
     security_group_ids: Sequence[str] = (),
 ) -> Document:
     """What the Bedrock service role may do, and nothing more.
 
     Reads the training/validation data, reads and writes under the output prefix, uses the
-    stack's key only through S3 and Bedrock, invokes exactly the given grader functions and,
-    only when the job runs in a VPC, manages the job's network interfaces.
+    stack's key only through S3 (for objects in `key_buckets`, the buckets encrypted with
+    it) and Bedrock, invokes exactly the given grader
+    functions and, only when the job runs in a VPC, manages the job's network interfaces.
     """
     out_bucket = names.bucket_arn(output.bucket)
     statements: list[Document] = [
@@ -197,18 +277,21 @@ def customization_role_policy(
             "Condition": {"StringLike": {"s3:prefix": f"{output.prefix}*"}},
         },
         {
-            "Sid": "UseStackKey",
+            "Sid": "UseStackKeyThroughS3",
+            "Effect": "Allow",
+            "Action": list(S3_KEY_ACTIONS),
+            "Resource": key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": names.service_endpoint("s3")},
+                "StringLike": {S3_CONTEXT_KEY: _s3_context(names, key_buckets)},
+            },
+        },
+        {
+            "Sid": "UseStackKeyThroughBedrock",
             "Effect": "Allow",
             "Action": list(BEDROCK_KEY_ACTIONS),
             "Resource": key_arn,
-            "Condition": {
-                "StringEquals": {
-                    "kms:ViaService": [
-                        names.service_endpoint("bedrock"),
-                        names.service_endpoint("s3"),
-                    ]
-                }
-            },
+            "Condition": {"StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")}},
         },
         {
             # Bedrock encrypts the custom model with the key through a grant it creates.
@@ -272,14 +355,13 @@ def _vpc_statements(
                 "ec2:DeleteNetworkInterface",
                 "ec2:DeleteNetworkInterfacePermission",
             ],
-            # These actions take no network-interface ARN before the interface exists;
-            # the conditions pin them to the job's own subnets and Bedrock-managed ENIs.
-            "Resource": "*",
+            # AWS documents these on "*"; they act only on network interfaces, so the
+            # resource is narrowed to those. The conditions are AWS's, with the job-ARN tag
+            # (a string) compared as a string.
+            "Resource": f"{ec2}:network-interface/*",
             "Condition": {
-                "ArnEquals": {
-                    "ec2:Subnet": _sorted(subnets),
-                    "ec2:ResourceTag/BedrockModelCustomizationJobArn": job_arns,
-                },
+                "ArnEquals": {"ec2:Subnet": _sorted(subnets)},
+                "StringLike": {"ec2:ResourceTag/BedrockModelCustomizationJobArn": job_arns},
                 "StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"},
             },
         },
@@ -368,25 +450,35 @@ def grader_role_policy(log_group_arn: str, extra: Sequence[Document] = ()) -> Do
 # --------------------------------------------------------------------------------------
 # KMS key policy
 # --------------------------------------------------------------------------------------
-def _use_and_grant(names: Names, who: str, principal_arns: Sequence[str]) -> list[Document]:
-    """Use of the key through Bedrock and S3, and grants to Bedrock for custom models."""
+def _use_and_grant(
+    names: Names, who: str, principal_arns: Sequence[str], buckets: Sequence[str]
+) -> list[Document]:
+    """Use of the key through S3 (for objects in `buckets` only) and through Bedrock, and
+    grants to Bedrock for custom models."""
     root = {"AWS": names.account_root_arn}
     principals = {"aws:PrincipalArn": _sorted(principal_arns)}
     return [
         {
-            "Sid": f"{who}UsesKey",
+            "Sid": f"{who}UsesKeyThroughS3",
+            "Effect": "Allow",
+            "Principal": root,
+            "Action": list(S3_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": principals,
+                "StringEquals": {"kms:ViaService": names.service_endpoint("s3")},
+                "StringLike": {S3_CONTEXT_KEY: _s3_context(names, buckets)},
+            },
+        },
+        {
+            "Sid": f"{who}UsesKeyThroughBedrock",
             "Effect": "Allow",
             "Principal": root,
             "Action": list(BEDROCK_KEY_ACTIONS),
             "Resource": "*",
             "Condition": {
                 "ArnEquals": principals,
-                "StringEquals": {
-                    "kms:ViaService": [
-                        names.service_endpoint("bedrock"),
-                        names.service_endpoint("s3"),
-                    ]
-                },
+                "StringEquals": {"kms:ViaService": names.service_endpoint("bedrock")},
             },
         },
         {
@@ -411,6 +503,8 @@ def key_policy(
     bedrock_role_arns: Sequence[str],
     operator_arns: Sequence[str],
     logged_bucket_arns: Sequence[str],
+    bedrock_buckets: Sequence[str] = (),
+    operator_buckets: Sequence[str] = (),
 ) -> Document:
     """The stack key's policy.
 
@@ -419,8 +513,12 @@ def key_policy(
     exist yet (the roles are created after the key), and a recreated role keeps working.
     Operators are the deployment role and `kms.keyUserArns`: they upload datasets, read
     job output, and create the job, provisioned throughput and deployments of the
-    encrypted model.
+    encrypted model. Use through S3 is limited to objects in `bedrock_buckets` and
+    `operator_buckets` (the stack's data, output and log buckets by default).
     """
+    stack_buckets = [names.bucket(purpose) for purpose in ("data", "output")]
+    bedrock_buckets = bedrock_buckets or stack_buckets
+    operator_buckets = operator_buckets or [*stack_buckets, names.bucket("logs")]
     statements: list[Document] = [
         {
             "Sid": "AccountAdministersKey",
@@ -429,10 +527,10 @@ def key_policy(
             "Action": list(KEY_ADMIN_ACTIONS),
             "Resource": "*",  # in a key policy "*" is this key
         },
-        *_use_and_grant(names, "BedrockRole", bedrock_role_arns),
+        *_use_and_grant(names, "BedrockRole", bedrock_role_arns, bedrock_buckets),
     ]
     if operator_arns:
-        statements += _use_and_grant(names, "Operator", operator_arns)
+        statements += _use_and_grant(names, "Operator", operator_arns, operator_buckets)
     statements.append(
         {
             "Sid": "CloudWatchLogsEncryptsGraderLogs",

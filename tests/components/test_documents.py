@@ -14,6 +14,8 @@ from components.naming import Names
 NAMES = Names("dev", "111122223333", "us-east-1")
 KEY = "arn:aws:kms:us-east-1:111122223333:key/abc"
 GRADER = "arn:aws:lambda:us-east-1:111122223333:function:rft-env-dev-grader-a"
+DATA_BUCKET = "rft-env-dev-data-111122223333-us-east-1"
+OUTPUT_BUCKET = "rft-env-dev-output-111122223333-us-east-1"
 
 
 def sids(document: documents.Document) -> list[str]:
@@ -28,6 +30,7 @@ def role_policy(**overrides: object) -> documents.Document:
         "output": S3Location("rft-env-dev-output-111122223333-us-east-1", "rft-output/"),
         "key_arn": KEY,
         "grader_arns": [GRADER],
+        "key_buckets": [DATA_BUCKET, OUTPUT_BUCKET],
     }
     arguments.update(overrides)
     return documents.customization_role_policy(NAMES, **arguments)
@@ -59,7 +62,8 @@ def test_role_policy_without_vpc_has_no_wildcard_resource() -> None:
         "ReadTrainingDataList",
         "WriteOutput",
         "ListOutput",
-        "UseStackKey",
+        "UseStackKeyThroughS3",
+        "UseStackKeyThroughBedrock",
         "GrantStackKeyToBedrock",
         "InvokeGraders",
     ]
@@ -89,11 +93,25 @@ def test_role_policy_invokes_only_the_given_graders_and_uses_key_via_services() 
     policy = role_policy(grader_arns=[GRADER, GRADER])
     statements = {s["Sid"]: s for s in policy["Statement"]}
     assert statements["InvokeGraders"]["Resource"] == [GRADER]
-    assert statements["UseStackKey"]["Condition"]["StringEquals"]["kms:ViaService"] == [
-        "bedrock.us-east-1.amazonaws.com",
-        "s3.us-east-1.amazonaws.com",
-    ]
-    assert "kms:Encrypt" not in statements["UseStackKey"]["Action"]
+    through_s3 = statements["UseStackKeyThroughS3"]
+    assert through_s3["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com"
+    }
+    # S3 names the bucket (bucket keys) or the object in the encryption context.
+    assert through_s3["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:s3:arn": [
+            f"arn:aws:s3:::{DATA_BUCKET}",
+            f"arn:aws:s3:::{DATA_BUCKET}/*",
+            f"arn:aws:s3:::{OUTPUT_BUCKET}",
+            f"arn:aws:s3:::{OUTPUT_BUCKET}/*",
+        ]
+    }
+    through_bedrock = statements["UseStackKeyThroughBedrock"]
+    assert through_bedrock["Condition"] == {
+        "StringEquals": {"kms:ViaService": "bedrock.us-east-1.amazonaws.com"}
+    }
+    for statement in (through_s3, through_bedrock):
+        assert "kms:Encrypt" not in statement["Action"]
 
 
 def test_vpc_statements_pin_subnets_and_groups() -> None:
@@ -105,7 +123,17 @@ def test_vpc_statements_pin_subnets_and_groups() -> None:
         f"{ec2}:subnet/subnet-0aaaaaaaa",
     ]
     manage = statements["ManageJobNetworkInterfaces"]
+    assert manage["Resource"] == f"{ec2}:network-interface/*"
     assert manage["Condition"]["ArnEquals"]["ec2:Subnet"] == [f"{ec2}:subnet/subnet-0aaaaaaaa"]
+    assert manage["Condition"]["StringLike"] == {
+        "ec2:ResourceTag/BedrockModelCustomizationJobArn": (
+            "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/*"
+        )
+    }
+    # Describe* is the only grant on "*", and the allow-list says why.
+    wildcard = [s for s in policy["Statement"] if s["Resource"] == "*"]
+    assert [s["Sid"] for s in wildcard] == ["DescribeNetwork"]
+    assert set(wildcard[0]["Action"]) <= set(documents.WILDCARD_RESOURCE_ACTIONS)
     tags = statements["TagJobNetworkInterfaces"]["Condition"]["ForAllValues:StringEquals"]
     assert tags == {"aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]}
 
@@ -146,7 +174,8 @@ def test_key_admin_statement_cannot_use_or_grant_the_key() -> None:
 def test_key_policy_optional_statements() -> None:
     assert sids(key_policy()) == [
         "AccountAdministersKey",
-        "BedrockRoleUsesKey",
+        "BedrockRoleUsesKeyThroughS3",
+        "BedrockRoleUsesKeyThroughBedrock",
         "BedrockRoleGrantsToBedrock",
         "CloudWatchLogsEncryptsGraderLogs",
     ]
@@ -154,11 +183,20 @@ def test_key_policy_optional_statements() -> None:
         operator_arns=["arn:aws:iam::111122223333:role/deployer"],
         logged_bucket_arns=["arn:aws:s3:::b"],
     )
-    assert sids(full)[3:5] == ["OperatorUsesKey", "OperatorGrantsToBedrock"]
-    operator = full["Statement"][3]
+    assert sids(full)[4:7] == [
+        "OperatorUsesKeyThroughS3",
+        "OperatorUsesKeyThroughBedrock",
+        "OperatorGrantsToBedrock",
+    ]
+    operator = full["Statement"][4]
     assert operator["Condition"]["ArnEquals"] == {
         "aws:PrincipalArn": ["arn:aws:iam::111122223333:role/deployer"]
     }
+    # Operators also read the access logs; the Bedrock role does not.
+    logs = f"arn:aws:s3:::{NAMES.bucket('logs')}"
+    assert logs in operator["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+    bedrock = full["Statement"][1]
+    assert logs not in bedrock["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
     logging = full["Statement"][-1]
     assert logging["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert logging["Condition"]["ArnLike"] == {"aws:SourceArn": ["arn:aws:s3:::b"]}
@@ -195,3 +233,10 @@ def test_to_json_is_canonical(arns: list[str]) -> None:
     second = documents.to_json(role_policy(grader_arns=list(reversed(arns))))
     assert first == second
     assert json.loads(first)["Version"] == "2012-10-17"
+
+
+def test_statement_purposes_ignore_a_trailing_index() -> None:
+    assert documents.statement_purpose("InvokeJudgeModel1") == documents.statement_purpose(
+        "InvokeJudgeModel"
+    )
+    assert documents.statement_purpose("SomethingNobodyWrote") is None

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from components.documents import WILDCARD_RESOURCE_ACTIONS
 from components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
 from components.tags import RESERVED_TAG_KEYS
 from tests.conftest import Graph
@@ -134,8 +135,14 @@ def test_key_use_is_limited_to_this_stacks_roles_through_services(graph: Graph) 
         assert all(p.startswith(f"arn:aws:iam::{graph.config.account.id}:") for p in principals)
         via = as_list(statement["Condition"]["StringEquals"]["kms:ViaService"])
         assert via and all(v.endswith(f".{graph.config.region}.amazonaws.com") for v in via)
-    bedrock = next(s for s in usage if s["Sid"] == "BedrockRoleUsesKey")
-    assert bedrock["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [role_arn]
+    for sid in ("BedrockRoleUsesKeyThroughS3", "BedrockRoleUsesKeyThroughBedrock"):
+        bedrock = next(s for s in usage if s["Sid"] == sid)
+        assert bedrock["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [role_arn]
+    # Through S3, the key works only for objects in the stack's own buckets.
+    through_s3 = next(s for s in usage if s["Sid"] == "BedrockRoleUsesKeyThroughS3")
+    buckets = {graph.outputs["dataBucket"], graph.outputs["outputBucket"]}
+    context = through_s3["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+    assert {arn.removeprefix("arn:aws:s3:::").removesuffix("/*") for arn in context} == buckets
 
 
 def test_every_bucket_is_kms_encrypted_private_versioned_and_tls_only(graph: Graph) -> None:
@@ -262,11 +269,11 @@ def test_role_policies_grant_no_wildcard_actions(graph: Graph) -> None:
 
 
 def test_wildcard_resources_only_where_the_api_offers_nothing_narrower(graph: Graph) -> None:
-    allowed = {"DescribeNetwork", "ManageJobNetworkInterfaces"}
     for resource in graph.of_type(ROLE_POLICY):
         for statement in statements(graph.policy(resource)):
             if "*" in as_list(statement["Resource"]):
-                assert statement["Sid"] in allowed, (resource["name"], statement["Sid"])
+                assert statement["Sid"] == "DescribeNetwork", (resource["name"], statement["Sid"])
+                assert set(as_list(statement["Action"])) <= set(WILDCARD_RESOURCE_ACTIONS)
 
 
 def test_bedrock_role_reads_data_and_writes_output_under_prefixes(graph: Graph) -> None:
@@ -281,7 +288,8 @@ def test_bedrock_role_reads_data_and_writes_output_under_prefixes(graph: Graph) 
     output = graph.outputs["outputBucket"]
     assert policy["WriteOutput"]["Resource"] == f"arn:aws:s3:::{output}/rft-output/*"
     assert policy["ListOutput"]["Condition"] == {"StringLike": {"s3:prefix": "rft-output/*"}}
-    assert policy["UseStackKey"]["Resource"] == key_arn(graph)
+    assert policy["UseStackKeyThroughS3"]["Resource"] == key_arn(graph)
+    assert policy["UseStackKeyThroughBedrock"]["Resource"] == key_arn(graph)
     assert policy["GrantStackKeyToBedrock"]["Condition"]["Bool"] == {
         "kms:GrantIsForAWSResource": "true"
     }

@@ -55,8 +55,8 @@ def test_an_existing_key_is_used_everywhere_and_none_is_created() -> None:
     role_policy = graph.policy(
         graph.one("aws:iam/rolePolicy:RolePolicy", "rft-customization-policy")
     )
-    use = next(s for s in role_policy["Statement"] if s["Sid"] == "UseStackKey")
-    assert use["Resource"] == existing
+    uses = [s for s in role_policy["Statement"] if s["Sid"].startswith("UseStackKey")]
+    assert [use["Resource"] for use in uses] == [existing, existing]
 
 
 def test_data_from_s3_is_read_in_place_and_nothing_is_uploaded() -> None:
@@ -82,21 +82,27 @@ def test_data_from_s3_is_read_in_place_and_nothing_is_uploaded() -> None:
     provider = graph.of_type("pulumi:providers:aws")[0]["inputs"]
     assert "assumeRoles" not in provider
     key_policy = graph.policy(graph.of_type("aws:kms/key:Key")[0])
-    assert "OperatorUsesKey" not in {s["Sid"] for s in key_policy["Statement"]}
+    assert not any(s["Sid"].startswith("Operator") for s in key_policy["Statement"])
 
 
 def test_operators_use_the_key_through_s3_and_bedrock_only() -> None:
     engineer = "arn:aws:iam::111122223333:role/data-engineer"
     graph = run(dev_config(kms={"keyUserArns": [engineer]}))
     key_policy = graph.policy(graph.of_type("aws:kms/key:Key")[0])
-    users = next(s for s in key_policy["Statement"] if s["Sid"] == "OperatorUsesKey")
-    assert users["Condition"]["ArnEquals"]["aws:PrincipalArn"] == sorted(
-        [engineer, "arn:aws:iam::111122223333:role/rft-env-deployer"]
-    )
-    assert users["Condition"]["StringEquals"] == {
-        "kms:ViaService": ["bedrock.us-east-1.amazonaws.com", "s3.us-east-1.amazonaws.com"]
+    statements = {s["Sid"]: s for s in key_policy["Statement"]}
+    operators = sorted([engineer, "arn:aws:iam::111122223333:role/rft-env-deployer"])
+    through_s3 = statements["OperatorUsesKeyThroughS3"]
+    through_bedrock = statements["OperatorUsesKeyThroughBedrock"]
+    for users in (through_s3, through_bedrock):
+        assert users["Condition"]["ArnEquals"]["aws:PrincipalArn"] == operators
+    assert through_s3["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com"
     }
-    assert users["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    assert through_s3["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert through_bedrock["Condition"]["StringEquals"] == {
+        "kms:ViaService": "bedrock.us-east-1.amazonaws.com"
+    }
+    assert through_bedrock["Action"] == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
     grants = next(s for s in key_policy["Statement"] if s["Sid"] == "OperatorGrantsToBedrock")
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
