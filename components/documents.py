@@ -421,7 +421,8 @@ def judge_model_statements(
             **_invoke_statement(
                 "InvokeJudgeModelThroughProfile", f"{bedrock}:*::foundation-model/{base_model}"
             ),
-            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+            # An ARN-typed key, so compared as an ARN (parliament flags StringEquals).
+            "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": profile_arn}},
         },
     ]
 

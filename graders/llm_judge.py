@@ -133,7 +133,7 @@ class JudgeModel(NamedTuple):
     profile_arn: str | None
     # The foundation-model ARN; through a profile its region is "*" (the profile routes
     # requests to any of its regions) and the grant needs the condition
-    # `StringLike bedrock:InferenceProfileArn = profile_arn`.
+    # `ArnEquals bedrock:InferenceProfileArn = profile_arn`.
     foundation_model_arn: str
 
 

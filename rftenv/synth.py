@@ -241,6 +241,9 @@ class Registration:
     id: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    # Which resources each input came from (what CrossGuard's stack policies link by).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -300,6 +303,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 id=registration.id or "",
                 inputs=rpc.deserialize_properties(request.object),
                 outputs=registration.state,
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    key: sorted(set(deps.urns))
+                    for key, deps in sorted(request.propertyDependencies.items())
+                    if deps.urns
+                },
             )
         )
         return response
@@ -358,10 +367,15 @@ def _identity(config: dict[str, str]) -> tuple[str, str]:
 
 
 def run_program(
-    stack: str, values: dict[str, str], monitor: RecordingMonitor, project_dir: Path = PROJECT_DIR
+    stack: str,
+    values: dict[str, str],
+    monitor: RecordingMonitor,
+    project_dir: Path = PROJECT_DIR,
+    program: Path | None = None,
 ) -> None:
-    """Run `__main__.py` for `stack` with engine-style config `values`, registering with
-    `monitor`. Raises whatever the program raises (`pulumi.RunError` for invalid config)."""
+    """Run `program` (the project's `__main__.py` by default) for `stack` with engine-style
+    config `values`, registering with `monitor`. Raises whatever the program raises
+    (`pulumi.RunError` for invalid config)."""
     project_path = str(project_dir)
     if project_path not in sys.path:
         sys.path.insert(0, project_path)
@@ -380,8 +394,8 @@ def run_program(
         # set_mocks installs (and finishes) a root stack of its own; the program needs a
         # live one so that its exports are recorded, as under the engine.
         set_root_resource(None)
-        program = str(project_dir / "__main__.py")
-        _sync_await(run_in_stack(lambda: runpy.run_path(program, run_name="__main__")))
+        path = str(program or project_dir / "__main__.py")
+        _sync_await(run_in_stack(lambda: runpy.run_path(path, run_name="__main__")))
     finally:
         no_trace.stop()
         loop.close()
@@ -390,17 +404,23 @@ def run_program(
 
 
 def synthesize(
-    stack: str, project_dir: Path | None = None, *, config: dict[str, str] | None = None
+    stack: str,
+    project_dir: Path | None = None,
+    *,
+    config: dict[str, str] | None = None,
+    program: Path | None = None,
 ) -> dict[str, Any]:
     """Run the program for `stack` under mocks and return the resource graph as data.
 
-    `config` replaces the stack file's config (tests use it for variants of a stack).
+    `config` replaces the stack file's config (tests use it for variants of a stack), and
+    `program` the project's `__main__.py` (tests use it for a deliberately broken stack);
+    relative asset paths still resolve against `project_dir`.
     """
     project_dir = project_dir or PROJECT_DIR
     values = engine_config(stack, project_dir) if config is None else dict(config)
     account_id, region = _identity(values)
     monitor = RecordingMonitor(SynthMocks(account_id, region))
-    run_program(stack, values, monitor, project_dir)
+    run_program(stack, values, monitor, project_dir, program)
     resources = [
         {
             "urn": r.urn,
@@ -412,6 +432,8 @@ def synthesize(
             "id": r.id,
             "inputs": _plain(r.inputs, project_dir),
             "outputs": _plain(r.outputs, project_dir) if r.custom else {},
+            "dependencies": r.dependencies,
+            "propertyDependencies": r.property_dependencies,
         }
         for r in _tree_order(monitor.registrations)
     ]

@@ -361,7 +361,7 @@ def test_grader_roles_write_their_own_logs_and_invoke_only_their_judge(graph: Gr
         assert profile["Resource"].endswith(f":inference-profile/{spec['modelId']}")
         assert model["Resource"] == "arn:aws:bedrock:*::foundation-model/" + spec["modelId"][3:]
         assert model["Condition"] == {
-            "StringEquals": {"bedrock:InferenceProfileArn": profile["Resource"]}
+            "ArnEquals": {"bedrock:InferenceProfileArn": profile["Resource"]}
         }
         trust = graph.policy(graph.one(ROLE, f"{component}-role"), "assumeRolePolicy")
         assert statements(trust)[0]["Principal"] == {"Service": "lambda.amazonaws.com"}

@@ -37,14 +37,29 @@ def test_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> No
     result = json.loads(capsys.readouterr().out)
     assert result["stack"] == "staging" and result["project"] == "rft-env"
     for resource in result["resources"]:
-        assert {"urn", "type", "name", "parent", "provider", "id", "inputs", "outputs"} <= set(
-            resource
-        )
+        assert {
+            "urn",
+            "type",
+            "name",
+            "parent",
+            "provider",
+            "id",
+            "inputs",
+            "outputs",
+            "dependencies",
+            "propertyDependencies",
+        } <= set(resource)
         assert resource["urn"].startswith("urn:pulumi:staging::rft-env::")
     role = next(r for r in result["resources"] if r["type"] == "aws:iam/role:Role")
     assert role["outputs"]["arn"].startswith("arn:aws:iam::444455556666:role/rft-env-staging-")
     assert isinstance(role["inputs"]["assumeRolePolicy"], str)
     assert result["outputs"]["environment"] == "staging"
+    # Links between resources, as the engine passes them to stack policies.
+    by_urn = {r["urn"]: r for r in result["resources"]}
+    versioning = next(r for r in result["resources"] if r["name"] == "rft-storage-data-versioning")
+    (bucket,) = versioning["propertyDependencies"]["bucket"]
+    assert by_urn[bucket]["name"] == "rft-storage-data"
+    assert bucket in versioning["dependencies"]
 
 
 def test_unknown_stack_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
