@@ -76,7 +76,7 @@ WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
     for action in VPC_DESCRIBE_ACTIONS
 }
 
-# Why each statement exists, by Sid (a trailing index, as in "InvokeJudgeModel1", is
+# Why each statement exists, by Sid (an appended index, as in "InvokeJudgeModel1", is
 # ignored). The audit prints these in SUMMARY.md and fails on a statement without one.
 STATEMENT_PURPOSES: dict[str, str] = {
     # trust policies
@@ -131,8 +131,9 @@ STATEMENT_PURPOSES: dict[str, str] = {
 
 
 def statement_purpose(sid: str) -> str | None:
-    """Why a statement exists, or None when its Sid has no recorded purpose."""
-    return STATEMENT_PURPOSES.get(sid.rstrip("0123456789"))
+    """Why a statement exists, or None when its Sid has no recorded purpose. A Sid with an
+    index appended (several judges in one policy) has its base Sid's purpose."""
+    return STATEMENT_PURPOSES.get(sid) or STATEMENT_PURPOSES.get(sid.rstrip("0123456789"))
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,59 @@ def _grade(args: argparse.Namespace) -> int:
     return 1 if summary["graderRaised"] else 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    import pulumi
+
+    from rftenv import audit, synth
+    from rftenv.pack_runner import PolicyConfigError
+
+    stacks = synth.available_stacks() if args.all else list(args.stacks)
+    if not stacks:
+        print("rftenv audit: name at least one stack, or --all", file=sys.stderr)
+        return 2
+    try:
+        policy_config = (
+            json.loads(args.policy_pack_config.read_text(encoding="utf-8"))
+            if args.policy_pack_config
+            else None
+        )
+        acceptances = audit.load_acceptances()
+    except (OSError, ValueError) as error:
+        print(f"rftenv audit: {error}", file=sys.stderr)
+        return 2
+    failed = False
+    for stack in stacks:
+        try:
+            graph = synth.synthesize(stack)
+            report = audit.audit(
+                graph,
+                synth.engine_config(stack),
+                policy_config=policy_config,
+                acceptances=acceptances,
+            )
+        except (synth.StackNotFoundError, PolicyConfigError, audit.AuditInputError) as error:
+            print(f"rftenv audit: {error}", file=sys.stderr)
+            return 2
+        except pulumi.RunError as error:
+            print(f"rftenv audit {stack}: {error}", file=sys.stderr)
+            return 2
+        directory = (args.out or audit.RENDERED_DIR) / stack
+        files = report.files()
+        if args.check:
+            changed = audit.stale(files, directory)
+            outdated = [f"out of date: {directory / name}" for name in changed]
+        else:
+            changed = audit.write(files, directory)
+            outdated = []
+        print(audit.render_report(report, directory, changed, written=not args.check))
+        for problem in [*report.problems(), *outdated]:
+            print(f"  FAIL {problem}")
+        if outdated:
+            print(f"  run `rftenv audit {stack}` and commit {directory}")
+        failed |= not report.ok or bool(outdated)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
@@ -166,6 +219,34 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--samples", type=Path, required=True)
     grade.add_argument("--format", choices=("text", "json"), default="text")
     grade.set_defaults(handler=_grade)
+
+    audit_cmd = commands.add_parser(
+        "audit",
+        help="render every policy a stack creates and check it against the policy pack",
+        description="For each STACK, write every IAM, KMS, bucket, Lambda and topic policy "
+        "document the stack creates to policies/rendered/<stack>/ as sorted JSON, with a "
+        "SUMMARY.md table; run the policy pack's rules on the synthesized program and "
+        "parliament on every IAM permission policy. Exits 1 on any pack violation, any lint "
+        "finding not accepted in policies/accepted-findings.yaml, any statement without a "
+        "recorded purpose, or (with --check) rendered files that are out of date; 2 on "
+        "unusable input.",
+    )
+    audit_cmd.add_argument("stacks", nargs="*", metavar="STACK")
+    audit_cmd.add_argument("--all", action="store_true", help="every stack in stacks/")
+    audit_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail if the committed rendered files differ",
+    )
+    audit_cmd.add_argument(
+        "--out", type=Path, help="render under DIR/<stack> instead of policies/rendered"
+    )
+    audit_cmd.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        help="policy config JSON, as given to `pulumi preview --policy-pack-config`",
+    )
+    audit_cmd.set_defaults(handler=_audit)
     return parser
 
 

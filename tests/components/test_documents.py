@@ -240,3 +240,5 @@ def test_statement_purposes_ignore_a_trailing_index() -> None:
         "InvokeJudgeModel"
     )
     assert documents.statement_purpose("SomethingNobodyWrote") is None
+    # A digit that belongs to the Sid is not an index.
+    assert documents.statement_purpose("UseStackKeyThroughS3") is not None

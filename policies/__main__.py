@@ -1,0 +1,19 @@
+"""The rft-env policy pack: `pulumi preview --policy-pack policies`.
+
+Only builds the pack (PolicyPack serves it over gRPC and blocks, so nothing imports this
+file): the rules live in `policies.rules`, where the tests import them.
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+from policies.rules import ALL_POLICIES, PACK_NAME
+
+PolicyPack(
+    name=PACK_NAME,
+    policies=ALL_POLICIES,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    description="rft-env guardrails: SSE-KMS, TLS-only, versioned, logged, non-public "
+    "buckets; rotated, recoverable keys with no wildcard grants; least-privilege IAM with "
+    "confused-deputy protection; private graders with managed logs; Bedrock jobs on the "
+    "stack's own key and role; explicit providers and required tags.",
+)

@@ -1,0 +1,251 @@
+"""`rftenv audit`: rendered documents, lint, acceptance, freshness, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rftenv import audit, synth
+from rftenv.cli import main
+from tests.conftest import STACKS, Graph
+
+
+@pytest.fixture(scope="module")
+def reports(graphs: dict[str, Graph]) -> dict[str, audit.AuditReport]:
+    return {
+        stack: audit.audit(graph.result, synth.engine_config(stack))
+        for stack, graph in graphs.items()
+    }
+
+
+# --- every example stack -----------------------------------------------------------------
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_passes_the_audit(stack: str, reports: dict[str, audit.AuditReport]) -> None:
+    report = reports[stack]
+    assert report.problems() == []
+    assert report.ok
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_rendered_documents_are_up_to_date(
+    stack: str, reports: dict[str, audit.AuditReport]
+) -> None:
+    outdated = audit.stale(reports[stack].files(), audit.RENDERED_DIR / stack)
+    assert outdated == [], (
+        f"policies/rendered/{stack} is out of date ({', '.join(outdated)}): run "
+        f"`rftenv audit {stack}` and commit the diff"
+    )
+
+
+def test_every_accepted_finding_is_still_needed(reports: dict[str, audit.AuditReport]) -> None:
+    reasons = " / ".join(
+        finding.accepted_because for report in reports.values() for finding in report.accepted
+    )
+    unused = [
+        f"{a.issue} {a.documents}" for a in audit.load_acceptances() if a.reason not in reasons
+    ]
+    assert unused == [], "accepted findings that no stack produces any more: remove them"
+
+
+def test_every_policy_bearing_resource_is_rendered(graph: Graph) -> None:
+    documents = audit.collect_documents(graph.result)
+    expected = (
+        len(graph.of_type("aws:iam/role:Role"))  # trust policies
+        + len(graph.of_type("aws:iam/rolePolicy:RolePolicy"))
+        + len(graph.of_type("aws:kms/key:Key"))
+        + len(graph.of_type("aws:s3/bucketPolicy:BucketPolicy"))
+    )
+    assert len(documents) == expected
+    names = [d.filename for d in documents]
+    assert len(set(names)) == len(names)
+    # The rendered JSON is the document the resource carries, byte for byte once parsed.
+    role_policy = graph.one("aws:iam/rolePolicy:RolePolicy", "rft-customization-policy")
+    rendered = next(d for d in documents if d.resource == "rft-customization-policy")
+    assert rendered.document == json.loads(role_policy["inputs"]["policy"])
+    assert rendered.subject == f"role {role_policy['inputs']['role']}"
+
+
+def test_summary_explains_every_statement(reports: dict[str, audit.AuditReport]) -> None:
+    report = reports["prod"]
+    summary = report.files()[audit.SUMMARY]
+    assert "MISSING" not in summary and "OPEN" not in summary
+    for document in report.documents:
+        assert f"## {document.filename}" in summary
+        for statement in document.statements:
+            assert f"| {statement['Sid']} | {statement['Effect']} |" in summary
+    # The one IAM grant on "*" in prod (a VPC job's Describe calls) is listed with its reason.
+    assert "| iam-policy.rft-customization-policy.json | DescribeNetwork |" in summary
+    assert "EC2 Describe* actions support no resource-level permissions" in summary
+
+
+def test_totals_count_statements_and_wildcards(reports: dict[str, audit.AuditReport]) -> None:
+    counts = audit.totals(reports["prod"])
+    identity = counts[audit.IDENTITY]
+    assert identity.documents == 3 and identity.deny == 0
+    assert identity.star == 1  # DescribeNetwork
+    dev = audit.totals(reports["dev"])[audit.IDENTITY]
+    assert dev.star == 0
+
+
+# --- documents the example stacks do not (yet) create ------------------------------------
+def test_lambda_permissions_render_as_the_statement_lambda_adds() -> None:
+    permission = {
+        "type": "aws:lambda/permission:Permission",
+        "name": "events-invoke",
+        "inputs": {
+            "statementId": "AllowEvents",
+            "action": "lambda:InvokeFunction",
+            "function": "rft-env-dev-grader-a",
+            "principal": "events.amazonaws.com",
+            "sourceArn": "arn:aws:events:us-east-1:111122223333:rule/x",
+        },
+    }
+    (document,) = audit.collect_documents({"resources": [permission]})
+    assert document.filename == "lambda-permission.events-invoke.json"
+    assert document.document["Statement"] == [
+        {
+            "Sid": "AllowEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": "rft-env-dev-grader-a",
+            "Condition": {
+                "ArnLike": {"AWS:SourceArn": "arn:aws:events:us-east-1:111122223333:rule/x"}
+            },
+        }
+    ]
+
+
+def test_inline_role_policies_are_rendered_separately() -> None:
+    role = {
+        "type": "aws:iam/role:Role",
+        "name": "r",
+        "inputs": {
+            "name": "role-r",
+            "assumeRolePolicy": json.dumps({"Statement": []}),
+            "inlinePolicies": [{"name": "extra", "policy": json.dumps({"Statement": []})}],
+        },
+    }
+    names = [d.filename for d in audit.collect_documents({"resources": [role]})]
+    assert names == ["iam-policy.r.extra.json", "iam-trust.r.json"]
+
+
+def test_a_policy_that_is_not_json_is_named() -> None:
+    broken = {"type": "aws:iam/rolePolicy:RolePolicy", "name": "p", "inputs": {"policy": "{"}}
+    with pytest.raises(audit.AuditInputError, match="RolePolicy p: policy is not a JSON policy"):
+        audit.collect_documents({"resources": [broken]})
+
+
+# --- lint and acceptance -----------------------------------------------------------------
+def identity(name: str, *statements: dict[str, Any]) -> audit.PolicyDocument:
+    return audit.PolicyDocument(
+        audit.IDENTITY, name, "role x", {"Version": "2012-10-17", "Statement": list(statements)}
+    )
+
+
+def test_parliament_flags_a_broad_identity_policy() -> None:
+    findings = audit.lint(
+        [identity("p", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})]
+    )
+    assert [(f.document, f.issue, f.actions) for f in findings] == [
+        ("iam-policy.p.json", "RESOURCE_STAR", ("s3:getobject",))
+    ]
+
+
+def test_acceptance_covers_only_its_issue_documents_and_actions() -> None:
+    finding = audit.LintFinding(
+        "iam-policy.a.json", "RESOURCE_STAR", "t", "LOW", ("s3:getobject",), ""
+    )
+    wider = audit.LintFinding(
+        "iam-policy.a.json", "RESOURCE_STAR", "t", "LOW", ("s3:getobject", "s3:putobject"), ""
+    )
+    acceptance = audit.Acceptance(
+        "RESOURCE_STAR", "iam-policy.*", frozenset({"s3:getobject"}), "ok"
+    )
+    accepted, open_ = audit.accept([finding, wider], [acceptance])
+    assert [f.accepted_because for f in accepted] == ["ok"]
+    assert open_ == [wider]
+    other = audit.Acceptance("RESOURCE_STAR", "iam-trust.*", frozenset(), "x")
+    assert audit.accept([finding], [other]) == ([], [finding])
+    # Two entries together may cover one finding; both reasons are shown.
+    put = audit.Acceptance("RESOURCE_STAR", "iam-policy.a.json", frozenset({"s3:putobject"}), "p")
+    (both,), none = audit.accept([wider], [acceptance, put])
+    assert both.accepted_because == "ok / p" and none == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- issue: X\n  documents: '*'\n", r"accepted\.yaml\[0\]\.reason: required"),
+        ("- issue: X\n  documents: '*'\n  reason: r\n  why: y\n", r"unknown keys \['why'\]"),
+        ("- issue: X\n  documents: '*'\n  reason: r\n  actions: s3:x\n", "actions: expected"),
+        ("issue: X\n", "expected a list"),
+    ],
+)
+def test_malformed_acceptances_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "accepted.yaml"
+    path.write_text(text)
+    with pytest.raises(audit.AuditInputError, match=message):
+        audit.load_acceptances(path)
+
+
+def test_a_statement_without_a_purpose_or_with_an_unlisted_wildcard_fails(
+    graphs: dict[str, Graph],
+) -> None:
+    graph = json.loads(json.dumps(graphs["dev"].result))
+    policy = next(r for r in graph["resources"] if r["name"] == "rft-customization-policy")
+    document = json.loads(policy["inputs"]["policy"])
+    document["Statement"].append(
+        {"Sid": "ReadEverything", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    )
+    policy["inputs"]["policy"] = json.dumps(document)
+    report = audit.audit(graph, synth.engine_config("dev"))
+    assert not report.ok
+    assert report.missing_purposes == ["iam-policy.rft-customization-policy.json: ReadEverything"]
+    assert report.unlisted_wildcards == ["iam-policy.rft-customization-policy.json: ReadEverything"]
+    assert any(f.issue == "RESOURCE_STAR" for f in report.open_findings)
+    assert any(v.policy == "iam-no-unlisted-wildcard-resources" for v in report.blocking)
+    assert "MISSING" in report.files()[audit.SUMMARY]
+
+
+# --- files ---------------------------------------------------------------------------------
+def test_write_makes_the_folder_hold_exactly_the_files(tmp_path: Path) -> None:
+    (tmp_path / "gone.json").write_text("{}")
+    (tmp_path / "same.json").write_text("same")
+    assert audit.stale({"same.json": "same", "new.json": "n"}, tmp_path) == [
+        "gone.json",
+        "new.json",
+    ]
+    changed = audit.write({"same.json": "same", "new.json": "n"}, tmp_path)
+    assert changed == ["gone.json", "new.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "same.json"]
+    assert audit.stale({"same.json": "same", "new.json": "n"}, tmp_path) == []
+
+
+# --- CLI -------------------------------------------------------------------------------------
+def test_cli_writes_then_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "dev", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "rftenv audit dev (account 111122223333, us-east-1): PASS" in out
+    written = sorted(p.name for p in (tmp_path / "dev").iterdir())
+    assert audit.SUMMARY in written and "kms-key-policy.rft-kms-key.json" in written
+    assert main(["audit", "dev", "--out", str(tmp_path), "--check"]) == 0
+    capsys.readouterr()
+    (tmp_path / "dev" / "kms-key-policy.rft-kms-key.json").write_text("{}\n")
+    assert main(["audit", "dev", "--out", str(tmp_path), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL out of date:" in out and "kms-key-policy.rft-kms-key.json" in out
+
+
+def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit"]) == 2
+    assert "name at least one stack, or --all" in capsys.readouterr().err
+    assert main(["audit", "nope", "--out", str(tmp_path)]) == 2
+    assert "no stack file" in capsys.readouterr().err
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"no-such-policy": "advisory"}))
+    assert main(["audit", "dev", "--out", str(tmp_path), "--policy-pack-config", str(config)]) == 2
+    assert "unknown policy 'no-such-policy'" in capsys.readouterr().err
