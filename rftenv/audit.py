@@ -87,22 +87,26 @@ def _parse(resource: Mapping[str, Any], prop: str) -> dict[str, Any]:
     return document
 
 
+# Whom a document is about, for resources that name it in one input: type -> (label, input).
+_SUBJECT_INPUTS = {
+    "aws:iam/rolePolicy:RolePolicy": ("role", "role"),
+    "aws:iam/userPolicy:UserPolicy": ("user", "user"),
+    "aws:iam/groupPolicy:GroupPolicy": ("group", "group"),
+    "aws:s3/bucketPolicy:BucketPolicy": ("bucket", "bucket"),
+    "aws:sns/topicPolicy:TopicPolicy": ("topic", "arn"),
+    "aws:kms/keyPolicy:KeyPolicy": ("key", "keyId"),
+}
+
+
 def _subject(resource: Mapping[str, Any]) -> str:
     inputs, kind = resource["inputs"], resource["type"]
-    if kind == "aws:iam/rolePolicy:RolePolicy":
-        return f"role {inputs.get('role', '?')}"
-    if kind == "aws:iam/userPolicy:UserPolicy":
-        return f"user {inputs.get('user', '?')}"
-    if kind == "aws:iam/groupPolicy:GroupPolicy":
-        return f"group {inputs.get('group', '?')}"
+    if kind in _SUBJECT_INPUTS:
+        label, key = _SUBJECT_INPUTS[kind]
+        return f"{label} {inputs.get(key, '?')}"
     if kind == "aws:iam/role:Role":
         return f"role {inputs.get('name') or resource.get('id') or resource['name']}"
-    if kind in ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy"):
-        return f"key {resource.get('outputs', {}).get('arn') or inputs.get('keyId', '?')}"
-    if kind == "aws:s3/bucketPolicy:BucketPolicy":
-        return f"bucket {inputs.get('bucket', '?')}"
-    if kind == "aws:sns/topicPolicy:TopicPolicy":
-        return f"topic {inputs.get('arn', '?')}"
+    if kind == "aws:kms/key:Key":
+        return f"key {(resource.get('outputs') or {}).get('arn') or resource['name']}"
     if kind == "aws:iam/policy:Policy":
         return f"managed policy {inputs.get('name') or resource['name']}"
     return resource["name"]
