@@ -61,6 +61,7 @@ class PolicyDocument:
     subject: str  # whom it is about: "role x", "key y", "bucket z"
     document: dict[str, Any]
     file_suffix: str = ""  # distinguishes several documents on one resource
+    resource_arn: str = ""  # of the resource carrying it, when known (a role's ARN)
 
     @property
     def filename(self) -> str:
@@ -153,7 +154,15 @@ def collect_documents(graph: Graph) -> list[PolicyDocument]:
                 continue
             else:
                 document = _parse(resource, prop)
-            documents.append(PolicyDocument(kind, resource["name"], _subject(resource), document))
+            documents.append(
+                PolicyDocument(
+                    kind,
+                    resource["name"],
+                    _subject(resource),
+                    document,
+                    resource_arn=str((resource.get("outputs") or {}).get("arn") or ""),
+                )
+            )
         if resource["type"] == "aws:iam/role:Role":
             for inline in resource["inputs"].get("inlinePolicies") or []:
                 if not inline.get("policy"):
@@ -234,9 +243,14 @@ class Acceptance:
     documents: str  # a glob over file names
     actions: frozenset[str]  # lower-case; empty accepts the issue whatever it names
     reason: str
+    detail: str = ""  # when set, the finding's detail must contain it
 
     def applies_to(self, finding: LintFinding) -> bool:
-        return finding.issue == self.issue and fnmatch.fnmatchcase(finding.document, self.documents)
+        return (
+            finding.issue == self.issue
+            and fnmatch.fnmatchcase(finding.document, self.documents)
+            and self.detail in finding.detail
+        )
 
 
 def load_acceptances(path: Path = ACCEPTED_FINDINGS) -> list[Acceptance]:
@@ -250,7 +264,7 @@ def load_acceptances(path: Path = ACCEPTED_FINDINGS) -> list[Acceptance]:
         where = f"{path.name}[{index}]"
         if not isinstance(entry, dict):
             raise AuditInputError(f"{where}: expected a mapping")
-        unknown = set(entry) - {"issue", "documents", "actions", "reason"}
+        unknown = set(entry) - {"issue", "documents", "actions", "reason", "detail"}
         if unknown:
             raise AuditInputError(f"{where}: unknown keys {sorted(unknown)}")
         for key in ("issue", "documents", "reason"):
@@ -259,12 +273,15 @@ def load_acceptances(path: Path = ACCEPTED_FINDINGS) -> list[Acceptance]:
         actions = entry.get("actions") or []
         if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
             raise AuditInputError(f"{where}.actions: expected a list of action names")
+        if not isinstance(entry.get("detail", ""), str):
+            raise AuditInputError(f"{where}.detail: expected a string")
         acceptances.append(
             Acceptance(
                 entry["issue"],
                 entry["documents"],
                 frozenset(a.lower() for a in actions),
                 " ".join(entry["reason"].split()),
+                entry.get("detail", ""),
             )
         )
     return acceptances
@@ -289,9 +306,22 @@ def _community_config(parliament: Any) -> None:
         parliament.override_config(str(override))
 
 
+def _lintable(document: PolicyDocument) -> dict[str, Any]:
+    """parliament reads identity policies. A trust policy's resource is its role, so each
+    statement gets the role as `Resource`: then parliament checks its actions and
+    conditions instead of stopping at the missing element."""
+    if document.kind != TRUST:
+        return document.document
+    role = document.resource_arn or "arn:aws:iam::111122223333:role/trust-policy-subject"
+    return {
+        **document.document,
+        "Statement": [{**statement, "Resource": role} for statement in document.statements],
+    }
+
+
 def lint(documents: Iterable[PolicyDocument]) -> list[LintFinding]:
-    """parliament (with its community auditors) on every IAM permission policy. It has no
-    mode for trust or resource policies, so those are left to the pack's rules."""
+    """parliament (with its community auditors) on every IAM document: permission and
+    trust policies. (It has no mode for resource policies, which the pack's rules cover.)"""
     with warnings.catch_warnings():
         # parliament imports pkg_resources, which warns on import.
         warnings.simplefilter("ignore")
@@ -300,10 +330,10 @@ def lint(documents: Iterable[PolicyDocument]) -> list[LintFinding]:
 
     findings = []
     for document in documents:
-        if document.kind != IDENTITY:
+        if document.kind not in (IDENTITY, TRUST):
             continue
         analysed = parliament.analyze_policy_string(
-            json.dumps(document.document), include_community_auditors=True
+            json.dumps(_lintable(document)), include_community_auditors=True
         )
         for raw in analysed.findings:
             enhanced = parliament.enhance_finding(raw)
@@ -521,10 +551,10 @@ def render_summary(report: AuditReport) -> str:
         f"- Policy pack `rft-env` ({report.policy_count} policies) on the synthesized graph: "
         f"{blocking} blocking violation{'s' if blocking != 1 else ''}."
     )
-    identity = sum(d.kind == IDENTITY for d in report.documents)
+    linted = sum(d.kind in (IDENTITY, TRUST) for d in report.documents)
     total = len(report.accepted) + len(report.open_findings)
     lines.append(
-        f"- parliament on the {identity} IAM permission policies: {total} finding"
+        f"- parliament on the {linted} IAM permission and trust policies: {total} finding"
         f"{'s' if total != 1 else ''}, {len(report.accepted)} accepted with a reason "
         f"(`policies/accepted-findings.yaml`), {len(report.open_findings)} open."
     )

@@ -155,6 +155,32 @@ def test_parliament_flags_a_broad_identity_policy() -> None:
     ]
 
 
+def test_trust_policies_are_linted_with_their_role_as_the_resource() -> None:
+    trust = audit.PolicyDocument(
+        audit.TRUST,
+        "r",
+        "role r",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRoleTypo",
+                }
+            ],
+        },
+    )
+    findings = audit.lint([trust])
+    accepted, open_ = audit.accept(findings, audit.load_acceptances())
+    assert [f.issue for f in accepted] == []
+    assert [f.issue for f in open_] == ["UNKNOWN_ACTION"]
+    # The real ones: assuming the role is what a trust policy is for, and is accepted.
+    trust.document["Statement"][0]["Action"] = "sts:AssumeRole"
+    accepted, open_ = audit.accept(audit.lint([trust]), audit.load_acceptances())
+    assert ([f.issue for f in accepted], open_) == (["CREDENTIALS_EXPOSURE"], [])
+
+
 def test_acceptance_covers_only_its_issue_documents_and_actions() -> None:
     finding = audit.LintFinding(
         "iam-policy.a.json", "RESOURCE_STAR", "t", "LOW", ("s3:getobject",), ""
@@ -174,6 +200,12 @@ def test_acceptance_covers_only_its_issue_documents_and_actions() -> None:
     put = audit.Acceptance("RESOURCE_STAR", "iam-policy.a.json", frozenset({"s3:putobject"}), "p")
     (both,), none = audit.accept([wider], [acceptance, put])
     assert both.accepted_because == "ok / p" and none == []
+    # A finding that names no actions is matched by the text of its detail.
+    typed = audit.LintFinding("iam-policy.a.json", "MISMATCHED_TYPE", "t", "LOW", (), "Arn x")
+    by_detail = audit.Acceptance("MISMATCHED_TYPE", "*", frozenset(), "d", detail="Arn")
+    other_detail = audit.Acceptance("MISMATCHED_TYPE", "*", frozenset(), "d", detail="Bool")
+    assert len(audit.accept([typed], [by_detail])[0]) == 1
+    assert audit.accept([typed], [other_detail]) == ([], [typed])
 
 
 @pytest.mark.parametrize(
@@ -182,6 +214,7 @@ def test_acceptance_covers_only_its_issue_documents_and_actions() -> None:
         ("- issue: X\n  documents: '*'\n", r"accepted\.yaml\[0\]\.reason: required"),
         ("- issue: X\n  documents: '*'\n  reason: r\n  why: y\n", r"unknown keys \['why'\]"),
         ("- issue: X\n  documents: '*'\n  reason: r\n  actions: s3:x\n", "actions: expected"),
+        ("- issue: X\n  documents: '*'\n  reason: r\n  detail: [1]\n", "detail: expected"),
         ("issue: X\n", "expected a list"),
     ],
 )
