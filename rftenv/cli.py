@@ -6,8 +6,13 @@ import argparse
 import gc
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
+    from rftenv.rollout import StackResult
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -166,6 +171,70 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _stack_config(stack: str) -> StackConfig:
+    from components.config import decode_config_values, load_stack_config
+    from rftenv import synth
+
+    return load_stack_config(
+        decode_config_values(synth.engine_config(stack)),
+        synth.PROJECT_DIR,
+        source=f"stack {stack}",
+    )
+
+
+def _confirm_interactively(assume_yes: bool) -> Callable[[str, list[StackResult]], bool]:
+    """Ask before each wave's update, unless --yes; without a terminal, refuse."""
+
+    def confirm(wave: str, results: list[StackResult]) -> bool:
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            print(
+                f"wave {wave!r}: not updating without confirmation (pass --yes, or run "
+                "from a terminal)",
+                file=sys.stderr,
+            )
+            return False
+        from rftenv.rollout import format_changes
+
+        planned = ", ".join(f"{r.stack} ({format_changes(r.changes)})" for r in results)
+        answer = input(f"Update wave {wave!r}: {planned}? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    from components.config import ConfigError
+    from rftenv import automation, rollout, synth
+
+    plan_path = args.plan or synth.PROJECT_DIR / "stacks" / "rollout.yaml"
+    try:
+        plan = rollout.load_plan(plan_path, synth.available_stacks())
+        infos = rollout.stack_infos(plan.stacks(), _stack_config)
+        automation.require_cli()
+    except (
+        rollout.PlanError,
+        ConfigError,
+        synth.StackNotFoundError,
+        automation.PulumiNotFoundError,
+    ) as error:
+        print(f"rftenv rollout: {error}", file=sys.stderr)
+        return 2
+    if args.parallel < 1:
+        print("rftenv rollout: --parallel must be at least 1", file=sys.stderr)
+        return 2
+    return rollout.run_and_report(
+        plan,
+        infos,
+        automation.AutomationRunner(),
+        preview_only=args.preview_only,
+        parallel=args.parallel,
+        confirm=_confirm_interactively(args.yes),
+        out=sys.stdout,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
@@ -247,6 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy config JSON, as given to `pulumi preview --policy-pack-config`",
     )
     audit_cmd.set_defaults(handler=_audit)
+
+    rollout_cmd = commands.add_parser(
+        "rollout",
+        help="preview and update stacks in waves, with gates (needs the Pulumi CLI)",
+        description="For each wave of the plan: preview every stack with the policy pack; "
+        "stop before updating if a preview fails, a policy is violated, or a protected "
+        "resource (or any resource of a production stack) would be replaced or deleted "
+        "without allowReplace; then update the wave's stacks in parallel, each in its own "
+        "process, and halt at the first failure. Ends with a summary table; exits 1 on any "
+        "failure, 2 on unusable input or without the Pulumi CLI.",
+    )
+    rollout_cmd.add_argument(
+        "--plan", type=Path, help="the rollout plan (default: stacks/rollout.yaml)"
+    )
+    rollout_cmd.add_argument(
+        "--preview-only", action="store_true", help="preview and gate every wave; update none"
+    )
+    rollout_cmd.add_argument(
+        "--parallel",
+        type=int,
+        default=4,
+        help="stacks of one wave to preview or update at once (default 4)",
+    )
+    rollout_cmd.add_argument(
+        "--yes", action="store_true", help="update each wave without asking for confirmation"
+    )
+    rollout_cmd.set_defaults(handler=_rollout)
     return parser
 
 

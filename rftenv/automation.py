@@ -1,0 +1,232 @@
+"""The real stack runner of `rftenv rollout`: the Pulumi Automation API, one process per stack.
+
+`Stack.up` blocks and there is no async API, and in-process concurrency has known issues
+with dynamic providers, so each preview or update runs in a worker process of its own:
+`python -m rftenv.automation {preview,up} STACK`. The worker selects (or creates) the stack
+over this project's program, runs the operation with the policy pack, and streams JSON
+lines to the parent: progress messages, then one outcome. The parent
+(`AutomationRunner`) turns those into `rftenv.rollout.Outcome`s. Everything here needs the
+Pulumi CLI, except `outcome_from_events`, which turns engine events into an outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rftenv.rollout import Outcome, PolicyFinding, Progress, Step
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+POLICY_PACK = PROJECT_DIR / "policies"
+
+
+class PulumiNotFoundError(RuntimeError):
+    pass
+
+
+def require_cli() -> str:
+    path = shutil.which("pulumi")
+    if path is None:
+        raise PulumiNotFoundError(
+            "rftenv rollout drives the Pulumi Automation API, which needs the Pulumi CLI on "
+            "PATH (https://www.pulumi.com/docs/iac/download-install/); `rftenv synth` and "
+            "`rftenv audit` work without it"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Engine events -> outcome (pure)
+# --------------------------------------------------------------------------------------
+def _op(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def outcome_from_events(events: Iterable[Any], *, ok: bool, error: str = "") -> Outcome:
+    """What a preview or update did, from its `pulumi.automation.EngineEvent`s: the
+    planned steps (with whether the resource is protected), policy findings, and the
+    change counts from the summary (or counted from the steps when there is none)."""
+    steps: list[Step] = []
+    findings: list[PolicyFinding] = []
+    summary: dict[str, int] | None = None
+    for event in events:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            state = meta.old or meta.new
+            steps.append(Step(_op(meta.op), meta.urn, meta.type, bool(state and state.protect)))
+        elif event.policy_event is not None:
+            policy = event.policy_event
+            findings.append(
+                PolicyFinding(
+                    policy.policy_name,
+                    policy.enforcement_level,
+                    policy.resource_urn or "",
+                    policy.message.strip(),
+                )
+            )
+        elif event.summary_event is not None:
+            summary = {_op(op): int(n) for op, n in event.summary_event.resource_changes.items()}
+    if summary is None:
+        summary = {}
+        for step in steps:
+            summary[step.op] = summary.get(step.op, 0) + 1
+    changes = {op: n for op, n in summary.items() if op != "same" and n}
+    return Outcome(ok=ok, changes=changes, steps=steps, policy=findings, error=error)
+
+
+def progress_line(event: Any) -> str | None:
+    """A one-line progress message for the events worth showing live."""
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+        op = _op(meta.op)
+        if op in ("same", "read"):
+            return None
+        return f"{op} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
+    if event.res_op_failed_event is not None:
+        meta = event.res_op_failed_event.metadata
+        return f"FAILED {_op(meta.op)} {meta.urn.rsplit('::', 1)[-1]}"
+    if event.policy_event is not None:
+        policy = event.policy_event
+        return f"policy {policy.policy_name} [{policy.enforcement_level}]"
+    if event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
+        return "error: " + " ".join(event.diagnostic_event.message.split())[:300]
+    return None
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return asdict(outcome)
+
+
+def outcome_from_json(data: dict[str, Any]) -> Outcome:
+    return Outcome(
+        ok=bool(data["ok"]),
+        changes={str(k): int(v) for k, v in data.get("changes", {}).items()},
+        steps=[Step(**step) for step in data.get("steps", [])],
+        policy=[PolicyFinding(**finding) for finding in data.get("policy", [])],
+        error=str(data.get("error", "")),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The worker process
+# --------------------------------------------------------------------------------------
+def _emit(kind: str, value: Any) -> None:
+    print(json.dumps({kind: value}), flush=True)
+
+
+def worker(operation: str, stack_name: str, project_dir: Path, policy_pack: Path) -> int:
+    from pulumi import automation as auto
+
+    events: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        line = progress_line(event)
+        if line:
+            _emit("progress", line)
+
+    ok, error = True, ""
+    try:
+        stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(project_dir))
+        if operation == "preview":
+            stack.preview(policy_packs=[str(policy_pack)], on_event=on_event, color="never")
+        else:
+            stack.up(
+                policy_packs=[str(policy_pack)],
+                on_event=on_event,
+                color="never",
+                show_secrets=False,
+            )
+    except auto.CommandError as failure:
+        ok = False
+        error = _tail(failure.stderr or str(failure))
+    except Exception as failure:  # report, never hang the parent without an outcome
+        ok = False
+        error = f"{type(failure).__name__}: {failure}"
+    _emit("outcome", _outcome_json(outcome_from_events(events, ok=ok, error=error)))
+    return 0
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+# --------------------------------------------------------------------------------------
+# The parent side
+# --------------------------------------------------------------------------------------
+class AutomationRunner:
+    """`StackRunner` over worker processes: previews and updates run in parallel as
+    separate processes, and their progress is forwarded line by line."""
+
+    def __init__(self, project_dir: Path = PROJECT_DIR, policy_pack: Path = POLICY_PACK) -> None:
+        self.project_dir = project_dir
+        self.policy_pack = policy_pack
+
+    def preview(self, stack: str, progress: Progress) -> Outcome:
+        return self._run("preview", stack, progress)
+
+    def up(self, stack: str, progress: Progress) -> Outcome:
+        return self._run("up", stack, progress)
+
+    def command(self, operation: str, stack: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "rftenv.automation",
+            operation,
+            stack,
+            "--project-dir",
+            str(self.project_dir),
+            "--policy-pack",
+            str(self.policy_pack),
+        ]
+
+    def _run(self, operation: str, stack: str, progress: Progress) -> Outcome:
+        process = subprocess.Popen(
+            self.command(operation, stack),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.project_dir,
+        )
+        outcome: Outcome | None = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                progress(line.rstrip())
+                continue
+            if "progress" in message:
+                progress(str(message["progress"]))
+            elif "outcome" in message:
+                outcome = outcome_from_json(message["outcome"])
+        stderr = process.stderr.read() if process.stderr else ""
+        code = process.wait()
+        if outcome is None:
+            return Outcome(
+                ok=False, error=f"{operation} worker exited {code}: {_tail(stderr) or 'no output'}"
+            )
+        return outcome
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rftenv.automation")
+    parser.add_argument("operation", choices=("preview", "up"))
+    parser.add_argument("stack")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
+    parser.add_argument("--policy-pack", type=Path, default=POLICY_PACK)
+    args = parser.parse_args(argv)
+    return worker(args.operation, args.stack, args.project_dir, args.policy_pack)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,538 @@
+"""`rftenv rollout`: waves, gates, halting, parallelism and the summary, through the
+stack-runner seam (no Pulumi CLI), plus the Automation API worker's plumbing."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pulumi.automation import EngineEvent
+
+from rftenv import automation, rollout, synth
+from rftenv.cli import main
+from rftenv.rollout import (
+    Outcome,
+    PlanError,
+    PolicyFinding,
+    RolloutPlan,
+    StackInfo,
+    StackResult,
+    Step,
+    Wave,
+    load_plan,
+    run_rollout,
+)
+
+NONPROD = StackInfo("111122223333", "us-east-1", production=False)
+PROD = StackInfo("777788889999", "us-east-1", production=True)
+CREATE = {"create": 3}
+
+
+class FakeRunner:
+    """Scripted outcomes per stack; records the order of calls and their concurrency."""
+
+    def __init__(
+        self,
+        previews: dict[str, Outcome] | None = None,
+        ups: dict[str, Outcome] | None = None,
+        barrier: threading.Barrier | None = None,
+    ) -> None:
+        self.previews = previews or {}
+        self.ups = ups or {}
+        self.barrier = barrier
+        self.calls: list[tuple[str, str]] = []
+        self.active = 0
+        self.most_active = 0
+        self._lock = threading.Lock()
+
+    def _call(self, operation: str, stack: str, progress: Callable[[str], None]) -> Outcome:
+        with self._lock:
+            self.calls.append((operation, stack))
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            progress(f"{operation} started")
+            if self.barrier is not None:
+                # Returns only when the whole wave is running at the same time.
+                self.barrier.wait(timeout=5)
+            scripted = (self.previews if operation == "preview" else self.ups).get(stack)
+            return scripted or Outcome(ok=True, changes=dict(CREATE))
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def preview(self, stack: str, progress: Callable[[str], None]) -> Outcome:
+        return self._call("preview", stack, progress)
+
+    def up(self, stack: str, progress: Callable[[str], None]) -> Outcome:
+        return self._call("up", stack, progress)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += 5.0
+            return self.now
+
+
+def plan(*waves: tuple[str, list[str]], allow: dict[str, list[str]] | None = None) -> RolloutPlan:
+    return RolloutPlan(
+        waves=[Wave(name=name, stacks=stacks) for name, stacks in waves],
+        allowReplace=allow or {},
+    )
+
+
+PLAN = plan(("dev", ["dev"]), ("staging", ["staging"]), ("prod", ["prod-a", "prod-b"]))
+INFOS = {"dev": NONPROD, "staging": NONPROD, "prod-a": PROD, "prod-b": PROD}
+
+
+def roll(
+    runner: FakeRunner,
+    the_plan: RolloutPlan = PLAN,
+    **options: object,
+) -> tuple[rollout.RolloutReport, str]:
+    out = io.StringIO()
+    report = run_rollout(the_plan, runner, INFOS, out=out, clock=Clock(), **options)  # type: ignore[arg-type]
+    return report, out.getvalue()
+
+
+def results(report: rollout.RolloutReport) -> dict[str, str]:
+    return {r.stack: r.result for r in report.results}
+
+
+# --- order -----------------------------------------------------------------------------
+def test_waves_run_in_order_each_previewed_before_it_is_updated() -> None:
+    runner = FakeRunner()
+    report, out = roll(runner, parallel=1)
+    assert report.ok
+    assert runner.calls == [
+        ("preview", "dev"),
+        ("up", "dev"),
+        ("preview", "staging"),
+        ("up", "staging"),
+        ("preview", "prod-a"),
+        ("preview", "prod-b"),
+        ("up", "prod-a"),
+        ("up", "prod-b"),
+    ]
+    assert set(results(report).values()) == {"updated"}
+    # Live progress carries the stack's name.
+    assert "  prod-b: up started" in out
+
+
+def test_preview_only_previews_every_wave_and_updates_nothing() -> None:
+    runner = FakeRunner()
+    report, _ = roll(runner, preview_only=True)
+    assert report.ok
+    assert {op for op, _ in runner.calls} == {"preview"}
+    assert set(results(report).values()) == {"previewed"}
+
+
+def test_a_wave_without_changes_is_not_updated() -> None:
+    runner = FakeRunner(previews={"dev": Outcome(ok=True, changes={})})
+    report, out = roll(runner, plan(("dev", ["dev"])))
+    assert report.ok and results(report) == {"dev": "no changes"}
+    assert ("up", "dev") not in runner.calls
+    assert "nothing to update" in out
+
+
+# --- gates -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("preview", "reason"),
+    [
+        (Outcome(ok=False, error="error: config invalid"), "preview failed: error: config invalid"),
+        (
+            Outcome(
+                ok=False,
+                policy=[
+                    PolicyFinding(
+                        "s3-bucket-tls-only",
+                        "mandatory",
+                        "urn:pulumi:staging::rft-env::aws:s3/bucket:Bucket::loose",
+                        "no TLS",
+                    )
+                ],
+            ),
+            "policy s3-bucket-tls-only [mandatory] (loose): no TLS",
+        ),
+        (
+            Outcome(
+                ok=True,
+                changes={"replace": 1},
+                steps=[Step("replace", "urn:x::aws:kms/key:Key::rft-kms-key", "k", protected=True)],
+            ),
+            "would replace protected resource urn:x::aws:kms/key:Key::rft-kms-key",
+        ),
+    ],
+)
+def test_a_failed_gate_stops_before_any_update(preview: Outcome, reason: str) -> None:
+    runner = FakeRunner(previews={"staging": preview})
+    report, out = roll(runner)
+    assert not report.ok
+    assert results(report) == {
+        "dev": "updated",
+        "staging": "blocked",
+        "prod-a": "not started",
+        "prod-b": "not started",
+    }
+    assert ("up", "staging") not in runner.calls
+    assert not any(stack.startswith("prod") for _, stack in runner.calls)
+    blocked = next(r for r in report.results if r.stack == "staging")
+    assert any(reason in r for r in blocked.reasons), blocked.reasons
+    assert reason in out
+    assert report.halted == "wave 'staging' did not pass its previews"
+
+
+def test_every_preview_of_a_wave_runs_even_when_one_is_blocked() -> None:
+    """All of a wave's previews finish, so the operator sees every problem at once."""
+    runner = FakeRunner(previews={"prod-a": Outcome(ok=False, error="boom")})
+    report, _ = roll(runner, plan(("prod", ["prod-a", "prod-b"])))
+    assert results(report) == {"prod-a": "blocked", "prod-b": "previewed"}
+    assert [op for op, _ in runner.calls] == ["preview", "preview"]
+
+
+def test_production_stacks_gate_any_replacement_or_deletion() -> None:
+    deleting = Outcome(
+        ok=True,
+        changes={"delete": 1},
+        steps=[Step("delete", "urn:prod::aws:lambda/function:Function::grader", "f")],
+    )
+    report, _ = roll(FakeRunner(previews={"prod-a": deleting}), plan(("prod", ["prod-a"])))
+    assert results(report) == {"prod-a": "blocked"}
+    # The same change in a non-production stack is fine.
+    report, _ = roll(FakeRunner(previews={"dev": deleting}), plan(("dev", ["dev"])))
+    assert results(report) == {"dev": "updated"}
+
+
+def test_allow_replace_lets_a_reviewed_replacement_through() -> None:
+    replacing = Outcome(
+        ok=True,
+        changes={"replace": 1},
+        steps=[Step("replace", "urn:prod::x:RftCustomizationJob::rft-training-job", "j", True)],
+    )
+    allowed = plan(("prod", ["prod-a"]), allow={"prod-a": ["urn:prod::*::rft-training-job"]})
+    report, _ = roll(FakeRunner(previews={"prod-a": replacing}), allowed)
+    assert results(report) == {"prod-a": "updated"}
+    other = plan(("prod", ["prod-a"]), allow={"prod-a": ["urn:prod::*::something-else"]})
+    report, _ = roll(FakeRunner(previews={"prod-a": replacing}), other)
+    assert results(report) == {"prod-a": "blocked"}
+
+
+def test_the_gate_reports_every_reason() -> None:
+    preview = Outcome(
+        ok=False,
+        error="failed",
+        policy=[PolicyFinding("a", "advisory", "", "m")],
+        steps=[
+            Step("create", "urn:c", "t"),
+            Step("delete-replaced", "urn:d", "t", protected=True),
+            Step("update", "urn:u", "t", protected=True),
+        ],
+    )
+    reasons = rollout.gate("s", NONPROD, preview, [])
+    assert reasons == [
+        "preview failed: failed",
+        "policy a [advisory]: m",
+        "would delete-replaced protected resource urn:d "
+        "(allow it under allowReplace.s in the plan)",
+    ]
+
+
+# --- halting -------------------------------------------------------------------------------
+def test_the_first_failed_update_halts_the_rollout() -> None:
+    runner = FakeRunner(ups={"staging": Outcome(ok=False, error="AccessDenied on kms:CreateKey")})
+    report, out = roll(runner)
+    assert results(report) == {
+        "dev": "updated",
+        "staging": "failed",
+        "prod-a": "not started",
+        "prod-b": "not started",
+    }
+    assert report.halted == "an update in wave 'staging' failed"
+    assert "staging: update FAILED" in out and "AccessDenied on kms:CreateKey" in out
+
+
+def test_within_a_wave_no_further_update_starts_after_a_failure() -> None:
+    runner = FakeRunner(ups={"prod-a": Outcome(ok=False, error="boom")})
+    report, _ = roll(runner, plan(("prod", ["prod-a", "prod-b"])), parallel=1)
+    assert results(report) == {"prod-a": "failed", "prod-b": "skipped"}
+    assert ("up", "prod-b") not in runner.calls
+
+
+def test_a_crashing_runner_fails_its_stack_not_the_rollout_tool() -> None:
+    class Crashing(FakeRunner):
+        def up(self, stack: str, progress: Callable[[str], None]) -> Outcome:
+            raise RuntimeError("worker vanished")
+
+    report, out = roll(Crashing(), plan(("dev", ["dev"])))
+    assert results(report) == {"dev": "failed"}
+    assert "RuntimeError: worker vanished" in out
+
+
+def test_a_declined_confirmation_halts_before_the_update() -> None:
+    asked: list[tuple[str, list[str]]] = []
+
+    def decline(wave: str, stacks: list[StackResult]) -> bool:
+        asked.append((wave, [f"{r.stack}:{rollout.format_changes(r.changes)}" for r in stacks]))
+        return False
+
+    runner = FakeRunner()
+    report, _ = roll(runner, confirm=decline)
+    assert asked == [("dev", ["dev:+3"])]
+    assert results(report)["dev"] == "not confirmed"
+    assert report.halted == "wave 'dev' was not confirmed"
+    assert [op for op, _ in runner.calls] == ["preview"]
+
+
+# --- parallelism -----------------------------------------------------------------------
+def test_a_waves_stacks_run_at_the_same_time() -> None:
+    runner = FakeRunner(barrier=threading.Barrier(2))
+    report, _ = roll(runner, plan(("prod", ["prod-a", "prod-b"])), parallel=2)
+    # Both previews and both updates met at the barrier: they ran concurrently.
+    assert report.ok and runner.most_active == 2
+
+
+def test_parallel_one_runs_one_stack_at_a_time() -> None:
+    runner = FakeRunner()
+    roll(runner, plan(("prod", ["prod-a", "prod-b"])), parallel=1)
+    assert runner.most_active == 1
+
+
+# --- summary -------------------------------------------------------------------------------
+def test_summary_table_lists_every_stack() -> None:
+    runner = FakeRunner(ups={"staging": Outcome(ok=False, error="x")})
+    report, _ = roll(runner, parallel=1)
+    text = rollout.render_summary(report)
+    lines = text.strip().splitlines()
+    assert lines[0].split() == [
+        "STACK",
+        "WAVE",
+        "ACCOUNT",
+        "REGION",
+        "CHANGES",
+        "RESULT",
+        "DURATION",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines[1:5]}
+    assert rows["dev"] == ["dev", "dev", "111122223333", "us-east-1", "+3", "updated", "10s"]
+    assert rows["staging"][5] == "failed"
+    assert rows["prod-a"][4:] == ["-", "not", "started", "-"]
+    assert lines[-1] == "rollout FAILED: an update in wave 'staging' failed"
+
+
+def test_change_counts_read_like_pulumi() -> None:
+    assert rollout.format_changes({"create": 2, "update": 1, "replace": 1, "delete": 3}) == (
+        "+2 ~1 +-1 -3"
+    )
+    assert rollout.format_changes({}) == "no changes"
+
+
+# --- the plan -------------------------------------------------------------------------------
+def test_the_example_plan_rolls_out_every_example_stack() -> None:
+    example = load_plan(synth.PROJECT_DIR / "stacks" / "rollout.yaml", synth.available_stacks())
+    assert sorted(example.stacks()) == synth.available_stacks()
+    assert [w.name for w in example.waves] == ["dev", "staging", "production"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        ("waves: []\n", ["waves: got []; allowed: 1 to any number of items"]),
+        (
+            "waves:\n  - name: a\n    stacks: [dev, nope]\n  - name: b\n    stacks: [dev]\n",
+            [
+                "waves[0].stacks[1]: got 'nope'; allowed: a stack with a stack file (dev, prod)",
+                "waves[1].stacks[0]: 'dev' is already in wave 'a'",
+            ],
+        ),
+        (
+            "waves:\n  - name: a\n    stacks: [dev]\n    parallel: 2\n",
+            ["waves[0].parallel: unknown key; allowed keys: name, stacks"],
+        ),
+        (
+            "waves:\n  - name: a\n    stacks: [dev]\nallowReplace:\n  prod: ['*']\n",
+            ["allowReplace.prod: not a stack of this plan"],
+        ),
+        ("waves: [\n", None),
+    ],
+)
+def test_bad_plans_are_reported_by_key(
+    tmp_path: Path, text: str, problems: list[str] | None
+) -> None:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(text)
+    with pytest.raises(PlanError) as raised:
+        load_plan(path, ["dev", "prod"])
+    if problems is None:
+        assert "not valid YAML" in str(raised.value)
+    else:
+        assert raised.value.problems == problems
+
+
+# --- the CLI ------------------------------------------------------------------------------
+def test_cli_refuses_cleanly_without_the_pulumi_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(automation.shutil, "which", lambda name: None)
+    assert main(["rollout", "--preview-only"]) == 2
+    assert "needs the Pulumi CLI on PATH" in capsys.readouterr().err
+
+
+def test_cli_reports_a_bad_plan_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("waves:\n  - name: a\n    stacks: [nope]\n")
+    assert main(["rollout", "--plan", str(path)]) == 2
+    assert "waves[0].stacks[0]: got 'nope'" in capsys.readouterr().err
+
+
+def test_cli_rollout_with_an_injected_runner(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real command, end to end, with the runner swapped at the seam."""
+    runner = FakeRunner()
+    monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
+    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    assert main(["rollout", "--yes", "--parallel", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "rollout complete" in out
+    assert [stack for op, stack in runner.calls if op == "up"] == ["dev", "staging", "prod"]
+    # Accounts and regions come from each stack's own file.
+    assert "777788889999" in out and "444455556666" in out
+
+
+def test_cli_without_yes_and_without_a_terminal_does_not_update(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner = FakeRunner()
+    monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
+    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["rollout"]) == 1
+    captured = capsys.readouterr()
+    assert "not updating without confirmation" in captured.err
+    assert not [call for call in runner.calls if call[0] == "up"]
+
+
+# --- the Automation API worker's plumbing ----------------------------------------------------
+def event(**body: object) -> EngineEvent:
+    return EngineEvent.from_json({"sequence": 1, "timestamp": 0, **body})
+
+
+def step_event(op: str, urn: str, *, protect: bool) -> EngineEvent:
+    state = {"type": "aws:kms/key:Key", "urn": urn, "protect": protect}
+    metadata = {"op": op, "urn": urn, "type": "aws:kms/key:Key", "old": state, "new": state}
+    return event(resourcePreEvent={"metadata": metadata})
+
+
+def test_engine_events_become_an_outcome() -> None:
+    events = [
+        step_event("replace", "urn:p::aws:kms/key:Key::rft-kms-key", protect=True),
+        step_event("same", "urn:p::aws:s3/bucket:Bucket::b", protect=False),
+        event(
+            policyEvent={
+                "message": "key does not rotate\n",
+                "policyName": "kms-key-rotation-enabled",
+                "enforcementLevel": "mandatory",
+                "resourceUrn": "urn:p::aws:kms/key:Key::rft-kms-key",
+            }
+        ),
+        event(summaryEvent={"resourceChanges": {"replace": 1, "same": 40}}),
+    ]
+    outcome = automation.outcome_from_events(events, ok=False, error="policy violations")
+    assert outcome.changes == {"replace": 1}
+    assert outcome.steps[0] == Step(
+        "replace", "urn:p::aws:kms/key:Key::rft-kms-key", "aws:kms/key:Key", True
+    )
+    assert outcome.policy == [
+        PolicyFinding(
+            "kms-key-rotation-enabled",
+            "mandatory",
+            "urn:p::aws:kms/key:Key::rft-kms-key",
+            "key does not rotate",
+        )
+    ]
+    assert rollout.gate("p", PROD, outcome, []) == [
+        "preview failed: policy violations",
+        "policy kms-key-rotation-enabled [mandatory] (rft-kms-key): key does not rotate",
+        "would replace protected resource urn:p::aws:kms/key:Key::rft-kms-key "
+        "(allow it under allowReplace.p in the plan)",
+    ]
+    # Without a summary, changes are counted from the steps.
+    counted = automation.outcome_from_events(events[:2], ok=True)
+    assert counted.changes == {"replace": 1}
+    assert automation.progress_line(events[0]) == "replace aws:kms/key:Key rft-kms-key"
+    assert automation.progress_line(events[1]) is None
+    assert automation.outcome_from_json(automation._outcome_json(outcome)) == outcome
+
+
+WORKER = """
+import json, sys
+print(json.dumps({"progress": "create aws:s3/bucket:Bucket data"}), flush=True)
+print("a stray line from a library", flush=True)
+print(json.dumps({"outcome": {"ok": True, "changes": {"create": 1}, "steps": [],
+                              "policy": [], "error": ""}}), flush=True)
+"""
+
+
+class ScriptRunner(automation.AutomationRunner):
+    def __init__(self, script: str) -> None:
+        super().__init__()
+        self.script = script
+
+    def command(self, operation: str, stack: str) -> list[str]:
+        return [sys.executable, "-c", self.script]
+
+
+def test_the_runner_streams_a_workers_progress_and_reads_its_outcome() -> None:
+    lines: list[str] = []
+    outcome = ScriptRunner(WORKER).preview("dev", lines.append)
+    assert outcome == Outcome(ok=True, changes={"create": 1})
+    assert lines == ["create aws:s3/bucket:Bucket data", "a stray line from a library"]
+
+
+def test_a_worker_that_dies_without_an_outcome_fails_with_its_stderr() -> None:
+    script = "import sys; sys.stderr.write('Traceback\\nImportError: no pulumi\\n'); sys.exit(3)"
+    outcome = ScriptRunner(script).up("dev", lambda line: None)
+    assert not outcome.ok
+    assert outcome.error == "up worker exited 3: Traceback | ImportError: no pulumi"
+
+
+def test_the_worker_command_runs_this_module_per_stack() -> None:
+    command = automation.AutomationRunner().command("preview", "prod")
+    assert command[:5] == [sys.executable, "-m", "rftenv.automation", "preview", "prod"]
+    assert command[command.index("--policy-pack") + 1] == str(automation.POLICY_PACK)
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI on PATH")
+def test_preview_with_the_real_cli(tmp_path: Path) -> None:
+    """With the CLI, the worker talks to the real engine (a local backend here). Without
+    AWS credentials the preview itself may fail, but it must come back as an outcome."""
+    env = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{tmp_path}",
+        "PULUMI_CONFIG_PASSPHRASE": "test",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "rftenv.automation", "preview", "dev"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=synth.PROJECT_DIR,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert '"outcome"' in completed.stdout.splitlines()[-1]
