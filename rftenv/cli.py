@@ -343,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="update each wave without asking for confirmation"
     )
     rollout_cmd.set_defaults(handler=_rollout)
+
+    from rftenv import metrics, status
+
+    status.register(commands)
+    metrics.register(commands)
     return parser
 
 

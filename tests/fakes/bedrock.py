@@ -7,6 +7,8 @@ state is read, so there are no background threads and tests never wait.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import re
@@ -18,6 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -108,6 +111,9 @@ class FakeBedrock(ServedFake):
         self.deployment_outcome: str = "Active"
         self.deployment_failure_message: str = "Deployment failed to become active"
         self.deployment_update_duration: float = 300.0
+        # The page size of the List operations when a request gives no maxResults. AWS
+        # documents no default; a small value lets tests exercise nextToken paging.
+        self.list_page_size: int = 100
 
         self.calls: list[tuple[str, dict]] = []
         # Re-entrant: the public dict properties settle state and are also used inside handlers.
@@ -134,6 +140,9 @@ class FakeBedrock(ServedFake):
             "GetCustomModelDeployment": self._get_deployment,
             "UpdateCustomModelDeployment": self._update_deployment,
             "DeleteCustomModelDeployment": self._delete_deployment,
+            "ListModelCustomizationJobs": self._list_jobs,
+            "ListProvisionedModelThroughputs": self._list_pts,
+            "ListCustomModelDeployments": self._list_deployments,
         }
 
     # ------------------------------------------------------------------ server lifecycle
@@ -733,6 +742,115 @@ class FakeBedrock(ServedFake):
         del self._deployments[dep["customModelDeploymentArn"]]
         return {}
 
+    # ------------------------------------------------------------------ listing
+
+    def _list_jobs(self, p: Params) -> Record:
+        """ListModelCustomizationJobs: the summary renames the output model's members."""
+        jobs = self._filtered(
+            self._jobs,
+            p,
+            name_key="jobName",
+            time_key="creationTime",
+            after="creationTimeAfter",
+            before="creationTimeBefore",
+        )
+        summaries = [
+            {
+                "jobArn": job["jobArn"],
+                "baseModelArn": job["baseModelArn"],
+                "jobName": job["jobName"],
+                "status": job["status"],
+                "lastModifiedTime": job["lastModifiedTime"],
+                "creationTime": job["creationTime"],
+                "endTime": job.get("endTime"),
+                "customModelArn": job.get("outputModelArn"),
+                "customModelName": job["outputModelName"],
+                "customizationType": job.get("customizationType"),
+            }
+            for job in jobs
+        ]
+        return self._page(
+            "ListModelCustomizationJobs", "modelCustomizationJobSummaries", summaries, p
+        )
+
+    def _list_pts(self, p: Params) -> Record:
+        pts = self._filtered(
+            self._throughputs,
+            p,
+            name_key="provisionedModelName",
+            time_key="creationTime",
+            after="creationTimeAfter",
+            before="creationTimeBefore",
+        )
+        if p.get("modelArnEquals"):
+            pts = [pt for pt in pts if pt["modelArn"] == p["modelArnEquals"]]
+        # The stored record already uses the summary's member names; render drops the rest.
+        return self._page("ListProvisionedModelThroughputs", "provisionedModelSummaries", pts, p)
+
+    def _list_deployments(self, p: Params) -> Record:
+        deployments = self._filtered(
+            self._deployments,
+            p,
+            name_key="modelDeploymentName",
+            time_key="createdAt",
+            after="createdAfter",
+            before="createdBefore",
+        )
+        if p.get("modelArnEquals"):
+            deployments = [d for d in deployments if d["modelArn"] == p["modelArnEquals"]]
+        summaries = [
+            {
+                "customModelDeploymentArn": dep["customModelDeploymentArn"],
+                "customModelDeploymentName": dep["modelDeploymentName"],
+                "modelArn": dep["modelArn"],
+                "createdAt": dep["createdAt"],
+                "status": dep["status"],
+                "lastUpdatedAt": dep["lastUpdatedAt"],
+                "failureMessage": dep.get("failureMessage"),
+            }
+            for dep in deployments
+        ]
+        return self._page("ListCustomModelDeployments", "modelDeploymentSummaries", summaries, p)
+
+    @staticmethod
+    def _filtered(
+        table: dict[str, Record],
+        p: Params,
+        *,
+        name_key: str,
+        time_key: str,
+        after: str,
+        before: str,
+    ) -> list[Record]:
+        """The records matching the common filters, sorted by creation time (newest first
+        unless sortOrder is Ascending). Records created at the same instant keep their
+        creation order, so "newest" is well defined even on a clock that stands still."""
+        records = list(enumerate(table.values()))
+        if p.get("nameContains"):
+            records = [(i, r) for i, r in records if p["nameContains"] in r[name_key]]
+        if p.get("statusEquals"):
+            records = [(i, r) for i, r in records if r["status"] == p["statusEquals"]]
+        for member, keep in (
+            (after, lambda t, limit: t > limit),
+            (before, lambda t, limit: t < limit),
+        ):
+            if p.get(member):
+                limit = _epoch(member, p[member])
+                records = [(i, r) for i, r in records if keep(r[time_key], limit)]
+        records.sort(key=lambda item: (item[1][time_key], item[0]))
+        if p.get("sortOrder", "Descending") == "Descending":
+            records.reverse()
+        return [r for _, r in records]
+
+    def _page(self, operation: str, key: str, items: list[Record], p: Params) -> Record:
+        """One page of `items`; nextToken is opaque to clients and bound to the operation."""
+        start = _decode_token(operation, p["nextToken"]) if p.get("nextToken") else 0
+        size = p.get("maxResults") or self.list_page_size
+        page: Record = {key: items[start : start + size]}
+        if start + size < len(items):
+            page["nextToken"] = _encode_token(operation, start + size)
+        return page
+
     # ------------------------------------------------------------------ STS (query protocol)
 
     def _handle_sts(self, body: bytes) -> _Response:
@@ -776,6 +894,32 @@ class FakeBedrock(ServedFake):
             "<PackedPolicySize>0</PackedPolicySize>"
         )
         return _xml_result(action, result)
+
+
+def _epoch(member: str, value: str) -> float:
+    """A querystring timestamp (botocore sends ISO 8601) as epoch seconds."""
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError as exc:
+        raise ServiceError(
+            "ValidationException", f"{member}: {value!r} is not an ISO 8601 timestamp"
+        ) from exc
+
+
+def _encode_token(operation: str, offset: int) -> str:
+    raw = json.dumps({"operation": operation, "offset": offset}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(operation: str, token: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        valid = data["operation"] == operation and isinstance(data["offset"], int)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        valid = False
+    if not valid or data["offset"] < 0:
+        raise ServiceError("ValidationException", f"Invalid pagination token for {operation}.")
+    return data["offset"]
 
 
 def _json_error(code: str, message: str) -> _Response:

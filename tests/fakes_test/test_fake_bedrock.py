@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -771,6 +772,242 @@ def test_deployment_token_is_idempotent(bedrock: Any, clock: FakeClock, fake: Fa
     }
     assert len(arns) == 1
     assert len(fake.deployments) == 1
+
+
+# ---------------------------------------------------------------- listing
+
+
+def names(page: dict[str, Any], key: str, member: str) -> list[str]:
+    return [summary[member] for summary in page[key]]
+
+
+def test_list_jobs_summaries_newest_first(
+    bedrock: Any, clock: FakeClock, fake: FakeBedrock
+) -> None:
+    fake.job_duration = 600
+    done = bedrock.create_model_customization_job(
+        **job_request(jobName="rft-env-dev-rft-aaa", customModelName="m-a")
+    )["jobArn"]
+    clock.advance(fake.job_duration)
+    fake.job_outcome = "Failed"
+    bedrock.create_model_customization_job(
+        **job_request(jobName="rft-env-dev-rft-bbb", customModelName="m-b")
+    )
+    clock.advance(60)
+    fake.job_duration = 3600
+    bedrock.create_model_customization_job(
+        **job_request(jobName="rft-env-prod-rft-ccc", customModelName="m-c")
+    )
+    clock.advance(600)  # the second job has failed by now, the third still runs
+
+    page = bedrock.list_model_customization_jobs()
+    assert names(page, "modelCustomizationJobSummaries", "jobName") == [
+        "rft-env-prod-rft-ccc",
+        "rft-env-dev-rft-bbb",
+        "rft-env-dev-rft-aaa",
+    ]
+    assert "nextToken" not in page
+    newest, failed, completed = page["modelCustomizationJobSummaries"]
+    assert newest["status"] == "InProgress" and "endTime" not in newest
+    assert "customModelArn" not in newest and newest["customModelName"] == "m-c"
+    assert failed["status"] == "Failed" and "customModelArn" not in failed
+    assert completed["jobArn"] == done
+    assert completed["status"] == "Completed"
+    assert completed["customModelArn"] == fake.jobs[done]["outputModelArn"]
+    assert completed["customizationType"] == "REINFORCEMENT_FINE_TUNING"
+    assert completed["baseModelArn"] == BASE_ARN
+    assert completed["creationTime"] == START
+    assert completed["endTime"] == START + timedelta(seconds=600)
+
+    ascending = bedrock.list_model_customization_jobs(sortBy="CreationTime", sortOrder="Ascending")
+    assert names(ascending, "modelCustomizationJobSummaries", "jobName") == [
+        "rft-env-dev-rft-aaa",
+        "rft-env-dev-rft-bbb",
+        "rft-env-prod-rft-ccc",
+    ]
+
+
+def test_list_jobs_filters(bedrock: Any, clock: FakeClock, fake: FakeBedrock) -> None:
+    for index, name in enumerate(["rft-env-dev-rft-aaa", "rft-env-dev-rft-bbb", "other-job"]):
+        bedrock.create_model_customization_job(
+            **job_request(jobName=name, customModelName=f"m-{index}")
+        )
+        clock.advance(100)
+    key = "modelCustomizationJobSummaries"
+
+    dev = bedrock.list_model_customization_jobs(nameContains="env-dev-rft-")
+    assert names(dev, key, "jobName") == ["rft-env-dev-rft-bbb", "rft-env-dev-rft-aaa"]
+
+    bedrock.stop_model_customization_job(jobIdentifier="rft-env-dev-rft-aaa")
+    stopping = bedrock.list_model_customization_jobs(statusEquals="Stopping")
+    assert names(stopping, key, "jobName") == ["rft-env-dev-rft-aaa"]
+
+    after = bedrock.list_model_customization_jobs(creationTimeAfter=START + timedelta(seconds=50))
+    assert names(after, key, "jobName") == ["other-job", "rft-env-dev-rft-bbb"]
+    before = bedrock.list_model_customization_jobs(
+        creationTimeBefore=START + timedelta(seconds=200)
+    )
+    assert names(before, key, "jobName") == ["rft-env-dev-rft-bbb", "rft-env-dev-rft-aaa"]
+    window = bedrock.list_model_customization_jobs(
+        creationTimeAfter=START, creationTimeBefore=START + timedelta(seconds=200)
+    )
+    assert names(window, key, "jobName") == ["rft-env-dev-rft-bbb"]  # both bounds exclusive
+
+
+def test_jobs_created_at_the_same_instant_list_in_creation_order(bedrock: Any) -> None:
+    for index in range(3):
+        bedrock.create_model_customization_job(
+            **job_request(jobName=f"job-{index}", customModelName=f"m-{index}")
+        )
+    key = "modelCustomizationJobSummaries"
+    assert names(bedrock.list_model_customization_jobs(), key, "jobName") == [
+        "job-2",
+        "job-1",
+        "job-0",
+    ]
+
+
+def test_list_jobs_pages_with_next_token(bedrock: Any, clock: FakeClock, fake: FakeBedrock) -> None:
+    for index in range(5):
+        bedrock.create_model_customization_job(
+            **job_request(jobName=f"job-{index}", customModelName=f"m-{index}")
+        )
+        clock.advance(1)
+    key = "modelCustomizationJobSummaries"
+    seen: list[str] = []
+    request: dict[str, Any] = {"maxResults": 2, "sortOrder": "Ascending"}
+    sizes = []
+    while True:
+        page = bedrock.list_model_customization_jobs(**request)
+        sizes.append(len(page[key]))
+        seen += names(page, key, "jobName")
+        if "nextToken" not in page:
+            break
+        request["nextToken"] = page["nextToken"]
+    assert sizes == [2, 2, 1]
+    assert seen == [f"job-{index}" for index in range(5)]
+
+    # Without maxResults the fake's default page size applies; boto3's paginator follows it.
+    fake.list_page_size = 3
+    assert len(bedrock.list_model_customization_jobs()[key]) == 3
+    paginator = bedrock.get_paginator("list_model_customization_jobs")
+    pages = list(paginator.paginate(nameContains="job-"))
+    assert [len(page[key]) for page in pages] == [3, 2]
+    assert [s["jobName"] for page in pages for s in page[key]] == [
+        f"job-{index}" for index in reversed(range(5))
+    ]
+
+
+def test_list_rejects_bad_tokens_and_sizes(bedrock: Any, fake: FakeBedrock) -> None:
+    bedrock.create_model_customization_job(**job_request())
+    pt_token = base64.urlsafe_b64encode(
+        json.dumps({"operation": "ListProvisionedModelThroughputs", "offset": 1}).encode()
+    ).decode()
+    for token in ("not-a-token", pt_token):
+        with pytest.raises(ClientError) as info:
+            bedrock.list_model_customization_jobs(nextToken=token)
+        assert error_of(info) == (
+            "ValidationException",
+            400,
+            "Invalid pagination token for ListModelCustomizationJobs.",
+        )
+    with pytest.raises(ClientError) as info:
+        bedrock.list_model_customization_jobs(maxResults=1001)
+    assert "maxResults" in error_of(info)[2]
+    with pytest.raises(ParamValidationError):
+        bedrock.list_model_customization_jobs(maxResults=0)
+    with pytest.raises(ClientError) as info:
+        bedrock.list_model_customization_jobs(nameContains="no spaces allowed")
+    assert error_of(info)[0] == "ValidationException" and "nameContains" in error_of(info)[2]
+
+
+def test_list_provisioned_throughputs(bedrock: Any, clock: FakeClock, fake: FakeBedrock) -> None:
+    first = completed_model(bedrock, clock, fake, 1)
+    second = completed_model(bedrock, clock, fake, 2)
+    created = START + timedelta(seconds=2 * fake.job_duration)
+    committed = bedrock.create_provisioned_model_throughput(
+        provisionedModelName="rft-env-prod-pt",
+        modelId=first,
+        modelUnits=2,
+        commitmentDuration="OneMonth",
+    )["provisionedModelArn"]
+    clock.advance(fake.pt_duration)
+    bedrock.create_provisioned_model_throughput(
+        provisionedModelName="rft-env-dev-pt", modelId=second, modelUnits=1
+    )
+    key = "provisionedModelSummaries"
+
+    page = bedrock.list_provisioned_model_throughputs()
+    assert names(page, key, "provisionedModelName") == ["rft-env-dev-pt", "rft-env-prod-pt"]
+    creating, in_service = page[key]
+    assert creating["status"] == "Creating"
+    assert "commitmentDuration" not in creating and "commitmentExpirationTime" not in creating
+    assert in_service == {
+        "provisionedModelName": "rft-env-prod-pt",
+        "provisionedModelArn": committed,
+        "modelArn": first,
+        "desiredModelArn": first,
+        "foundationModelArn": BASE_ARN,
+        "modelUnits": 2,
+        "desiredModelUnits": 2,
+        "status": "InService",
+        "commitmentDuration": "OneMonth",
+        "commitmentExpirationTime": created + timedelta(days=30),
+        "creationTime": created,
+        "lastModifiedTime": created + timedelta(seconds=fake.pt_duration),
+    }
+
+    by_name = bedrock.list_provisioned_model_throughputs(nameContains="env-prod")
+    assert names(by_name, key, "provisionedModelArn") == [committed]
+    by_status = bedrock.list_provisioned_model_throughputs(statusEquals="Creating")
+    assert names(by_status, key, "provisionedModelName") == ["rft-env-dev-pt"]
+    by_model = bedrock.list_provisioned_model_throughputs(modelArnEquals=second)
+    assert names(by_model, key, "provisionedModelName") == ["rft-env-dev-pt"]
+    paged = bedrock.list_provisioned_model_throughputs(maxResults=1, sortOrder="Ascending")
+    assert names(paged, key, "provisionedModelName") == ["rft-env-prod-pt"]
+    rest = bedrock.list_provisioned_model_throughputs(
+        maxResults=1, sortOrder="Ascending", nextToken=paged["nextToken"]
+    )
+    assert names(rest, key, "provisionedModelName") == ["rft-env-dev-pt"]
+    assert "nextToken" not in rest
+
+
+def test_list_custom_model_deployments(bedrock: Any, clock: FakeClock, fake: FakeBedrock) -> None:
+    model_arn = completed_model(bedrock, clock, fake, 1)
+    fake.deployment_outcome = "Failed"
+    failed = bedrock.create_custom_model_deployment(
+        modelDeploymentName="rft-env-dev-on-demand", modelArn=model_arn
+    )["customModelDeploymentArn"]
+    clock.advance(fake.deployment_duration)
+    fake.deployment_outcome = "Active"
+    bedrock.create_custom_model_deployment(
+        modelDeploymentName="rft-env-staging-on-demand", modelArn=model_arn
+    )
+    key = "modelDeploymentSummaries"
+
+    page = bedrock.list_custom_model_deployments()
+    assert names(page, key, "customModelDeploymentName") == [
+        "rft-env-staging-on-demand",
+        "rft-env-dev-on-demand",
+    ]
+    creating, broken = page[key]
+    assert creating["status"] == "Creating" and "failureMessage" not in creating
+    assert broken["customModelDeploymentArn"] == failed
+    assert broken["status"] == "Failed"
+    assert broken["failureMessage"] == fake.deployment_failure_message
+    assert broken["modelArn"] == model_arn
+    assert broken["createdAt"] < broken["lastUpdatedAt"]
+
+    by_name = bedrock.list_custom_model_deployments(nameContains="dev-on-demand")
+    assert names(by_name, key, "customModelDeploymentArn") == [failed]
+    by_status = bedrock.list_custom_model_deployments(statusEquals="Creating")
+    assert names(by_status, key, "customModelDeploymentName") == ["rft-env-staging-on-demand"]
+    later = bedrock.list_custom_model_deployments(createdAfter=broken["createdAt"])
+    assert names(later, key, "customModelDeploymentName") == ["rft-env-staging-on-demand"]
+    assert (
+        bedrock.list_custom_model_deployments(modelArnEquals=model_arn[:-12] + "zzzzzzzzzzzz")[key]
+        == []
+    )
 
 
 # ---------------------------------------------------------------- faults and observation

@@ -1,0 +1,259 @@
+"""What `rftenv status` and `rftenv metrics` share: a stack's config, its AWS clients, and
+finding its RFT job and inference on AWS without Pulumi state.
+
+Neither command needs the Pulumi CLI or the stack's state. Names are derived from the stack
+config exactly as the program derives them (`components/naming.py`, `job_identity` in
+`components/bedrock/job.py`, `components/training.py`), and AWS is asked what exists under
+them. boto3 and the config models are imported inside functions, so that `rftenv --help`
+and the other commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.bedrock.session import Connection
+    from components.config import StackConfig
+
+# Job statuses that mean the stack's training did not (and will not) produce a model.
+UNSUCCESSFUL_JOB_STATUSES = frozenset({"Failed", "Stopping", "Stopped"})
+
+INFERENCE_KINDS = {"provisioned": "provisioned throughput", "on_demand": "on-demand deployment"}
+
+
+class CommandError(Exception):
+    """A failure reported in one message, with the exit code that goes with it."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class AwsCallError(CommandError):
+    """An AWS call that failed (after botocore's retries): names the operation and what it
+    was about, so the operator knows which permission or resource to look at."""
+
+    def __init__(self, operation: str, code: str, message: str, target: str | None) -> None:
+        about = f" ({target})" if target else ""
+        super().__init__(f"{operation}{about} failed: {code}: {message}".rstrip(": "))
+        self.operation = operation
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A stack's validated config and the name prefix of everything it creates."""
+
+    name: str
+    config: StackConfig
+
+    @property
+    def prefix(self) -> str:
+        from components.naming import Names
+
+        config = self.config
+        return Names(config.environment, config.account.id, config.region).prefix
+
+    @property
+    def job_name_pattern(self) -> re.Pattern[str]:
+        # `job_identity`: <prefix>-rft-<first 12 hex digits of the client token>. Matching
+        # the whole name keeps out jobs of an environment whose name merely extends this
+        # one's (environment `dev-rft` has jobs named `rft-env-dev-rft-rft-…`).
+        return re.compile(rf"{re.escape(self.prefix)}-rft-[0-9a-f]{{12}}")
+
+    def connection(self, endpoint_url: str | None = None) -> Connection:
+        """How the stack's Bedrock providers connect: region, deployment role, external id."""
+        from components.bedrock.session import Connection
+
+        account = self.config.account
+        return Connection(
+            region=self.config.region,
+            role_arn=account.deployment_role_arn,
+            external_id=account.external_id,
+            endpoint_url=endpoint_url,
+        )
+
+    def inference_name(self) -> str | None:
+        """The inference resource's name as `RftTraining` builds it; None without inference."""
+        mode = self.config.inference.mode
+        if mode == "none":
+            return None
+        return f"{self.prefix}-{'pt' if mode == 'provisioned' else 'on-demand'}"
+
+
+def open_stack(name: str) -> Stack:
+    """Load and validate a stack's config; unusable input exits 2, like `rftenv synth`."""
+    import yaml
+
+    from components.config import ConfigError, decode_config_values, load_stack_config
+    from rftenv import synth
+
+    try:
+        config = load_stack_config(
+            decode_config_values(synth.engine_config(name)),
+            synth.PROJECT_DIR,
+            source=f"stack {name}",
+        )
+    except (synth.StackNotFoundError, ConfigError) as error:
+        raise CommandError(str(error), exit_code=2) from error
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or malformed file
+        raise CommandError(f"stack {name}: {error}", exit_code=2) from error
+    return Stack(name, config)
+
+
+def client(connection: Connection, service: str) -> Any:
+    """A boto3 client; a failed AssumeRole or missing credentials become a CommandError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return connection.client(service)
+    except ClientError as error:
+        target = connection.role_arn or service
+        raise _aws_error(error.operation_name, error, target) from error
+    except BotoCoreError as error:
+        operation = "AssumeRole" if connection.role_arn else f"creating a {service} client"
+        raise AwsCallError(
+            operation, type(error).__name__, str(error), connection.role_arn
+        ) from error
+
+
+def call(aws: Any, method: str, *, target: str | None = None, **request: Any) -> dict[str, Any]:
+    """Call `method` on a boto3 client; any failure becomes an AwsCallError that names the
+    API operation (botocore's standard retry mode has already retried throttling)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    operation = aws.meta.method_to_api_mapping.get(method, method)
+    try:
+        return getattr(aws, method)(**request)
+    except ClientError as error:
+        raise _aws_error(operation, error, target) from error
+    except BotoCoreError as error:
+        raise AwsCallError(operation, type(error).__name__, str(error), target) from error
+
+
+def _aws_error(operation: str, error: Any, target: str | None) -> AwsCallError:
+    details = error.response.get("Error", {})
+    code = details.get("Code") or "Unknown"
+    message = details.get("Message") or ""
+    retries = error.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0
+    if retries:
+        message = f"{message} (gave up after {retries + 1} attempts)".lstrip()
+    return AwsCallError(operation, code, message, target)
+
+
+def paginate(aws: Any, method: str, key: str, **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Bedrock List operation, page by page (lazily: callers that find what
+    they look for early make no more calls)."""
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = call(aws, method, **request, **({"nextToken": token} if token else {}))
+        yield from page.get(key) or []
+        token = page.get("nextToken")
+        if not token:
+            return
+        if token in seen:
+            operation = aws.meta.method_to_api_mapping.get(method, method)
+            raise CommandError(f"{operation} returned the same nextToken twice; giving up")
+        seen.add(token)
+
+
+def find_job(bedrock: Any, stack: Stack, job: str | None = None) -> dict[str, Any]:
+    """The GetModelCustomizationJob response for `job` (a name or ARN), or else for the
+    stack's newest job: AWS never frees a job name, so each retraining makes a new one."""
+    region = stack.config.region
+    if job is None:
+        wanted = stack.job_name_pattern
+        summaries = paginate(
+            bedrock,
+            "list_model_customization_jobs",
+            "modelCustomizationJobSummaries",
+            nameContains=f"{stack.prefix}-rft-",
+            sortBy="CreationTime",
+            sortOrder="Descending",
+        )
+        newest = next((s for s in summaries if wanted.fullmatch(s["jobName"])), None)
+        if newest is None:
+            raise CommandError(
+                f"stack {stack.name}: no RFT job named {stack.prefix}-rft-<hash> in account "
+                f"{stack.config.account.id}, {region}: `pulumi up` has not started one yet"
+            )
+        job = newest["jobArn"]
+    try:
+        return call(bedrock, "get_model_customization_job", jobIdentifier=job)
+    except AwsCallError as error:
+        if error.code in ("ResourceNotFoundException", "ValidationException"):
+            raise CommandError(
+                f"stack {stack.name}: no RFT job {job!r} in account {stack.config.account.id}, "
+                f"{region} ({error})"
+            ) from error
+        raise
+
+
+def job_id(job_arn: str) -> str:
+    """The job id Bedrock names its output folder after: the ARN's last segment."""
+    return job_arn.rsplit("/", 1)[-1]
+
+
+def artifacts_uri(job: dict[str, Any]) -> str:
+    """Where the job writes its artifacts: `<output s3Uri>/model-customization-job-<id>/`."""
+    base = job["outputDataConfig"]["s3Uri"].rstrip("/")
+    return f"{base}/model-customization-job-{job_id(job['jobArn'])}/"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key prefix) of an s3:// URI."""
+    match = re.fullmatch(r"s3://([^/]+)/?(.*)", uri)
+    if match is None:
+        raise CommandError(f"not an s3:// URI: {uri!r}")
+    return match.group(1), match.group(2)
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The stack's inference resource: what its config asks for, and what AWS has."""
+
+    mode: str  # provisioned | on_demand
+    name: str
+    record: dict[str, Any] | None  # the Get response; None when AWS has none by that name
+
+    @property
+    def kind(self) -> str:
+        return INFERENCE_KINDS[self.mode]
+
+
+def find_inference(bedrock: Any, stack: Stack) -> Inference | None:
+    """The stack's provisioned throughput or deployment; None when inference.mode is none."""
+    name = stack.inference_name()
+    if name is None:
+        return None
+    mode = stack.config.inference.mode
+    if mode == "provisioned":
+        summaries = paginate(
+            bedrock,
+            "list_provisioned_model_throughputs",
+            "provisionedModelSummaries",
+            nameContains=name,
+        )
+        found = next((s for s in summaries if s["provisionedModelName"] == name), None)
+        if found is None:
+            return Inference(mode, name, None)
+        arn = found["provisionedModelArn"]
+        record = call(bedrock, "get_provisioned_model_throughput", provisionedModelId=arn)
+        return Inference(mode, name, record)
+    summaries = paginate(
+        bedrock,
+        "list_custom_model_deployments",
+        "modelDeploymentSummaries",
+        nameContains=name,
+    )
+    found = next((s for s in summaries if s["customModelDeploymentName"] == name), None)
+    if found is None:
+        return Inference(mode, name, None)
+    arn = found["customModelDeploymentArn"]
+    record = call(bedrock, "get_custom_model_deployment", customModelDeploymentIdentifier=arn)
+    return Inference(mode, name, record)

@@ -1,0 +1,516 @@
+"""`rftenv metrics <stack>`: download a job's metric CSVs from S3, chart and summarise them.
+
+Bedrock writes step-wise metrics under `<output s3Uri>/model-customization-job-<job id>/`
+(../shared/reference/bedrock-rft.md, 8.2). The documented files are the fine-tuning ones;
+what RFT writes (reward statistics such as `critic/rewards/mean`) is unconfirmed, so every
+CSV under the job's folder is read the same generic way: one step column, and every other
+numeric column is a metric. The parsing, summary and chart functions are pure (files in,
+values or files out) and tested on fixtures; only `run` talks to AWS. matplotlib and boto3
+are imported when used, not when the CLI starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rftenv import jobs
+
+STEP_COLUMNS = ("step_number", "step", "global_step")
+# Numeric columns that index rows rather than measure anything: kept out of the charts.
+INDEX_COLUMNS = frozenset({"epoch_number", "epoch"})
+TRAINING_FILE = "training_artifacts/step_wise_training_metrics.csv"
+VALIDATION_FILES = (
+    "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+    # Some readers of Bedrock's output expect one more level; accept either.
+    "validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv",
+)
+EXPECTED_FILES: dict[str, tuple[str, ...]] = {
+    "training metrics": (TRAINING_FILE,),
+    "validation metrics": VALIDATION_FILES,
+}
+GROUPS = ("loss", "rewards", "other")
+MAX_PROBLEMS = 20
+# Fixed size and resolution, and no Software tag: the same data gives the same PNG bytes.
+FIGURE_WIDTH, AXES_HEIGHT, DPI = 9.0, 4.0, 100
+PNG_METADATA: dict[str, Any] = {"Software": None}
+
+
+class MetricsFileError(ValueError):
+    """A metrics CSV that cannot be read; names the file and the line of each problem."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = f"{source}: {self.problems[0]}"
+        else:
+            listed = "\n".join(f"  - {problem}" for problem in self.problems)
+            text = f"{source}: {len(self.problems)} problems\n{listed}"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric's values, ordered by step; steps without a value are left out."""
+
+    name: str
+    steps: tuple[float, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class MetricsTable:
+    """One parsed CSV: its metrics, and the columns that are not metrics (and why)."""
+
+    source: str
+    step_column: str
+    rows: int
+    series: tuple[Series, ...]
+    skipped: tuple[tuple[str, str], ...]  # (column, reason)
+
+
+@dataclass(frozen=True)
+class Summary:
+    metric: str
+    first: float
+    last: float
+    minimum: float
+    maximum: float
+    steps: int
+
+
+# ---------------------------------------------------------------------------------- parsing
+
+
+def _number(cell: str) -> float | None:
+    """A cell's value: None when it holds none (empty, NaN or infinite), else the float.
+    Raises ValueError for text that is not a number."""
+    text = cell.strip()
+    if not text:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def load_metrics_file(path: Path, source: str | None = None) -> MetricsTable:
+    """Parse a metrics CSV from disk; errors name `source` (default: the path)."""
+    return parse_metrics_bytes(path.read_bytes(), source or str(path))
+
+
+def parse_metrics_bytes(data: bytes, source: str) -> MetricsTable:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise MetricsFileError(source, [f"line {line}: not UTF-8 text ({error.reason})"]) from None
+    return parse_metrics_csv(text, source)
+
+
+def parse_metrics_csv(text: str, source: str) -> MetricsTable:
+    """Parse a step-wise metrics CSV: a header naming a step column (step_number, step or
+    global_step) and metric columns. Empty, NaN and infinite cells are missing values; a
+    column with no number at all is text and skipped; a number column with text in it is an
+    error. Every problem is reported with its line, up to MAX_PROBLEMS."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    problems: list[str] = []
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as error:
+        raise MetricsFileError(source, [f"line {reader.line_num}: {error}"]) from None
+    rows = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise MetricsFileError(source, ["line 1: empty file: no header row"])
+    header_line, raw_header = rows[0]
+    header = [name.strip() for name in raw_header]
+    step_column = _check_header(header, header_line, problems)
+    if problems:
+        raise MetricsFileError(source, problems)
+    assert step_column is not None
+    step_index = header.index(step_column)
+
+    steps: list[tuple[int, float]] = []  # (line, step) of every usable row
+    cells: dict[str, list[tuple[int, float, str]]] = {name: [] for name in header}
+    for line, row in rows[1:]:
+        if len(row) < len(header) or any(cell.strip() for cell in row[len(header) :]):
+            problems.append(
+                f"line {line}: {len(row)} cells, but the header (line {header_line}) has "
+                f"{len(header)} columns"
+            )
+            continue
+        try:
+            step = _number(row[step_index])
+        except ValueError:
+            problems.append(
+                f"line {line}: {step_column} {row[step_index].strip()!r} is not a number"
+            )
+            continue
+        if step is None:
+            problems.append(f"line {line}: {step_column} is empty")
+            continue
+        steps.append((line, step))
+        for name, cell in zip(header, row, strict=False):
+            if name != step_column:
+                cells[name].append((line, step, cell))
+
+    series: list[Series] = []
+    skipped: list[tuple[str, str]] = []
+    for name in header:
+        if name == step_column:
+            continue
+        if name.lower() in INDEX_COLUMNS:
+            skipped.append((name, "index"))
+            continue
+        found, bad = _column(cells[name])
+        if found and bad:
+            for line, cell in bad:
+                problems.append(f"line {line}, column {name!r}: {cell.strip()!r} is not a number")
+        elif bad:
+            skipped.append((name, "text"))
+        elif not found:
+            skipped.append((name, "no values"))
+        else:
+            ordered = sorted(found, key=lambda point: point[0])  # stable: file order on ties
+            series.append(Series(name, tuple(s for s, _ in ordered), tuple(v for _, v in ordered)))
+    if problems:
+        if len(problems) > MAX_PROBLEMS:
+            extra = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], f"... and {extra} more"]
+        raise MetricsFileError(source, problems)
+    return MetricsTable(source, step_column, len(steps), tuple(series), tuple(skipped))
+
+
+def _check_header(header: list[str], line: int, problems: list[str]) -> str | None:
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if not name:
+            problems.append(f"line {line}: column {position} has no name")
+        elif name in seen:
+            problems.append(f"line {line}: column {name!r} appears more than once")
+        seen.add(name)
+    step_column = next((name for name in STEP_COLUMNS if name in header), None)
+    if step_column is None:
+        problems.append(
+            f"line {line}: no step column: expected one of {', '.join(STEP_COLUMNS)}; "
+            f"the header has {', '.join(header)}"
+        )
+    return step_column
+
+
+def _column(
+    cells: list[tuple[int, float, str]],
+) -> tuple[list[tuple[float, float]], list[tuple[int, str]]]:
+    """(step, value) pairs of the numeric cells, and (line, cell) of the non-numeric ones."""
+    found: list[tuple[float, float]] = []
+    bad: list[tuple[int, str]] = []
+    for line, step, cell in cells:
+        try:
+            value = _number(cell)
+        except ValueError:
+            bad.append((line, cell))
+            continue
+        if value is not None:
+            found.append((step, value))
+    return found, bad
+
+
+# ---------------------------------------------------------------------------------- summary
+
+
+def summarize(series: Series) -> Summary:
+    """First and last value (by step), extremes and the number of steps with a value."""
+    return Summary(
+        metric=series.name,
+        first=series.values[0],
+        last=series.values[-1],
+        minimum=min(series.values),
+        maximum=max(series.values),
+        steps=len(series.values),
+    )
+
+
+def group_of(metric: str) -> str:
+    """The chart a metric goes on: loss, rewards (reward or score) or other."""
+    name = metric.lower()
+    if "loss" in name:
+        return "loss"
+    if "reward" in name or "score" in name:
+        return "rewards"
+    return "other"
+
+
+def expected_files(relative_paths: Iterable[str]) -> dict[str, str | None]:
+    """For each documented metrics file, the path it was found at (relative to the job's
+    folder), or None when the job has not written it (yet)."""
+    present = set(relative_paths)
+    return {
+        label: next((path for path in candidates if path in present), None)
+        for label, candidates in EXPECTED_FILES.items()
+    }
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def render_summary(tables: Sequence[MetricsTable]) -> str:
+    """One block per file: metric, first, last, min, max, steps."""
+    blocks: list[str] = []
+    for table in tables:
+        title = f"{table.source}: {table.rows} rows, step column {table.step_column}"
+        lines = [title]
+        if table.series:
+            rows = [("metric", "first", "last", "min", "max", "steps")]
+            for series in table.series:
+                s = summarize(series)
+                numbers = (s.first, s.last, s.minimum, s.maximum)
+                rows.append((s.metric, *map(_fmt, numbers), str(s.steps)))
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                cells = [row[0].ljust(widths[0])] + [
+                    cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+                ]
+                lines.append("  " + "  ".join(cells).rstrip())
+        else:
+            lines.append("  no metric values yet")
+        if table.skipped:
+            lines.append(
+                "  not charted: " + ", ".join(f"{name} ({why})" for name, why in table.skipped)
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+# ---------------------------------------------------------------------------------- charts
+
+
+def chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[tuple[str, Series]]]:
+    """(label, series) per chart group. A metric name found in several files is labelled
+    with its file, so training and validation perplexity stay apart."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        for series in table.series:
+            counts[series.name] = counts.get(series.name, 0) + 1
+    stems = [PurePosixPath(table.source).stem for table in tables]
+    groups: dict[str, list[tuple[str, Series]]] = {group: [] for group in GROUPS}
+    for table, stem in zip(tables, stems, strict=True):
+        where = stem if stems.count(stem) == 1 else table.source
+        for series in table.series:
+            label = series.name if counts[series.name] == 1 else f"{series.name} ({where})"
+            groups[group_of(series.name)].append((label, series))
+    return {group: lines for group, lines in groups.items() if lines}
+
+
+def render_chart(
+    path: Path,
+    title: str,
+    lines: Sequence[tuple[str, Series]],
+    *,
+    xlabel: str = "step",
+    separate: bool = False,
+) -> None:
+    """Write one PNG: every series on one axes, or (separate=True, for metrics of unrelated
+    scales) one axes per metric name, stacked on a shared step axis."""
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(dict.fromkeys(series.name for _, series in lines)) if separate else [""]
+    # The default style, whatever the user's matplotlibrc says: same data, same bytes.
+    with matplotlib.style.context("default"):
+        figure = Figure(figsize=(FIGURE_WIDTH, AXES_HEIGHT * len(names)), dpi=DPI)
+        FigureCanvasAgg(figure)
+        axes_list = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+        for label, series in lines:
+            axes = axes_list[names.index(series.name) if separate else 0]
+            marker = "o" if len(series.values) <= 30 else None
+            axes.plot(series.steps, series.values, label=label, marker=marker, markersize=3)
+        for axes in axes_list:
+            axes.grid(True, alpha=0.3)
+            axes.legend(loc="best", fontsize="small")
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes_list[0].set_title(title)
+        axes_list[-1].set_xlabel(xlabel)
+        figure.tight_layout()
+        figure.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)
+
+
+def write_charts(tables: Sequence[MetricsTable], directory: Path, title: str) -> list[Path]:
+    """One PNG per group that has metrics (loss.png, rewards.png, other.png)."""
+    step_columns = {table.step_column for table in tables if table.series}
+    xlabel = step_columns.pop() if len(step_columns) == 1 else "step"
+    written = []
+    for group, lines in chart_lines(tables).items():
+        path = directory / f"{group}.png"
+        render_chart(path, f"{title}: {group}", lines, xlabel=xlabel, separate=group == "other")
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------------- command
+
+DESCRIPTION = (
+    "Download STACK's RFT job metrics from S3 and chart them. The job is the stack's newest "
+    "(or the one --job names); its output folder is <output s3Uri>/model-customization-job-"
+    "<job id>/. Every CSV there is downloaded into --out (default metrics/<stack>/<job "
+    "name>/): the documented training_artifacts/step_wise_training_metrics.csv and "
+    "validation_artifacts/post_fine_tuning_validation/[validation/]validation_metrics.csv, "
+    "and any other, such as RFT reward statistics. Each CSV's numeric columns are charted "
+    "per step, one PNG per group (loss.png, rewards.png for reward/score columns, other.png), "
+    "and summarised: first, last, min, max and the number of steps. Exit codes: 0 when "
+    "metrics were read; 1 when there are none yet, a CSV is malformed (the others are still "
+    "charted), the stack has no job, or an AWS call fails; 2 on unusable input (unknown "
+    "stack, invalid config). Needs bedrock:ListModelCustomizationJobs, "
+    "GetModelCustomizationJob, s3:ListBucket and s3:GetObject on the output bucket, and "
+    "kms:Decrypt through S3."
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `metrics` to the CLI's subcommands."""
+    parser = commands.add_parser(
+        "metrics",
+        help="download a stack's RFT job metrics from S3, chart and summarise them",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write the CSVs and charts here (default: metrics/<stack>/<job name>/)",
+    )
+    parser.add_argument(
+        "--job",
+        metavar="NAME_OR_ARN",
+        help="read this job's metrics instead of the stack's newest job's",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="send Bedrock requests (and STS AssumeRole, when the stack has a deployment "
+        "role) to URL: for testing against a fake, or a VPC endpoint",
+    )
+    parser.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="send S3 requests (and their STS AssumeRole) to URL: for testing, or an S3 "
+        "VPC endpoint",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The handler: download, parse, chart, print; returns the exit code."""
+    try:
+        return _run(args)
+    except jobs.CommandError as error:
+        print(f"rftenv metrics {args.stack}: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    stack = jobs.open_stack(args.stack)
+    bedrock = jobs.client(stack.connection(args.endpoint_url), "bedrock")
+    job = jobs.find_job(bedrock, stack, args.job)
+    uri = jobs.artifacts_uri(job)
+    bucket, prefix = jobs.split_s3_uri(uri)
+    s3 = jobs.client(stack.connection(args.s3_endpoint_url), "s3")
+    keys = [
+        item["Key"]
+        for page in _pages(s3, Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents") or []
+    ]
+    csv_keys = sorted(key for key in keys if key.lower().endswith(".csv"))
+    status = job.get("status", "unknown")
+    print(f"stack {stack.name}: job {job['jobName']} ({status})")
+    print(f"artifacts: {uri}")
+    if not csv_keys:
+        what = f"{len(keys)} other object(s)" if keys else "nothing"
+        raise jobs.CommandError(
+            f"no metrics files under {uri} yet ({what} there; job status {status}): "
+            "Bedrock writes them as the job trains, so try again later"
+        )
+
+    directory = args.out if args.out is not None else Path("metrics") / stack.name / job["jobName"]
+    tables: list[MetricsTable] = []
+    errors: list[str] = []
+    relative_paths: list[str] = []
+    for key in csv_keys:
+        relative = key[len(prefix) :]
+        if not _safe_relative(relative):
+            errors.append(f"s3://{bucket}/{key}: skipped: not a plain relative path")
+            continue
+        body = _download(s3, bucket, key)
+        local = directory / relative
+        try:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(body)
+        except OSError as error:
+            raise jobs.CommandError(f"cannot write {local}: {error}") from error
+        relative_paths.append(relative)
+        try:
+            tables.append(parse_metrics_bytes(body, str(local)))
+        except MetricsFileError as error:
+            errors.append(str(error))
+
+    print(f"downloaded {len(relative_paths)} CSV file(s) to {directory}/")
+    for relative in relative_paths:
+        print(f"  {relative}")
+    missing = [label for label, path in expected_files(relative_paths).items() if path is None]
+    for label in missing:
+        candidates = " or ".join(EXPECTED_FILES[label])
+        print(f"missing: {label} ({candidates})")
+    if tables:
+        print()
+        print(render_summary(tables))
+    charts = write_charts(tables, directory, job["jobName"]) if tables else []
+    if charts:
+        print()
+        print("charts: " + ", ".join(str(path) for path in charts))
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if not any(table.series for table in tables):
+        if not errors:
+            print(f"no metric values yet in {len(tables)} file(s) (job status {status})")
+        return 1
+    return 1 if errors else 0
+
+
+def _pages(s3: Any, **request: Any) -> Iterable[dict[str, Any]]:
+    """ListObjectsV2, page by page, with failures that name the bucket and prefix."""
+    target = f"s3://{request['Bucket']}/{request['Prefix']}"
+    token: str | None = None
+    while True:
+        extra = {"ContinuationToken": token} if token else {}
+        page = jobs.call(s3, "list_objects_v2", target=target, **request, **extra)
+        yield page
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return
+
+
+def _download(s3: Any, bucket: str, key: str) -> bytes:
+    """One object's bytes; a failure while streaming the body names the object too."""
+    from botocore.exceptions import BotoCoreError
+
+    uri = f"s3://{bucket}/{key}"
+    response = jobs.call(s3, "get_object", target=uri, Bucket=bucket, Key=key)
+    try:
+        return response["Body"].read()
+    except (BotoCoreError, OSError) as error:
+        raise jobs.CommandError(f"GetObject ({uri}) failed while reading: {error}") from error
+
+
+def _safe_relative(relative: str) -> bool:
+    """An S3 key below the job's folder that maps to a file inside the output directory."""
+    parts = relative.split("/")
+    return bool(relative) and all(part not in ("", ".", "..") for part in parts)

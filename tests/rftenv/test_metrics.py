@@ -1,0 +1,623 @@
+"""`rftenv metrics`: parsing, summaries and charts on fixture files, and the command against
+the fake Bedrock (the job) and moto (the output bucket)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.bedrock.job import create_request
+from rftenv import metrics
+from rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
+from tests.fakes import FakeBedrock, FakeClock
+
+FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
+JOB_DIR = FIXTURES / "model-customization-job-abc123def456"
+TRAINING = JOB_DIR / "training_artifacts" / "step_wise_training_metrics.csv"
+RFT = JOB_DIR / "training_artifacts" / "rft_step_metrics.csv"
+VALIDATION = (
+    JOB_DIR / "validation_artifacts" / "post_fine_tuning_validation" / "validation_metrics.csv"
+)
+ACCOUNT = "111122223333"
+BUCKET = f"rft-env-dev-output-{ACCOUNT}-us-east-1"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def fixture_tables() -> list[metrics.MetricsTable]:
+    return [
+        load_metrics_file(path, path.relative_to(JOB_DIR).as_posix())
+        for path in (
+            TRAINING,
+            VALIDATION,
+            RFT,
+        )
+    ]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    return struct.unpack(">II", data[16:24])
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def test_step_wise_training_metrics() -> None:
+    table = load_metrics_file(TRAINING, "training.csv")
+    assert (table.source, table.step_column, table.rows) == ("training.csv", "step_number", 20)
+    assert [s.name for s in table.series] == ["training_loss", "perplexity"]
+    assert table.skipped == (("epoch_number", "index"),)
+    loss = table.series[0]
+    assert loss.steps == tuple(float(step) for step in range(20))
+    assert metrics.summarize(loss) == metrics.Summary(
+        metric="training_loss", first=2.351, last=0.4605, minimum=0.4605, maximum=2.351, steps=20
+    )
+
+
+def test_validation_metrics() -> None:
+    table = load_metrics_file(VALIDATION)
+    assert table.source == str(VALIDATION)
+    assert table.rows == 2
+    validation = table.series[0]
+    assert (validation.name, validation.steps, validation.values) == (
+        "validation_loss",
+        (9.0, 19.0),
+        (0.6123, 0.4871),
+    )
+
+
+def test_rft_reward_statistics_with_sparse_validation_scores() -> None:
+    table = load_metrics_file(RFT)
+    assert table.step_column == "step"
+    assert [s.name for s in table.series] == [
+        "critic/rewards/mean",
+        "critic/rewards/max",
+        "critic/rewards/min",
+        "val-score/rewards/mean@1",
+        "actor/entropy",
+        "actor/pg_loss",
+        "response_length/mean",
+        "perf/throughput",
+    ]
+    score = table.series[3]
+    assert (score.steps, score.values) == ((10.0, 20.0), (0.6248, 0.725))
+    summary = metrics.summarize(table.series[0])
+    assert (summary.first, summary.last, summary.minimum, summary.maximum, summary.steps) == (
+        0.2255,
+        0.755,
+        0.2255,
+        0.755,
+        20,
+    )
+
+
+def test_text_columns_gaps_bom_and_blank_lines() -> None:
+    table = load_metrics_file(FIXTURES / "edge" / "text_and_gaps.csv")
+    assert table.step_column == "global_step"  # found despite the byte-order mark
+    assert table.rows == 4  # the blank line is not a row
+    by_name = {s.name: s for s in table.series}
+    assert set(by_name) == {"reward_score", "kl"}
+    assert (by_name["reward_score"].steps, by_name["reward_score"].values) == (
+        (1.0, 2.0, 4.0),
+        (0.1, 0.2, 0.45),
+    )
+    assert by_name["kl"].steps == (2.0, 3.0)  # NaN and inf are missing values
+    assert table.skipped == (("phase", "text"), ("empty_col", "no values"))
+
+
+def test_header_only_file_has_no_values_yet() -> None:
+    table = load_metrics_file(FIXTURES / "edge" / "header_only.csv")
+    assert (table.rows, table.series) == (0, ())
+    assert "no metric values yet" in metrics.render_summary([table])
+
+
+def test_rows_are_ordered_by_step() -> None:
+    table = parse_metrics_csv("step,loss\n3,0.3\n1,0.9\n2,0.5\n", "t.csv")
+    loss = table.series[0]
+    assert (loss.steps, loss.values) == ((1.0, 2.0, 3.0), (0.9, 0.5, 0.3))
+    assert (metrics.summarize(loss).first, metrics.summarize(loss).last) == (0.9, 0.3)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "non_numeric.csv",
+            "{path}: 2 problems\n"
+            "  - line 4, column 'training_loss': 'abc' is not a number\n"
+            "  - line 7, column 'perplexity': 'n/a' is not a number",
+        ),
+        (
+            "missing_step.csv",
+            "{path}: line 1: no step column: expected one of step_number, step, global_step; "
+            "the header has epoch_number, training_loss, perplexity",
+        ),
+        ("empty.csv", "{path}: line 1: empty file: no header row"),
+        (
+            "ragged.csv",
+            "{path}: 2 problems\n"
+            "  - line 3: 3 cells, but the header (line 1) has 4 columns\n"
+            "  - line 4: 5 cells, but the header (line 1) has 4 columns",
+        ),
+        (
+            "bad_step.csv",
+            "{path}: 2 problems\n"
+            "  - line 3: step_number 'three' is not a number\n"
+            "  - line 4: step_number is empty",
+        ),
+        ("not_utf8.csv", "{path}: line 3: not UTF-8 text (invalid start byte)"),
+    ],
+)
+def test_malformed_files_name_the_file_and_line(name: str, message: str) -> None:
+    path = FIXTURES / "malformed" / name
+    with pytest.raises(MetricsFileError) as info:
+        load_metrics_file(path)
+    assert str(info.value) == message.format(path=path)
+    assert info.value.source == str(path)
+
+
+def test_header_problems() -> None:
+    with pytest.raises(MetricsFileError) as info:
+        parse_metrics_csv("step,loss,,loss\n1,2,3,4\n", "h.csv")
+    assert info.value.problems == [
+        "line 1: column 3 has no name",
+        "line 1: column 'loss' appears more than once",
+    ]
+
+
+def test_problems_are_capped() -> None:
+    text = "step,loss\n0,0.5\n" + "".join(f"{n},bad{n}\n" for n in range(1, 26))
+    with pytest.raises(MetricsFileError) as info:
+        parse_metrics_csv(text, "many.csv")
+    problems = info.value.problems
+    assert len(problems) == metrics.MAX_PROBLEMS + 1
+    assert problems[0] == "line 3, column 'loss': 'bad1' is not a number"
+    assert problems[-1] == "... and 5 more"
+
+
+def test_csv_errors_name_the_line() -> None:
+    limit = csv.field_size_limit()
+    csv.field_size_limit(20)
+    try:
+        with pytest.raises(MetricsFileError) as info:
+            parse_metrics_csv("step,loss\n1,0.5\n2," + "9" * 30 + "\n", "big.csv")
+    finally:
+        csv.field_size_limit(limit)
+    assert str(info.value) == "big.csv: line 3: field larger than field limit (20)"
+
+
+# ---------------------------------------------------------------------------- summary, groups
+
+
+@pytest.mark.parametrize(
+    ("metric", "group"),
+    [
+        ("training_loss", "loss"),
+        ("validation_loss", "loss"),
+        ("actor/pg_loss", "loss"),
+        ("critic/rewards/mean", "rewards"),
+        ("val-score/rewards/mean@1", "rewards"),
+        ("Reward_Score", "rewards"),
+        ("accuracy_score", "rewards"),
+        ("perplexity", "other"),
+        ("actor/entropy", "other"),
+        ("response_length/mean", "other"),
+    ],
+)
+def test_group_of(metric: str, group: str) -> None:
+    assert metrics.group_of(metric) == group
+
+
+def test_expected_files_accepts_both_validation_layouts() -> None:
+    nested = "validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv"
+    assert metrics.expected_files([metrics.TRAINING_FILE, nested]) == {
+        "training metrics": metrics.TRAINING_FILE,
+        "validation metrics": nested,
+    }
+    assert metrics.expected_files([metrics.VALIDATION_FILES[0]]) == {
+        "training metrics": None,
+        "validation metrics": metrics.VALIDATION_FILES[0],
+    }
+    assert set(metrics.expected_files(["other.csv"]).values()) == {None}
+
+
+def test_render_summary() -> None:
+    training, validation, _ = fixture_tables()
+    assert metrics.render_summary([validation, training]).splitlines() == [
+        "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv: 2 rows, "
+        "step column step_number",
+        "  metric            first    last     min     max  steps",
+        "  validation_loss  0.6123  0.4871  0.4871  0.6123      2",
+        "  perplexity       1.8447  1.6276  1.6276  1.8447      2",
+        "  not charted: epoch_number (index)",
+        "",
+        "training_artifacts/step_wise_training_metrics.csv: 20 rows, step column step_number",
+        "  metric           first    last     min      max  steps",
+        "  training_loss    2.351  0.4605  0.4605    2.351     20",
+        "  perplexity     10.4961  1.5849  1.5849  10.4961     20",
+        "  not charted: epoch_number (index)",
+    ]
+
+
+def test_chart_lines_group_and_label_metrics() -> None:
+    groups = metrics.chart_lines(fixture_tables())
+    labels = {group: [label for label, _ in lines] for group, lines in groups.items()}
+    assert labels == {
+        "loss": ["training_loss", "validation_loss", "actor/pg_loss"],
+        "rewards": [
+            "critic/rewards/mean",
+            "critic/rewards/max",
+            "critic/rewards/min",
+            "val-score/rewards/mean@1",
+        ],
+        "other": [
+            "perplexity (step_wise_training_metrics)",
+            "perplexity (validation_metrics)",
+            "actor/entropy",
+            "response_length/mean",
+            "perf/throughput",
+        ],
+    }
+    # A group without metrics gets no chart.
+    only_training = metrics.chart_lines(fixture_tables()[:1])
+    assert set(only_training) == {"loss", "other"}
+
+
+def test_charts_are_deterministic_pngs(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    written = metrics.write_charts(fixture_tables(), first, "rft-env-dev-rft-0123456789ab")
+    assert [p.name for p in written] == ["loss.png", "rewards.png", "other.png"]
+    metrics.write_charts(fixture_tables(), second, "rft-env-dev-rft-0123456789ab")
+    for path in written:
+        data = path.read_bytes()
+        assert data == (second / path.name).read_bytes(), f"{path.name} differs between runs"
+        assert b"Software" not in data and b"atplotlib" not in data
+    assert png_size(first / "loss.png") == (900, 400)
+    assert png_size(first / "rewards.png") == (900, 400)
+    # One panel per metric name in "other": perplexity, entropy, length, throughput.
+    assert png_size(first / "other.png") == (900, 1600)
+
+
+def test_charts_ignore_the_users_matplotlibrc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib
+
+    baseline = tmp_path / "baseline"
+    styled = tmp_path / "styled"
+    baseline.mkdir()
+    styled.mkdir()
+    metrics.write_charts(fixture_tables()[:1], baseline, "t")
+    monkeypatch.setitem(matplotlib.rcParams, "lines.linewidth", 7.0)
+    monkeypatch.setitem(matplotlib.rcParams, "figure.facecolor", "black")
+    metrics.write_charts(fixture_tables()[:1], styled, "t")
+    assert (baseline / "loss.png").read_bytes() == (styled / "loss.png").read_bytes()
+
+
+def test_importing_the_commands_stays_light() -> None:
+    code = (
+        "import sys, rftenv.metrics, rftenv.status, rftenv.jobs\n"
+        "heavy = sorted(m for m in ('matplotlib', 'boto3', 'botocore', 'pulumi') "
+        "if m in sys.modules)\n"
+        "print(heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=FIXTURES
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def offline_aws(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path) -> None:
+    """Static test credentials, no shared config, botocore's back-off on the fake clock."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
+    with FakeBedrock(clock, account_id=ACCOUNT) as server:
+        yield server
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """moto's in-process S3 (and STS, for the stack's AssumeRole) with the output bucket."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def job(fake: FakeBedrock) -> dict[str, str]:
+    """The dev stack's job, started as its provider starts it."""
+    props = {
+        "connection": {"region": "us-east-1"},
+        "identity": "rft-env/dev/rft-training-job",
+        "revision": 1,
+        "namePrefix": "rft-env-dev",
+        "baseModelIdentifier": "amazon.nova-2-lite-v1:0:256k",
+        "serviceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/rft-env-dev-bedrock-customization",
+        "trainingDataUri": f"s3://rft-env-dev-data-{ACCOUNT}-us-east-1/datasets/t.jsonl",
+        "outputDataUri": f"s3://{BUCKET}/rft-output/",
+        "graderArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rft-env-dev-grader-arithmetic",
+        "hyperParameters": {"epochCount": 1, "batchSize": 64, "learningRate": 1e-05},
+    }
+    request = create_request(props)
+    bedrock = boto3.client("bedrock", region_name="us-east-1", endpoint_url=fake.endpoint_url)
+    arn = bedrock.create_model_customization_job(**request)["jobArn"]
+    job_id = arn.rsplit("/", 1)[-1]
+    return {
+        "name": request["jobName"],
+        "arn": arn,
+        "prefix": f"rft-output/model-customization-job-{job_id}/",
+    }
+
+
+def upload(s3: Any, job: dict[str, str], files: dict[str, Path | bytes]) -> None:
+    for relative, source in files.items():
+        body = source if isinstance(source, bytes) else source.read_bytes()
+        s3.put_object(Bucket=BUCKET, Key=job["prefix"] + relative, Body=body)
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="rftenv")
+    commands = parser.add_subparsers(dest="command", required=True)
+    metrics.register(commands)
+    args = parser.parse_args(list(argv))
+    return args.handler(args)
+
+
+def run_metrics(fake: FakeBedrock, *extra: str) -> int:
+    return cli("metrics", "dev", "--endpoint-url", fake.endpoint_url, *extra)
+
+
+ALL_FILES = {
+    metrics.TRAINING_FILE: TRAINING,
+    metrics.VALIDATION_FILES[0]: VALIDATION,
+    "training_artifacts/rft_step_metrics.csv": RFT,
+    "training_artifacts/model.json": b"{}",
+}
+
+
+def test_downloads_charts_and_summarises(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, ALL_FILES)
+    out_dir = tmp_path / "out"
+    assert run_metrics(fake, "--out", str(out_dir)) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    lines = captured.out.splitlines()
+    assert lines[:7] == [
+        f"stack dev: job {job['name']} (InProgress)",
+        f"artifacts: s3://{BUCKET}/{job['prefix']}",
+        f"downloaded 3 CSV file(s) to {out_dir}/",
+        "  training_artifacts/rft_step_metrics.csv",
+        "  training_artifacts/step_wise_training_metrics.csv",
+        "  validation_artifacts/post_fine_tuning_validation/validation_metrics.csv",
+        "",
+    ]
+    assert "missing:" not in captured.out
+    assert "  training_loss    2.351  0.4605  0.4605    2.351     20" in lines
+    assert "  critic/rewards/mean       0.2255   0.755  0.2255   0.755     20" in lines
+    charts = [out_dir / f"{group}.png" for group in ("loss", "rewards", "other")]
+    assert lines[-1] == "charts: " + ", ".join(str(path) for path in charts)
+    for relative, source in ALL_FILES.items():
+        local = out_dir / relative
+        if relative.endswith(".csv"):
+            assert local.read_bytes() == source.read_bytes()  # type: ignore[union-attr]
+        else:
+            assert not local.exists()
+    for chart in charts:
+        assert chart.read_bytes()[:8] == PNG_SIGNATURE
+    # The stack's deployment role was assumed for Bedrock (through the fake's STS).
+    assert [params["RoleArn"] for name, params in fake.calls if name == "AssumeRole"] == [
+        f"arn:aws:iam::{ACCOUNT}:role/rft-env-deployer"
+    ]
+
+
+def test_two_runs_write_identical_files(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, ALL_FILES)
+    assert run_metrics(fake, "--out", str(tmp_path / "a")) == 0
+    assert run_metrics(fake, "--out", str(tmp_path / "b")) == 0
+    first = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    second = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    assert first == second and len(first) == 6
+    for relative in first:
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
+
+
+def test_default_directory_and_missing_validation(
+    fake: FakeBedrock,
+    s3: Any,
+    job: dict[str, str],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    upload(s3, job, {metrics.TRAINING_FILE: TRAINING})
+    assert run_metrics(fake) == 0
+    out = capsys.readouterr().out
+    directory = Path("metrics") / "dev" / job["name"]
+    assert (tmp_path / directory / metrics.TRAINING_FILE).read_bytes() == TRAINING.read_bytes()
+    assert f"downloaded 1 CSV file(s) to {directory}/" in out
+    assert (
+        "missing: validation metrics (validation_artifacts/post_fine_tuning_validation/"
+        "validation_metrics.csv or validation_artifacts/post_fine_tuning_validation/"
+        "validation/validation_metrics.csv)"
+    ) in out
+    assert sorted(p.name for p in (tmp_path / directory).glob("*.png")) == [
+        "loss.png",
+        "other.png",
+    ]
+
+
+def test_nested_validation_layout_counts_as_present(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    nested = metrics.VALIDATION_FILES[1]
+    upload(s3, job, {metrics.TRAINING_FILE: TRAINING, nested: VALIDATION})
+    assert run_metrics(fake, "--out", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "missing:" not in out
+    assert (tmp_path / nested).is_file()
+
+
+def test_job_option_and_completed_job(
+    fake: FakeBedrock, clock: FakeClock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, {metrics.TRAINING_FILE: TRAINING})
+    clock.advance(fake.job_duration)
+    assert run_metrics(fake, "--job", job["arn"], "--out", str(tmp_path)) == 0
+    assert capsys.readouterr().out.startswith(f"stack dev: job {job['name']} (Completed)\n")
+    assert fake.count("ListModelCustomizationJobs") == 0
+
+
+@pytest.mark.parametrize(
+    ("files", "detail"),
+    [({}, "nothing there"), ({"manifest.json": b"{}"}, "1 other object(s) there")],
+)
+def test_no_metrics_yet_exits_1(
+    fake: FakeBedrock,
+    s3: Any,
+    job: dict[str, str],
+    tmp_path: Path,
+    capsys: Any,
+    files: dict[str, bytes],
+    detail: str,
+) -> None:
+    upload(s3, job, files)
+    assert run_metrics(fake, "--out", str(tmp_path / "out")) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"rftenv metrics dev: no metrics files under s3://{BUCKET}/{job['prefix']} yet "
+        f"({detail}; job status InProgress): Bedrock writes them as the job trains, so try "
+        "again later"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_header_only_metrics_exit_1(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, {metrics.TRAINING_FILE: FIXTURES / "edge" / "header_only.csv"})
+    assert run_metrics(fake, "--out", str(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert "no metric values yet in 1 file(s) (job status InProgress)" in out
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_malformed_file_is_reported_and_the_rest_charted(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(
+        s3,
+        job,
+        {
+            metrics.TRAINING_FILE: TRAINING,
+            "training_artifacts/broken.csv": FIXTURES / "malformed" / "non_numeric.csv",
+        },
+    )
+    assert run_metrics(fake, "--out", str(tmp_path)) == 1
+    captured = capsys.readouterr()
+    broken = tmp_path / "training_artifacts" / "broken.csv"
+    assert captured.err.splitlines() == [
+        f"error: {broken}: 2 problems",
+        "  - line 4, column 'training_loss': 'abc' is not a number",
+        "  - line 7, column 'perplexity': 'n/a' is not a number",
+    ]
+    assert broken.is_file()  # kept, so the operator can look at it
+    assert (tmp_path / "loss.png").is_file()
+    assert "  training_loss    2.351" in captured.out
+
+
+def test_missing_bucket_names_the_operation(
+    fake: FakeBedrock, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    with mock_aws():  # no bucket created
+        assert run_metrics(fake, "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"rftenv metrics dev: ListObjectsV2 (s3://{BUCKET}/{job['prefix']}) failed: NoSuchBucket"
+    )
+
+
+def test_s3_endpoint_url_is_used_for_s3_only(
+    fake: FakeBedrock, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    # Nothing listens on port 9 of 127.0.0.1: the S3 side (its AssumeRole first) fails there,
+    # after the Bedrock side has found the job through the fake.
+    assert run_metrics(fake, "--s3-endpoint-url", "http://127.0.0.1:9", "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"rftenv metrics dev: AssumeRole (arn:aws:iam::{ACCOUNT}:role/rft-env-deployer) failed: "
+        "EndpointConnectionError"
+    )
+    assert "http://127.0.0.1:9" in err
+    assert fake.count("GetModelCustomizationJob") == 1
+
+
+def test_no_job_and_unknown_stack(fake: FakeBedrock, capsys: Any) -> None:
+    assert run_metrics(fake) == 1
+    assert "no RFT job named rft-env-dev-rft-<hash>" in capsys.readouterr().err
+    assert cli("metrics", "nope") == 2
+    assert capsys.readouterr().err.startswith("rftenv metrics nope: no stack file ")
+
+
+def test_register_documents_options_and_exit_codes() -> None:
+    parser = argparse.ArgumentParser(prog="rftenv")
+    commands = parser.add_subparsers(dest="command", required=True)
+    metrics.register(commands)
+    help_text = " ".join(commands.choices["metrics"].format_help().split())
+    for phrase in (
+        "--out DIR",
+        "--job NAME_OR_ARN",
+        "--endpoint-url URL",
+        "--s3-endpoint-url URL",
+        "Exit codes: 0 when metrics were read; 1 when there are none yet",
+    ):
+        assert phrase in help_text
+    args = parser.parse_args(["metrics", "dev", "--out", "x"])
+    assert (args.out, args.handler) == (Path("x"), metrics.run)
+
+
+def test_unsafe_keys_are_skipped() -> None:
+    assert metrics._safe_relative("training_artifacts/a.csv")
+    for bad in ("", "../a.csv", "a/../../b.csv", "a//b.csv", "./a.csv"):
+        assert not metrics._safe_relative(bad), bad
