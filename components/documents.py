@@ -1,4 +1,4 @@
-"""Every IAM, KMS and bucket policy document rft-env creates, as plain dicts.
+"""Every IAM, KMS, bucket and topic policy document rft-env creates, as plain dicts.
 
 These are pure functions of names and ARNs: components render them to JSON, the audit
 writes them to files, and the tests assert on them. Statement ids (`Sid`) are stable so a
@@ -58,6 +58,12 @@ LOGS_KEY_ACTIONS = (
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 )
+# SNS encrypts each message with a data key from the topic's key, asked for in the name
+# of the publisher and with the topic's ARN as encryption context.
+SNS_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+SNS_CONTEXT_KEY = "kms:EncryptionContext:aws:sns:topicArn"
+EVENTS_SERVICE = "events.amazonaws.com"
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 # ENI lookups for a job in a VPC: EC2 offers no resource-level permissions for Describe*.
 VPC_DESCRIBE_ACTIONS = (
     "ec2:DescribeDhcpOptions",
@@ -124,9 +130,20 @@ STATEMENT_PURPOSES: dict[str, str] = {
     "CloudWatchLogsEncryptsGraderLogs": "CloudWatch Logs encrypts this stack's grader log groups",
     "S3ServerAccessLogsUseKey": "S3 server access logs for the stack's buckets are encrypted "
     "in the log bucket",
+    "EventBridgeEncryptsJobNotifications": "EventBridge publishes job state changes to the "
+    "stack's SSE-KMS notification topic, which needs a data key (encryption context pins the "
+    "topic)",
+    "CloudWatchEncryptsAlarmNotifications": "CloudWatch publishes grader alarms to the stack's "
+    "SSE-KMS notification topic, which needs a data key (encryption context pins the topic)",
     # bucket policies
     "DenyInsecureTransport": "no request without TLS reaches the bucket",
     "S3ServerAccessLogDelivery": "S3 delivers the stack buckets' access logs under the log prefix",
+    # notification topic policy
+    "EventBridgePublishesJobEvents": "this stack's job-state rule sends RFT job state changes "
+    "to the topic",
+    "CloudWatchPublishesGraderAlarms": "this stack's grader alarms send their state changes to "
+    "the topic",
+    "DenyInsecureTopicTransport": "no request without TLS reaches the topic",
 }
 
 
@@ -507,6 +524,7 @@ def key_policy(
     logged_bucket_arns: Sequence[str],
     bedrock_buckets: Sequence[str] = (),
     operator_buckets: Sequence[str] = (),
+    notification_topic_arn: str | None = None,
 ) -> Document:
     """The stack key's policy.
 
@@ -516,7 +534,9 @@ def key_policy(
     Operators are the deployment role and `kms.keyUserArns`: they upload datasets, read
     job output, and create the job, provisioned throughput and deployments of the
     encrypted model. Use through S3 is limited to objects in `bedrock_buckets` and
-    `operator_buckets` (the stack's data, output and log buckets by default).
+    `operator_buckets` (the stack's data, output and log buckets by default). With a
+    `notification_topic_arn`, EventBridge and CloudWatch may encrypt messages for that topic
+    (an SSE-KMS topic under this key) and no other.
     """
     stack_buckets = [names.bucket(purpose) for purpose in ("data", "output")]
     bedrock_buckets = bedrock_buckets or stack_buckets
@@ -560,7 +580,30 @@ def key_policy(
                 },
             }
         )
+    if notification_topic_arn:
+        statements += [
+            _publish_to_topic(
+                "EventBridgeEncryptsJobNotifications", EVENTS_SERVICE, notification_topic_arn
+            ),
+            _publish_to_topic(
+                "CloudWatchEncryptsAlarmNotifications", CLOUDWATCH_SERVICE, notification_topic_arn
+            ),
+        ]
     return {"Version": VERSION, "Statement": statements}
+
+
+def _publish_to_topic(sid: str, service: str, topic_arn: str) -> Document:
+    """A service publishing to an SSE-KMS topic needs a data key from the topic's key. SNS
+    asks for it with the topic as encryption context, so the grant reaches no other topic
+    (and no other use of the key)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": list(SNS_KEY_ACTIONS),
+        "Resource": "*",
+        "Condition": {"StringEquals": {SNS_CONTEXT_KEY: topic_arn}},
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -602,3 +645,52 @@ def access_log_bucket_policy(
             },
         ],
     }
+
+
+# --------------------------------------------------------------------------------------
+# Topic policies
+# --------------------------------------------------------------------------------------
+def notification_topic_policy(
+    names: Names, topic_arn: str, *, rule_arn: str, alarm_arns: Sequence[str]
+) -> Document:
+    """Who may publish to the stack's notification topic: its job-state rule and its grader
+    alarms, named by ARN (confused-deputy conditions), and nobody without TLS.
+
+    There is no statement for the account: principals of the account use the topic through
+    their identity policies, and a resource policy only adds to those.
+    """
+    statements: list[Document] = [
+        {
+            "Sid": "EventBridgePublishesJobEvents",
+            "Effect": "Allow",
+            "Principal": {"Service": EVENTS_SERVICE},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        },
+    ]
+    if alarm_arns:
+        statements.append(
+            {
+                "Sid": "CloudWatchPublishesGraderAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDWATCH_SERVICE},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": _sorted(alarm_arns)},
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                },
+            }
+        )
+    statements.append(
+        {
+            "Sid": "DenyInsecureTopicTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:*",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+    return {"Version": VERSION, "Statement": statements}

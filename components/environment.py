@@ -20,6 +20,7 @@ from components.graders import (
     grader_role_statements,
 )
 from components.naming import PROJECT, Names
+from components.observability import MonitoredGrader, Observability, ObservabilityArgs
 from components.packaging import code_digest, grader_archive, relative_path
 from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
 from components.tags import default_tags
@@ -44,6 +45,8 @@ def key_policy_document(config: StackConfig) -> documents.Document:
         bedrock_role_arns=[names.role_arn(names.customization_role)],
         operator_arns=operators,
         logged_bucket_arns=[names.bucket_arn(names.bucket(p)) for p in ("data", "output")],
+        # Every stack has the notification topic (components.observability).
+        notification_topic_arn=names.notification_topic_arn,
     )
 
 
@@ -69,7 +72,8 @@ class RftEnvironmentArgs:
 
 
 class RftEnvironment(pulumi.ComponentResource):
-    """KMS key, data buckets, grader Lambdas and the Bedrock customization role of a stack."""
+    """KMS key, data buckets, grader Lambdas, the Bedrock customization role, the RFT job
+    and its inference, and the notifications, alarms and dashboard of a stack."""
 
     def __init__(
         self, name: str, args: RftEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
@@ -137,6 +141,23 @@ class RftEnvironment(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # For every stack, e-mail or not: the topic can get other subscribers later.
+        self.observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(
+                names=names,
+                key_arn=key_arn,
+                graders=[
+                    MonitoredGrader(
+                        grader, self.graders[grader].function_name, settings.timeout_seconds
+                    )
+                    for grader, settings in config.graders.items()
+                ],
+                notification_emails=list(config.notification_emails),
+            ),
+            opts=child,
+        )
+
         vpc = config.vpc
         self.customization = CustomizationRole(
             f"{name}-customization",
@@ -179,7 +200,12 @@ class RftEnvironment(pulumi.ComponentResource):
                     stack=args.stack,
                     extra=config.tags,
                 ),
-                depends_on=[self.customization.policy, job_grader],
+                # The job's first state change must find the rule and the topic policy.
+                depends_on=[
+                    self.customization.policy,
+                    job_grader,
+                    *self.observability.job_notifications,
+                ],
             ),
             opts=child,
         )
@@ -207,5 +233,7 @@ class RftEnvironment(pulumi.ComponentResource):
             "customModelArn": self.training.job.customModelArn,
             "inferenceArn": self.training.inference_arn,
             "inferenceStatus": self.training.inference_status,
+            "notificationTopicArn": self.observability.topic_arn,
+            "dashboardName": self.observability.dashboard_name,
         }
         self.register_outputs(self.outputs)

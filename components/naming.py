@@ -102,8 +102,44 @@ class Names:
             ":model-customization-job/*"
         )
 
+    @property
+    def job_name_prefix(self) -> str:
+        """What every RFT job name of this stack starts with (see bedrock.job.job_identity)."""
+        return f"{self.prefix}-rft-"
+
     def foundation_model_arn(self, model_id: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model_id}"
+
+    # --- Observability --------------------------------------------------------------------
+    @property
+    def notification_topic(self) -> str:
+        return f"{self.prefix}-notifications"
+
+    def topic_arn(self, topic: str) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account_id}:{topic}"
+
+    @property
+    def notification_topic_arn(self) -> str:
+        """Known before the topic exists, so the key policy (created first) can name it."""
+        return self.topic_arn(self.notification_topic)
+
+    @property
+    def job_state_rule(self) -> str:
+        return f"{self.prefix}-job-state"
+
+    def event_rule_arn(self, rule: str) -> str:
+        """The ARN of a rule on the default event bus."""
+        return f"arn:{self.partition}:events:{self.region}:{self.account_id}:rule/{rule}"
+
+    def grader_alarm(self, grader: str, metric: str) -> str:
+        return f"{self.prefix}-grader-{grader}-{metric}"
+
+    def alarm_arn(self, alarm: str) -> str:
+        return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account_id}:alarm:{alarm}"
+
+    @property
+    def dashboard(self) -> str:
+        return self.prefix
 
     @property
     def account_root_arn(self) -> str:

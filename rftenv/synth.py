@@ -182,6 +182,39 @@ class SynthMocks(pulumi.runtime.Mocks):
                 version="$LATEST",
             )
             return physical, state
+        if typ == "aws:sns/topic:Topic":
+            # The provider identifies a topic by its ARN.
+            arn = self._arn("sns", physical)
+            state.update(arn=arn, owner=self.account_id)
+            return arn, state
+        if typ == "aws:sns/topicPolicy:TopicPolicy":
+            state.update(owner=self.account_id)
+            return str(inputs.get("arn")), state
+        if typ == "aws:sns/topicSubscription:TopicSubscription":
+            topic, endpoint = str(inputs.get("topic")), str(inputs.get("endpoint"))
+            arn = f"{topic}:{uuid.uuid5(_ID_NAMESPACE, f'{topic}/{endpoint}')}"
+            state.update(
+                arn=arn,
+                ownerId=self.account_id,
+                pendingConfirmation=inputs.get("protocol") == "email",
+            )
+            return arn, state
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            # On the default bus the id is the rule's name.
+            state.update(arn=self._arn("events", f"rule/{physical}"))
+            return physical, state
+        if typ == "aws:cloudwatch/eventTarget:EventTarget":
+            return f"{inputs.get('rule')}-{inputs.get('targetId')}", state
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            state.update(arn=self._arn("cloudwatch", f"alarm:{physical}"))
+            return physical, state
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            dashboard = str(inputs.get("dashboardName") or name)
+            # Dashboards are global: no region in their ARN.
+            state.update(
+                dashboardArn=self._arn("cloudwatch", f"dashboard/{dashboard}", regional=False)
+            )
+            return dashboard, state
         if typ.startswith("pulumi-python:dynamic/bedrock:"):
             return self._bedrock(typ.rsplit(":", 1)[1], inputs, state)
         if typ.startswith("aws:"):

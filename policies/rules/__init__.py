@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import bedrock, iam, kms, lambda_functions, s3, stack
+from policies.rules import bedrock, iam, kms, lambda_functions, s3, sns, stack
 
 PACK_NAME = "rft-env"
 
-# Stable order: storage, encryption, identity, compute, Bedrock, then stack-wide rules.
+# Stable order: storage, encryption, identity, compute, Bedrock, stack-wide rules; rules
+# added later are appended, so the existing ones keep their positions.
 ALL_POLICIES: list[Policy] = [
     *s3.POLICIES,
     *kms.POLICIES,
@@ -16,6 +17,7 @@ ALL_POLICIES: list[Policy] = [
     *lambda_functions.POLICIES,
     *bedrock.POLICIES,
     *stack.POLICIES,
+    *sns.POLICIES,
 ]
 
 __all__ = ["ALL_POLICIES", "PACK_NAME"]

@@ -242,3 +242,65 @@ def test_statement_purposes_ignore_a_trailing_index() -> None:
     assert documents.statement_purpose("SomethingNobodyWrote") is None
     # A digit that belongs to the Sid is not an index.
     assert documents.statement_purpose("UseStackKeyThroughS3") is not None
+
+
+TOPIC = "arn:aws:sns:us-east-1:111122223333:rft-env-dev-notifications"
+RULE = "arn:aws:events:us-east-1:111122223333:rule/rft-env-dev-job-state"
+ALARMS = [
+    "arn:aws:cloudwatch:us-east-1:111122223333:alarm:rft-env-dev-grader-a-throttles",
+    "arn:aws:cloudwatch:us-east-1:111122223333:alarm:rft-env-dev-grader-a-errors",
+]
+
+
+def test_key_policy_lets_publishers_encrypt_for_the_topic_only() -> None:
+    without = key_policy(logged_bucket_arns=["arn:aws:s3:::b"])
+    with_topic = key_policy(logged_bucket_arns=["arn:aws:s3:::b"], notification_topic_arn=TOPIC)
+    # Appended: the existing statements keep their Sids and order.
+    assert with_topic["Statement"][: len(without["Statement"])] == without["Statement"]
+    added = with_topic["Statement"][len(without["Statement"]) :]
+    assert [s["Sid"] for s in added] == [
+        "EventBridgeEncryptsJobNotifications",
+        "CloudWatchEncryptsAlarmNotifications",
+    ]
+    assert [s["Principal"] for s in added] == [
+        {"Service": "events.amazonaws.com"},
+        {"Service": "cloudwatch.amazonaws.com"},
+    ]
+    for statement in added:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": TOPIC}
+        }
+        assert documents.statement_purpose(statement["Sid"])
+
+
+def test_topic_policy_admits_this_stacks_rule_and_alarms_over_tls_only() -> None:
+    policy = documents.notification_topic_policy(NAMES, TOPIC, rule_arn=RULE, alarm_arns=ALARMS)
+    events, alarms, deny = policy["Statement"]
+    assert sids(policy) == [
+        "EventBridgePublishesJobEvents",
+        "CloudWatchPublishesGraderAlarms",
+        "DenyInsecureTopicTransport",
+    ]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert (events["Action"], events["Resource"]) == ("sns:Publish", TOPIC)
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": RULE}}
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert (alarms["Action"], alarms["Resource"]) == ("sns:Publish", TOPIC)
+    assert alarms["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": sorted(ALARMS)},
+        "StringEquals": {"aws:SourceAccount": "111122223333"},
+    }
+    assert deny == {
+        "Sid": "DenyInsecureTopicTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:*",
+        "Resource": TOPIC,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    assert all(documents.statement_purpose(sid) for sid in sids(policy))
+    # Without alarms, CloudWatch gets nothing.
+    bare = documents.notification_topic_policy(NAMES, TOPIC, rule_arn=RULE, alarm_arns=[])
+    assert sids(bare) == ["EventBridgePublishesJobEvents", "DenyInsecureTopicTransport"]

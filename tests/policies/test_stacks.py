@@ -57,6 +57,7 @@ EXPECTED = {
     "bedrock-committed-throughput-protected": "committed-throughput",
     "aws-explicit-provider": "default-provider-topic",
     "aws-required-tags": "loose-bucket",
+    "sns-topic-encrypted": "plain-topic",
 }
 
 

@@ -86,6 +86,7 @@ def test_components_follow_pulumi_conventions(graph: Graph) -> None:
         "rftenv:graders:GraderFunction",
         "rftenv:iam:CustomizationRole",
         "rftenv:bedrock:RftTraining",
+        "rftenv:observability:Observability",
     }
     for component in components:
         assert re.fullmatch(r"[a-z]+:[a-z]+:[A-Z][A-Za-z]+", component["type"])
@@ -398,6 +399,8 @@ def test_stack_outputs(graph: Graph) -> None:
         "graderFunctionArns",
         "graderRoleArns",
         "jobGraderArn",
+        "notificationTopicArn",
+        "dashboardName",
     ):
         assert outputs.get(key), key
     assert outputs["customizationRoleArn"] == customization_role(graph)["outputs"]["arn"]
@@ -484,3 +487,175 @@ def test_the_providers_accept_what_the_program_sends(graph: Graph) -> None:
             assert provider.check({}, resource["inputs"]).failures == [], resource["name"]
             checked += 1
     assert checked >= 1
+
+
+# --- observability ---------------------------------------------------------------------------
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+
+
+def topic(graph: Graph) -> dict[str, Any]:
+    (found,) = graph.of_type(TOPIC)
+    return found
+
+
+def test_observability_resources_exist_for_every_stack(graph: Graph) -> None:
+    (component,) = graph.of_type("rftenv:observability:Observability")
+    graders = len(graph.config.graders)
+    expected = {
+        TOPIC: 1,
+        TOPIC_POLICY: 1,
+        RULE: 1,
+        TARGET: 1,
+        ALARM: 3 * graders,
+        DASHBOARD: 1,
+        SUBSCRIPTION: len(set(graph.config.notification_emails)),
+    }
+    for type_, count in expected.items():
+        found = graph.of_type(type_)
+        assert len(found) == count, type_
+        assert all(r["parent"] == component["urn"] for r in found), type_
+
+
+def test_the_topic_is_encrypted_with_the_stack_key(graph: Graph) -> None:
+    env, account = graph.config.environment, graph.config.account.id
+    inputs = topic(graph)["inputs"]
+    assert inputs["name"] == f"rft-env-{env}-notifications"
+    assert inputs["kmsMasterKeyId"] == key_arn(graph)
+    arn = f"arn:aws:sns:{graph.config.region}:{account}:rft-env-{env}-notifications"
+    assert topic(graph)["outputs"]["arn"] == arn == graph.outputs["notificationTopicArn"]
+
+
+def test_the_key_lets_only_the_publishers_encrypt_for_the_topic(graph: Graph) -> None:
+    policy = graph.policy(graph.of_type(KEY)[0])
+    *_, events, alarms = statements(policy)
+    assert (events["Sid"], alarms["Sid"]) == (
+        "EventBridgeEncryptsJobNotifications",
+        "CloudWatchEncryptsAlarmNotifications",
+    )
+    for statement, service in ((events, "events"), (alarms, "cloudwatch")):
+        assert statement["Principal"] == {"Service": f"{service}.amazonaws.com"}
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "kms:EncryptionContext:aws:sns:topicArn": graph.outputs["notificationTopicArn"]
+            }
+        }
+
+
+def test_the_job_state_rule_matches_this_stacks_jobs(graph: Graph) -> None:
+    (rule,) = graph.of_type(RULE)
+    env = graph.config.environment
+    assert rule["inputs"]["name"] == f"rft-env-{env}-job-state"
+    assert rule["inputs"]["eventBusName"] == "default"
+    assert json.loads(rule["inputs"]["eventPattern"]) == {
+        "source": ["aws.bedrock"],
+        "detail-type": ["Model Customization Job State Change"],
+        "detail": {"jobName": [{"prefix": f"rft-env-{env}-rft-"}]},
+    }
+    # The stack's own job is one of those the rule matches.
+    assert graph.outputs["jobName"].startswith(f"rft-env-{env}-rft-")
+    (target,) = graph.of_type(TARGET)
+    assert target["inputs"]["rule"] == rule["inputs"]["name"]
+    assert target["inputs"]["arn"] == graph.outputs["notificationTopicArn"]
+    transformer = target["inputs"]["inputTransformer"]
+    assert transformer["inputPaths"]["jobStatus"] == "$.detail.jobStatus"
+    assert "<jobStatus>" in json.loads(transformer["inputTemplate"])
+
+
+def test_the_job_starts_after_its_notifications_are_wired(graph: Graph) -> None:
+    (job,) = graph.of_type(JOB)
+    for resource in (graph.of_type(TOPIC_POLICY)[0], graph.of_type(TARGET)[0]):
+        assert resource["urn"] in job["dependencies"]
+
+
+def test_one_alarm_triple_per_grader(graph: Graph) -> None:
+    env = graph.config.environment
+    topic_arn = graph.outputs["notificationTopicArn"]
+    alarms = {a["inputs"]["name"]: a["inputs"] for a in graph.of_type(ALARM)}
+    for grader, settings in graph.config.graders.items():
+        function = f"rft-env-{env}-grader-{grader}"
+        for kind, metric, statistic, comparison, threshold in (
+            ("errors", "Errors", "Sum", "GreaterThanThreshold", 0),
+            ("throttles", "Throttles", "Sum", "GreaterThanThreshold", 0),
+            (
+                "duration",
+                "Duration",
+                "Maximum",
+                "GreaterThanOrEqualToThreshold",
+                settings.timeout_seconds * 800,  # 80% of the timeout, in ms
+            ),
+        ):
+            alarm = alarms.pop(f"{function}-{kind}")
+            assert alarm["namespace"] == "AWS/Lambda"
+            assert alarm["metricName"] == metric
+            assert alarm["statistic"] == statistic
+            assert alarm["comparisonOperator"] == comparison
+            assert alarm["threshold"] == threshold
+            assert alarm["period"] == 300
+            assert alarm["dimensions"] == {"FunctionName": function}
+            assert alarm["alarmActions"] == alarm["okActions"] == [topic_arn]
+            assert alarm["treatMissingData"] == "notBreaching"
+    assert alarms == {}
+
+
+def test_topic_policy_admits_exactly_this_stacks_rule_and_alarms(graph: Graph) -> None:
+    (resource,) = graph.of_type(TOPIC_POLICY)
+    topic_arn = graph.outputs["notificationTopicArn"]
+    assert resource["inputs"]["arn"] == topic_arn
+    by_sid = {s["Sid"]: s for s in statements(graph.policy(resource))}
+    assert set(by_sid) == {
+        "EventBridgePublishesJobEvents",
+        "CloudWatchPublishesGraderAlarms",
+        "DenyInsecureTopicTransport",
+    }
+    (rule,) = graph.of_type(RULE)
+    events = by_sid["EventBridgePublishesJobEvents"]
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": rule["outputs"]["arn"]}}
+    alarms = by_sid["CloudWatchPublishesGraderAlarms"]
+    assert sorted(alarms["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
+        a["outputs"]["arn"] for a in graph.of_type(ALARM)
+    )
+    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": graph.config.account.id}
+    for statement in by_sid.values():
+        assert statement["Resource"] == topic_arn
+        if statement["Effect"] == "Allow":
+            assert statement["Action"] == "sns:Publish"
+    deny = by_sid["DenyInsecureTopicTransport"]
+    assert (deny["Effect"], deny["Principal"]) == ("Deny", "*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_dashboard_shows_every_grader_and_alarm(graph: Graph) -> None:
+    (dashboard,) = graph.of_type(DASHBOARD)
+    env = graph.config.environment
+    assert (
+        dashboard["inputs"]["dashboardName"] == f"rft-env-{env}" == graph.outputs["dashboardName"]
+    )
+    body = json.loads(dashboard["inputs"]["dashboardBody"])
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert sorted(alarm_widget["properties"]["alarms"]) == sorted(
+        a["outputs"]["arn"] for a in graph.of_type(ALARM)
+    )
+    functions = {
+        metric[3]
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+    }
+    assert functions == {f"rft-env-{env}-grader-{g}" for g in graph.config.graders}
+
+
+def test_email_subscriptions_match_the_config(graph: Graph) -> None:
+    subscriptions = graph.of_type(SUBSCRIPTION)
+    assert sorted(s["inputs"]["endpoint"] for s in subscriptions) == sorted(
+        set(graph.config.notification_emails)
+    )
+    for subscription in subscriptions:
+        assert subscription["inputs"]["protocol"] == "email"
+        assert subscription["inputs"]["topic"] == graph.outputs["notificationTopicArn"]

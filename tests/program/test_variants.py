@@ -52,6 +52,8 @@ def test_an_existing_key_is_used_everywhere_and_none_is_created() -> None:
     assert graph.outputs["keyArn"] == existing
     for group in graph.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group["inputs"]["kmsKeyId"] == existing
+    (topic,) = graph.of_type("aws:sns/topic:Topic")
+    assert topic["inputs"]["kmsMasterKeyId"] == existing
     role_policy = graph.policy(
         graph.one("aws:iam/rolePolicy:RolePolicy", "rft-customization-policy")
     )

@@ -57,6 +57,7 @@ def test_every_policy_bearing_resource_is_rendered(graph: Graph) -> None:
         + len(graph.of_type("aws:iam/rolePolicy:RolePolicy"))
         + len(graph.of_type("aws:kms/key:Key"))
         + len(graph.of_type("aws:s3/bucketPolicy:BucketPolicy"))
+        + len(graph.of_type("aws:sns/topicPolicy:TopicPolicy"))
     )
     assert len(documents) == expected
     names = [d.filename for d in documents]

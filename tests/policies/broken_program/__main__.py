@@ -121,5 +121,8 @@ ProvisionedThroughput(
     ),
 )
 
+# A topic that stores its messages unencrypted.
+aws.sns.Topic("plain-topic", opts=untagged)
+
 # On the default provider, which every stack disables.
 aws.sns.Topic("default-provider-topic")
