@@ -50,6 +50,34 @@ def key_policy_document(config: StackConfig) -> documents.Document:
     )
 
 
+def deployment_role_documents(
+    config: StackConfig, rollout_principals: list[str]
+) -> tuple[documents.Document, documents.Document | None]:
+    """The permission policy (and, with a deployment role and rollout principals, the
+    trust policy) of the role that deploys this stack. You create that role in the target
+    account before the first `pulumi up`; the audit renders both documents for it."""
+    names = stack_names(config)
+    base_model = config.job.base_model
+    policy = documents.deployment_role_policy(
+        names,
+        documents.DeploymentScope(
+            graders=list(config.graders),
+            base_model_arn=base_model
+            if base_model.startswith("arn:")
+            else names.foundation_model_arn(base_model),
+            existing_key_arn=config.kms.existing_key_arn,
+            inference_mode=config.inference.mode,
+            production=config.production,
+        ),
+    )
+    trust = None
+    if config.account.deployment_role_arn and rollout_principals:
+        trust = documents.deployment_role_trust_policy(
+            rollout_principals, config.account.external_id
+        )
+    return policy, trust
+
+
 def dataset_locations(config: StackConfig) -> dict[str, S3Location]:
     """Where each dataset lives in S3: uploaded copies in the data bucket, or the given URI."""
     names = stack_names(config)

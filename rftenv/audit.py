@@ -21,12 +21,17 @@ from typing import Any
 
 import yaml
 
-from components.documents import WILDCARD_RESOURCE_ACTIONS, statement_purpose
+from components.documents import (
+    DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS,
+    WILDCARD_RESOURCE_ACTIONS,
+    statement_purpose,
+)
 from rftenv.pack_runner import Graph, Violation, run_pack
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 RENDERED_DIR = POLICIES_DIR / "rendered"
 ACCEPTED_FINDINGS = POLICIES_DIR / "accepted-findings.yaml"
+ROLLOUT_PLAN = POLICIES_DIR.parent / "stacks" / "rollout.yaml"
 SUMMARY = "SUMMARY.md"
 
 # Document kinds, in the order the summary lists them: (kind, title, resource type, prop).
@@ -44,7 +49,23 @@ _SOURCES: tuple[tuple[str, str, str, str], ...] = (
     ("sns-topic-policy", "SNS topic policy", "aws:sns/topicPolicy:TopicPolicy", "policy"),
     ("lambda-permission", "Lambda permission", "aws:lambda/permission:Permission", ""),
 )
-KIND_TITLES = {kind: title for kind, title, _, _ in _SOURCES}
+# Documents of the deployment role, which you create in the target account (not a stack
+# resource): rendered from the stack's config and the rollout plan.
+DEPLOY_POLICY = "deployment-role-policy"
+DEPLOY_TRUST = "deployment-role-trust"
+KIND_TITLES = {kind: title for kind, title, _, _ in _SOURCES} | {
+    DEPLOY_POLICY: "Deployment role permission policy",
+    DEPLOY_TRUST: "Deployment role trust policy",
+}
+PERMISSION_KINDS = (IDENTITY, DEPLOY_POLICY)  # documents whose principal is their subject
+LINTED_KINDS = (IDENTITY, TRUST, DEPLOY_POLICY, DEPLOY_TRUST)
+
+
+def wildcard_allow_list(kind: str) -> Mapping[str, str]:
+    """Actions a document of this kind may grant on "*", each with its reason."""
+    return (
+        DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS if kind == DEPLOY_POLICY else WILDCARD_RESOURCE_ACTIONS
+    )
 
 
 class AuditInputError(ValueError):
@@ -189,7 +210,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def principal_text(statement: Mapping[str, Any], document: PolicyDocument) -> str:
-    if document.kind == IDENTITY:
+    if document.kind in PERMISSION_KINDS:
         return document.subject
     principal = statement.get("Principal", statement.get("NotPrincipal"))
     if principal == "*":
@@ -310,7 +331,7 @@ def _lintable(document: PolicyDocument) -> dict[str, Any]:
     """parliament reads identity policies. A trust policy's resource is its role, so each
     statement gets the role as `Resource`: then parliament checks its actions and
     conditions instead of stopping at the missing element."""
-    if document.kind != TRUST:
+    if document.kind not in (TRUST, DEPLOY_TRUST):
         return document.document
     role = document.resource_arn or "arn:aws:iam::111122223333:role/trust-policy-subject"
     return {
@@ -330,7 +351,7 @@ def lint(documents: Iterable[PolicyDocument]) -> list[LintFinding]:
 
     findings = []
     for document in documents:
-        if document.kind not in (IDENTITY, TRUST):
+        if document.kind not in LINTED_KINDS:
             continue
         analysed = parliament.analyze_policy_string(
             json.dumps(_lintable(document)), include_community_auditors=True
@@ -420,16 +441,53 @@ class AuditReport:
         ]
 
 
+def deployment_documents(
+    stack_config: Mapping[str, str], rollout_principals: Sequence[str]
+) -> list[PolicyDocument]:
+    """The deployment role's documents for this stack (see
+    `components.environment.deployment_role_documents`)."""
+    from components.config import decode_config_values, load_stack_config
+    from components.environment import deployment_role_documents
+    from rftenv.synth import PROJECT_DIR
+
+    config = load_stack_config(decode_config_values(dict(stack_config)), PROJECT_DIR)
+    role_arn = config.account.deployment_role_arn
+    role = role_arn.rsplit("/", 1)[-1] if role_arn else "deployer"
+    subject = f"role {role_arn}" if role_arn else "the principal that runs `pulumi up`"
+    policy, trust = deployment_role_documents(config, list(rollout_principals))
+    rendered = [PolicyDocument(DEPLOY_POLICY, role, subject, policy)]
+    if trust is not None:
+        rendered.append(
+            PolicyDocument(DEPLOY_TRUST, role, subject, trust, resource_arn=role_arn or "")
+        )
+    return rendered
+
+
+def plan_principals(plan: Path = ROLLOUT_PLAN) -> list[str]:
+    """The rollout principals of the plan, if there is a plan (the audit renders the
+    deployment roles' trust for them)."""
+    if not plan.is_file():
+        return []
+    from rftenv.rollout import load_plan
+    from rftenv.synth import available_stacks
+
+    return list(load_plan(plan, available_stacks()).rollout_principals)
+
+
 def audit(
     graph: Graph,
     stack_config: Mapping[str, str],
     *,
     policy_config: Mapping[str, Any] | None = None,
     acceptances: Sequence[Acceptance] | None = None,
+    rollout_principals: Sequence[str] | None = None,
 ) -> AuditReport:
+    """Everything `rftenv audit` checks for one stack. `rollout_principals` default to
+    those of stacks/rollout.yaml."""
     from policies.rules import ALL_POLICIES
 
-    documents = collect_documents(graph)
+    principals = plan_principals() if rollout_principals is None else rollout_principals
+    documents = collect_documents(graph) + deployment_documents(stack_config, principals)
     violations = run_pack(
         graph, ALL_POLICIES, stack_config=stack_config, policy_config=policy_config
     )
@@ -442,9 +500,9 @@ def audit(
             sid = str(statement.get("Sid") or f"#{index}")
             if statement_purpose(sid) is None:
                 missing.append(f"{document.filename}: {sid}")
-            if document.kind == IDENTITY and wildcard_kind(statement) == "star":
+            if document.kind in PERMISSION_KINDS and wildcard_kind(statement) == "star":
                 actions = as_list(statement.get("Action"))
-                extra = [a for a in actions if a not in WILDCARD_RESOURCE_ACTIONS]
+                extra = [a for a in actions if a not in wildcard_allow_list(document.kind)]
                 if extra or "NotAction" in statement:
                     unlisted.append(f"{document.filename}: {sid}")
     return AuditReport(
@@ -530,7 +588,7 @@ def render_summary(report: AuditReport) -> str:
     star_rows = [
         (document, statement)
         for document in report.documents
-        if document.kind == IDENTITY
+        if document.kind in PERMISSION_KINDS
         for statement in document.statements
         if statement.get("Effect") == "Allow" and wildcard_kind(statement) == "star"
     ]
@@ -538,7 +596,8 @@ def render_summary(report: AuditReport) -> str:
         lines += ["| document | Sid | actions | why nothing narrower |", "|---|---|---|---|"]
         for document, statement in star_rows:
             actions = as_list(statement.get("Action"))
-            reasons = sorted({WILDCARD_RESOURCE_ACTIONS.get(a, "NOT ALLOWED") for a in actions})
+            allowed = wildcard_allow_list(document.kind)
+            reasons = sorted({allowed.get(a, "NOT ALLOWED") for a in actions})
             lines.append(
                 f"| {document.filename} | {statement.get('Sid', '')} | {_code(actions)} | "
                 f"{_cell('; '.join(reasons))} |"
@@ -551,7 +610,7 @@ def render_summary(report: AuditReport) -> str:
         f"- Policy pack `rft-env` ({report.policy_count} policies) on the synthesized graph: "
         f"{blocking} blocking violation{'s' if blocking != 1 else ''}."
     )
-    linted = sum(d.kind in (IDENTITY, TRUST) for d in report.documents)
+    linted = sum(d.kind in LINTED_KINDS for d in report.documents)
     total = len(report.accepted) + len(report.open_findings)
     lines.append(
         f"- parliament on the {linted} IAM permission and trust policies: {total} finding"
@@ -575,7 +634,12 @@ def render_summary(report: AuditReport) -> str:
             "",
             f"## {document.filename}",
             "",
-            f"{KIND_TITLES[document.kind]} of {document.subject} (resource `{document.resource}`).",
+            f"{KIND_TITLES[document.kind]} of {document.subject}"
+            + (
+                " (not a stack resource: create the role with it before the first `pulumi up`)."
+                if document.kind in (DEPLOY_POLICY, DEPLOY_TRUST)
+                else f" (resource `{document.resource}`)."
+            ),
             "",
             "| Sid | Effect | Principal | Actions | Resources | Conditions | Why |",
             "|---|---|---|---|---|---|---|",

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Protocol, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from components.config import problems_from_validation_error
+from components.config import IamPrincipalArn, problems_from_validation_error
 
 StackName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 # Operations that destroy a resource's current instance.
@@ -41,6 +41,11 @@ class Wave(BaseModel):
 class RolloutPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
     waves: Annotated[list[Wave], Field(min_length=1)]
+    # The principals (in the account that runs rollouts) each stack's deployment role
+    # trusts; `rftenv audit` renders that trust policy.
+    rollout_principals: list[IamPrincipalArn] = Field(
+        default_factory=list, alias="rolloutPrincipals"
+    )
     # Per stack, URN globs of protected/production resources that may be replaced or
     # deleted (a deliberate, reviewed change).
     allow_replace: dict[StackName, list[str]] = Field(default_factory=dict, alias="allowReplace")

@@ -283,3 +283,27 @@ def test_cli_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     config.write_text(json.dumps({"no-such-policy": "advisory"}))
     assert main(["audit", "dev", "--out", str(tmp_path), "--policy-pack-config", str(config)]) == 2
     assert "unknown policy 'no-such-policy'" in capsys.readouterr().err
+
+
+# --- the deployment role -------------------------------------------------------------------
+def test_the_deployment_role_is_rendered_from_config_and_the_rollout_plan(
+    reports: dict[str, audit.AuditReport],
+) -> None:
+    documents = {d.kind: d for d in reports["prod"].documents}
+    policy, trust = documents[audit.DEPLOY_POLICY], documents[audit.DEPLOY_TRUST]
+    assert policy.filename == "deployment-role-policy.rft-env-deployer.json"
+    (statement,) = trust.statements
+    assert statement["Principal"] == {"AWS": ["arn:aws:iam::123456789012:role/rft-env-release"]}
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": "rft-env-prod"}}
+    # Prod's throughput is provisioned, and its buckets are never emptied.
+    sids = {s["Sid"] for s in policy.statements}
+    assert "ManageProvisionedThroughput" in sids and "EmptyStackBucketsOnDestroy" not in sids
+    summary = reports["prod"].files()[audit.SUMMARY]
+    assert "not a stack resource: create the role with it" in summary
+
+
+def test_without_rollout_principals_no_trust_is_rendered(graphs: dict[str, Graph]) -> None:
+    report = audit.audit(graphs["dev"].result, synth.engine_config("dev"), rollout_principals=[])
+    kinds = {d.kind for d in report.documents}
+    assert audit.DEPLOY_POLICY in kinds and audit.DEPLOY_TRUST not in kinds
+    assert report.ok

@@ -364,6 +364,13 @@ def test_the_example_plan_rolls_out_every_example_stack() -> None:
             "waves:\n  - name: a\n    stacks: [dev]\nallowReplace:\n  prod: ['*']\n",
             ["allowReplace.prod: not a stack of this plan"],
         ),
+        (
+            "rolloutPrincipals: [arn:aws:iam::12:role/x]\nwaves:\n  - name: a\n    stacks: [dev]\n",
+            [
+                'rolloutPrincipals[0]: got "arn:aws:iam::12:role/x"; allowed: an IAM role or '
+                "user ARN, e.g. arn:aws:iam::111122223333:role/data-engineer"
+            ],
+        ),
         ("waves: [\n", None),
     ],
 )
