@@ -30,7 +30,7 @@ def test_pulumi_yaml() -> None:
         assert declaration["description"], key
         if declaration["type"] == "array":
             assert declaration["items"]["type"] in SIMPLE_TYPES, key
-    assert available_stacks() == ["dev", "prod", "staging"]
+    assert available_stacks() == ["dev", "prod", "prod-b", "staging"]
 
 
 def test_pyproject_declares_the_console_script_and_lower_bounds() -> None:

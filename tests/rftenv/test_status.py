@@ -423,7 +423,7 @@ def test_unknown_stack_exits_2(capsys: Any) -> None:
     assert cli("status", "nope") == 2
     err = capsys.readouterr().err
     assert err.startswith("rftenv status nope: no stack file ")
-    assert "Pulumi.nope.yaml (stacks: dev, prod, staging)" in err
+    assert "Pulumi.nope.yaml (stacks: dev, prod, prod-b, staging)" in err
 
 
 def test_invalid_config_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:

@@ -66,7 +66,7 @@ def test_unknown_stack_names_the_known_ones(capsys: pytest.CaptureFixture[str]) 
     assert main(["synth", "nope"]) == 2
     err = capsys.readouterr().err
     assert "Pulumi.nope.yaml" in err
-    assert "dev, prod, staging" in err
+    assert "dev, prod, prod-b, staging" in err
 
 
 def test_invalid_config_exits_2_with_every_problem(
