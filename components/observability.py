@@ -53,13 +53,20 @@ WIDGET_HEIGHT = 6
 # --------------------------------------------------------------------------------------
 # Pure decisions
 # --------------------------------------------------------------------------------------
+# The statuses a job ends in: people hear when a multi-hour job is over, not every step.
+JOB_END_STATUSES = ("Completed", "Failed", "Stopped")
+
+
 def job_state_event_pattern(names: Names) -> dict[str, Any]:
-    """State changes of this stack's RFT jobs, whatever the status. Job names are
-    `<prefix>-rft-<hash>` (bedrock.job.job_identity), so the prefix selects this stack's."""
+    """This stack's RFT jobs reaching an end status. Job names are `<prefix>-rft-<hash>`
+    (bedrock.job.job_identity), so the prefix selects this stack's."""
     return {
         "source": ["aws.bedrock"],
         "detail-type": [JOB_STATE_DETAIL_TYPE],
-        "detail": {"jobName": [{"prefix": names.job_name_prefix}]},
+        "detail": {
+            "jobName": [{"prefix": names.job_name_prefix}],
+            "jobStatus": list(JOB_END_STATUSES),
+        },
     }
 
 

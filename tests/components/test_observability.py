@@ -59,7 +59,10 @@ def test_event_pattern_matches_this_stacks_jobs_by_name() -> None:
     assert observability.job_state_event_pattern(NAMES) == {
         "source": ["aws.bedrock"],
         "detail-type": ["Model Customization Job State Change"],
-        "detail": {"jobName": [{"prefix": "rft-env-dev-rft-"}]},
+        "detail": {
+            "jobName": [{"prefix": "rft-env-dev-rft-"}],
+            "jobStatus": ["Completed", "Failed", "Stopped"],
+        },
     }
 
 

@@ -556,7 +556,10 @@ def test_the_job_state_rule_matches_this_stacks_jobs(graph: Graph) -> None:
     assert json.loads(rule["inputs"]["eventPattern"]) == {
         "source": ["aws.bedrock"],
         "detail-type": ["Model Customization Job State Change"],
-        "detail": {"jobName": [{"prefix": f"rft-env-{env}-rft-"}]},
+        "detail": {
+            "jobName": [{"prefix": f"rft-env-{env}-rft-"}],
+            "jobStatus": ["Completed", "Failed", "Stopped"],
+        },
     }
     # The stack's own job is one of those the rule matches.
     assert graph.outputs["jobName"].startswith(f"rft-env-{env}-rft-")
