@@ -30,6 +30,7 @@ from graders.llm_judge import (
     render_prompt,
     spec_problems,
 )
+from tests.fakes import offline
 from tests.fakes.bedrock_runtime import FakeBedrockRuntime, request_text
 from tests.fakes.clock import FakeClock
 
@@ -56,18 +57,8 @@ def fake(clock: FakeClock) -> Iterator[FakeBedrockRuntime]:
 
 
 @pytest.fixture(autouse=True)
-def offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_RETRY_MODE"):
-        monkeypatch.delenv(name, raising=False)
+def offline_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    offline.offline_aws(monkeypatch, tmp_path, region="us-east-1")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ import csv
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from moto import mock_aws
 from components.bedrock.job import create_request
 from rftenv import metrics
 from rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
-from tests.fakes import FakeBedrock, FakeClock
+from tests.fakes import FakeBedrock, FakeClock, offline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
 JOB_DIR = FIXTURES / "model-customization-job-abc123def456"
@@ -330,19 +329,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def offline_aws(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path) -> None:
+def offline_aws_environment(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path
+) -> None:
     """Static test credentials, no shared config, botocore's back-off on the fake clock."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setattr(time, "sleep", clock.sleep)
+    offline.offline_aws(monkeypatch, tmp_path, clock)
 
 
 @pytest.fixture

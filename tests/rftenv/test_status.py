@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from components.bedrock.job import create_request
 from rftenv import jobs, status, synth
-from tests.fakes import FakeBedrock, FakeClock
+from tests.fakes import FakeBedrock, FakeClock, offline
 
 ROLE = "arn:aws:iam::{account}:role/rft-env-{env}-bedrock-customization"
 GRADER = "arn:aws:lambda:us-east-1:{account}:function:rft-env-{env}-grader-arithmetic"
@@ -38,20 +37,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def offline_aws(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path) -> None:
+def offline_aws_environment(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path
+) -> None:
     """Static test credentials, no shared config, botocore's back-off on the fake clock, and
     the command's idea of now taken from the same clock."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setattr(time, "sleep", clock.sleep)
+    offline.offline_aws(monkeypatch, tmp_path, clock)
     monkeypatch.setattr(status, "_now", lambda: datetime.fromtimestamp(clock.time(), UTC))
 
 

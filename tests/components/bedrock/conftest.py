@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from components.bedrock.inference import (
     ProvisionedThroughputProvider,
 )
 from components.bedrock.job import RftCustomizationJobProvider
+from tests.fakes import offline
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 
@@ -34,20 +34,12 @@ def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
 
 
 @pytest.fixture(autouse=True)
-def offline_aws(monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Any) -> None:
+def offline_aws_environment(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Any
+) -> None:
     """Static test credentials, no shared config, and botocore's retry back-off on the fake
     clock (botocore sleeps with time.sleep between attempts)."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setattr(time, "sleep", clock.sleep)
+    offline.offline_aws(monkeypatch, tmp_path, clock)
 
 
 def connection(fake: FakeBedrock, **extra: str) -> dict[str, str]:
