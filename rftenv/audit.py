@@ -463,9 +463,10 @@ def deployment_documents(
     return rendered
 
 
-def plan_principals(plan: Path = ROLLOUT_PLAN) -> list[str]:
-    """The rollout principals of the plan, if there is a plan (the audit renders the
-    deployment roles' trust for them)."""
+def plan_principals(plan: Path | None = None) -> list[str]:
+    """The rollout principals of the plan (stacks/rollout.yaml by default), if there is a
+    plan: the audit renders the deployment roles' trust for them."""
+    plan = plan or ROLLOUT_PLAN
     if not plan.is_file():
         return []
     from rftenv.rollout import load_plan

@@ -135,6 +135,8 @@ def _audit(args: argparse.Namespace) -> int:
             else None
         )
         acceptances = audit.load_acceptances()
+        # A broken plan (a ValueError) stops the audit: it names the deployment roles' trust.
+        principals = audit.plan_principals()
     except (OSError, ValueError) as error:
         print(f"rftenv audit: {error}", file=sys.stderr)
         return 2
@@ -147,6 +149,7 @@ def _audit(args: argparse.Namespace) -> int:
                 synth.engine_config(stack),
                 policy_config=policy_config,
                 acceptances=acceptances,
+                rollout_principals=principals,
             )
         except (synth.StackNotFoundError, PolicyConfigError, audit.AuditInputError) as error:
             print(f"rftenv audit: {error}", file=sys.stderr)

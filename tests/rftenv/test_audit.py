@@ -307,3 +307,13 @@ def test_without_rollout_principals_no_trust_is_rendered(graphs: dict[str, Graph
     kinds = {d.kind for d in report.documents}
     assert audit.DEPLOY_POLICY in kinds and audit.DEPLOY_TRUST not in kinds
     assert report.ok
+
+
+def test_cli_names_a_broken_rollout_plan(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "rollout.yaml"
+    plan.write_text("rolloutPrincipals: [nobody]\nwaves: [{name: a, stacks: [dev]}]\n")
+    monkeypatch.setattr(audit, "ROLLOUT_PLAN", plan)
+    assert main(["audit", "dev", "--out", str(tmp_path)]) == 2
+    assert 'rolloutPrincipals[0]: got "nobody"' in capsys.readouterr().err
