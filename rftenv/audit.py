@@ -442,15 +442,14 @@ class AuditReport:
 
 
 def deployment_documents(
-    stack_config: Mapping[str, str], rollout_principals: Sequence[str]
+    stack: str, stack_config: Mapping[str, str], rollout_principals: Sequence[str]
 ) -> list[PolicyDocument]:
     """The deployment role's documents for this stack (see
     `components.environment.deployment_role_documents`)."""
-    from components.config import decode_config_values, load_stack_config
     from components.environment import deployment_role_documents
-    from rftenv.synth import PROJECT_DIR
+    from rftenv import synth
 
-    config = load_stack_config(decode_config_values(dict(stack_config)), PROJECT_DIR)
+    config = synth.stack_config(stack, values=dict(stack_config))
     role_arn = config.account.deployment_role_arn
     role = role_arn.rsplit("/", 1)[-1] if role_arn else "deployer"
     subject = f"role {role_arn}" if role_arn else "the principal that runs `pulumi up`"
@@ -488,7 +487,9 @@ def audit(
     from policies.rules import ALL_POLICIES
 
     principals = plan_principals() if rollout_principals is None else rollout_principals
-    documents = collect_documents(graph) + deployment_documents(stack_config, principals)
+    documents = collect_documents(graph) + deployment_documents(
+        str(graph["stack"]), stack_config, principals
+    )
     violations = run_pack(
         graph, ALL_POLICIES, stack_config=stack_config, policy_config=policy_config
     )

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from components.config import StackConfig
     from rftenv.rollout import StackResult
 
 
@@ -62,14 +61,9 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
     if args.spec is not None:
         spec = json.loads(args.spec)
         return "ad-hoc spec", spec
-    from components.config import decode_config_values, load_stack_config
     from rftenv import synth
 
-    config = load_stack_config(
-        decode_config_values(synth.engine_config(args.stack)),
-        synth.PROJECT_DIR,
-        source=f"stack {args.stack}",
-    )
+    config = synth.stack_config(args.stack)
     if args.grader not in config.graders:
         known = ", ".join(sorted(config.graders))
         raise LookupError(f"stack {args.stack} has no grader {args.grader!r} (graders: {known})")
@@ -174,17 +168,6 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _stack_config(stack: str) -> StackConfig:
-    from components.config import decode_config_values, load_stack_config
-    from rftenv import synth
-
-    return load_stack_config(
-        decode_config_values(synth.engine_config(stack)),
-        synth.PROJECT_DIR,
-        source=f"stack {stack}",
-    )
-
-
 def _confirm_interactively(assume_yes: bool) -> Callable[[str, list[StackResult]], bool]:
     """Ask before each wave's update, unless --yes; without a terminal, refuse."""
 
@@ -214,7 +197,7 @@ def _rollout(args: argparse.Namespace) -> int:
     plan_path = args.plan or synth.PROJECT_DIR / "stacks" / "rollout.yaml"
     try:
         plan = rollout.load_plan(plan_path, synth.available_stacks())
-        infos = rollout.stack_infos(plan.stacks(), _stack_config)
+        infos = rollout.stack_infos(plan.stacks(), synth.stack_config)
         automation.require_cli()
     except (
         rollout.PlanError,

@@ -89,15 +89,11 @@ def open_stack(name: str) -> Stack:
     """Load and validate a stack's config; unusable input exits 2, like `rftenv synth`."""
     import yaml
 
-    from components.config import ConfigError, decode_config_values, load_stack_config
+    from components.config import ConfigError
     from rftenv import synth
 
     try:
-        config = load_stack_config(
-            decode_config_values(synth.engine_config(name)),
-            synth.PROJECT_DIR,
-            source=f"stack {name}",
-        )
+        config = synth.stack_config(name)
     except (synth.StackNotFoundError, ConfigError) as error:
         raise CommandError(str(error), exit_code=2) from error
     except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or malformed file

@@ -131,9 +131,11 @@ def _provider_of(
     return providers.get(reference.rsplit("::", 1)[0]) if reference else None
 
 
-def policy_resources(graph: Graph) -> list[PolicyResource]:
+def policy_resources(
+    graph: Graph, providers: Mapping[str, PolicyProviderResource] | None = None
+) -> list[PolicyResource]:
     """The graph as `AnalyzeStack` sees it: state (outputs over inputs) and links."""
-    providers = _providers(graph)
+    providers = _providers(graph) if providers is None else providers
     resources: dict[str, PolicyResource] = {}
     for resource in graph["resources"]:
         state = {**resource["inputs"], **(resource.get("outputs") or {})}
@@ -222,7 +224,7 @@ def run_pack(
                 settings.get(policy.name),
             )
             _validate(policy, args, reporter(policy, resource["urn"], fixed=True))
-    stack_resources = policy_resources(graph)
+    stack_resources = policy_resources(graph, providers)
     for policy in active:
         if isinstance(policy, StackValidationPolicy):
             args = StackValidationArgs(stack_resources, settings.get(policy.name))

@@ -20,7 +20,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 import pulumi
@@ -36,6 +36,9 @@ from pulumi.runtime.sync_await import _sync_await
 from components.bedrock.inference import PENDING
 from components.bedrock.job import job_identity
 from components.naming import partition_for
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "rft-env"
@@ -107,6 +110,17 @@ def engine_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]
     return {
         key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
     }
+
+
+def stack_config(
+    stack: str, project_dir: Path = PROJECT_DIR, values: dict[str, str] | None = None
+) -> StackConfig:
+    """A stack's validated config, from its stack file read the way the engine reads it
+    (or from engine-style `values`). Raises StackNotFoundError or ConfigError."""
+    from components.config import decode_config_values, load_stack_config
+
+    raw = engine_config(stack, project_dir) if values is None else values
+    return load_stack_config(decode_config_values(dict(raw)), project_dir, source=f"stack {stack}")
 
 
 # --------------------------------------------------------------------------------------

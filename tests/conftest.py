@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.config import StackConfig, decode_config_values, load_stack_config
+from components.config import StackConfig
 from rftenv import synth
 
 STACKS = synth.available_stacks()
@@ -23,9 +23,7 @@ class Graph:
         self.resources: list[dict[str, Any]] = result["resources"]
         self.outputs: dict[str, Any] = result["outputs"]
         self.by_urn = {r["urn"]: r for r in self.resources}
-        self.config: StackConfig = load_stack_config(
-            decode_config_values(synth.engine_config(self.stack)), synth.PROJECT_DIR
-        )
+        self.config: StackConfig = synth.stack_config(self.stack)
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == type_]
