@@ -37,6 +37,15 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from components.bedrock.api import (
+    ASSUME_ROLE,
+    CREATE_JOB,
+    CREATE_THROUGHPUT,
+    STS,
+    api_bounds,
+    api_checked,
+    api_enum,
+)
 from components.datasets import DatasetReport, validate_dataset
 from components.naming import PROJECT, is_region
 from components.tags import RESERVED_TAG_KEYS
@@ -107,7 +116,8 @@ def _show(value: Any, limit: int = 80) -> str:
 # user reads in the error.
 # --------------------------------------------------------------------------------------
 def patterned(regex: str, allowed: str, max_length: int | None = None) -> Any:
-    compiled = re.compile(regex)
+    # ASCII: AWS identifiers are ASCII, and Python's Unicode `\d` would take an Arabic-Indic "0"
+    compiled = re.compile(regex, re.ASCII)
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value) or (max_length is not None and len(value) > max_length):
@@ -150,28 +160,55 @@ IamRoleArn = patterned(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
     "an IAM role ARN, e.g. arn:aws:iam::111122223333:role/deployer",
 )
+# The role the providers assume (STS AssumeRole) and the external id they send with it.
+DeploymentRoleArn = api_checked(IamRoleArn, ASSUME_ROLE, "RoleArn", STS)
+ExternalId = api_checked(str, ASSUME_ROLE, "ExternalId", STS)
 IamPrincipalArn = patterned(
     r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}",
     "an IAM role or user ARN, e.g. arn:aws:iam::111122223333:role/data-engineer",
 )
-KmsKeyArn = patterned(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}",
-    "a KMS key ARN, e.g. arn:aws:kms:us-east-1:111122223333:key/1234abcd-...",
+# Values that reach a Bedrock request are checked twice: against our own, narrower form
+# (what rft-env supports), then against the service model's constraint on that member
+# (what the API accepts: botocore does not check patterns or maximums on the client).
+KmsKeyArn = api_checked(
+    patterned(
+        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}",
+        "a KMS key ARN, e.g. arn:aws:kms:us-east-1:111122223333:key/1234abcd-...",
+    ),
+    CREATE_JOB,
+    "customModelKmsKeyId",
 )
-S3Uri = patterned(
-    r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+",
-    "an S3 object URI (at most 1024 characters), e.g. s3://my-bucket/rft/train.jsonl",
-    max_length=1024,
+S3Uri = api_checked(
+    patterned(
+        r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+",
+        "an S3 object URI, e.g. s3://my-bucket/rft/train.jsonl",
+    ),
+    CREATE_JOB,
+    "trainingDataConfig.s3Uri",
 )
-BaseModelId = patterned(
-    r"[a-z0-9-]+\.[a-z0-9.:-]+|arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9.:-]+",
-    "a Bedrock foundation-model id or ARN, e.g. amazon.nova-2-lite-v1:0:256k",
+BaseModelId = api_checked(
+    patterned(
+        r"[a-z0-9-]+\.[a-z0-9.:-]+|arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9.:-]+",
+        "a Bedrock foundation-model id or ARN, e.g. amazon.nova-2-lite-v1:0:256k",
+    ),
+    CREATE_JOB,
+    "baseModelIdentifier",
 )
-SubnetId = patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234")
-SecurityGroupId = patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234")
+SubnetId = api_checked(
+    patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234"),
+    CREATE_JOB,
+    "vpcConfig.subnetIds[]",
+)
+SecurityGroupId = api_checked(
+    patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234"),
+    CREATE_JOB,
+    "vpcConfig.securityGroupIds[]",
+)
 Email = patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
-TagKey = patterned(r"[\w .:/=+@-]{1,128}", "1-128 letters, digits, spaces and _ . : / = + - @")
-TagValue = patterned(r"[\w .:/=+@-]{0,256}", "0-256 letters, digits, spaces and _ . : / = + - @")
+# Every resource gets the stack's tags; Bedrock's tag pattern is the narrowest of them
+# (ASCII letters and digits only), so it is the one config checks.
+TagKey = api_checked(str, CREATE_JOB, "jobTags[].key")
+TagValue = api_checked(str, CREATE_JOB, "jobTags[].value")
 
 
 def _log_retention(value: int) -> int:
@@ -204,8 +241,8 @@ class AccountConfig(_Model):
     """The AWS account the stack deploys into."""
 
     id: AccountId
-    deployment_role_arn: IamRoleArn | None = None
-    external_id: Annotated[str, Field(min_length=2, max_length=1224)] | None = None
+    deployment_role_arn: DeploymentRoleArn | None = None
+    external_id: ExternalId | None = None
 
 
 class DataSource(_Model):
@@ -235,17 +272,26 @@ class GraderConfig(BaseModel):
         return {"type": self.type, **(self.model_extra or {})}
 
 
-class HyperParameters(_Model):
-    """RFT hyperparameters with the API's full ranges; defaults are the AWS docs' example."""
+_HYPER = "customizationConfig.rftConfig.hyperParameters."
 
-    epoch_count: Annotated[int, Field(ge=1, le=50)] = 2
-    batch_size: Annotated[int, Field(ge=16, le=512)] = 64
-    learning_rate: Annotated[float, Field(ge=1e-7, le=1e-3, allow_inf_nan=False)] = 1e-5
+
+class HyperParameters(_Model):
+    """RFT hyperparameters with the API's full ranges (from the service model); defaults
+    are the AWS docs' example."""
+
+    epoch_count: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "epochCount"))] = 2
+    batch_size: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "batchSize"))] = 64
+    learning_rate: Annotated[
+        float, Field(**api_bounds(CREATE_JOB, _HYPER + "learningRate"), allow_inf_nan=False)
+    ] = 1e-5
+    # The model sets no range for these two; a length or token count must be positive.
     max_prompt_length: Annotated[int, Field(gt=0)] = 4096
-    training_sample_per_prompt: Annotated[int, Field(ge=2, le=16)] = 4
+    training_sample_per_prompt: Annotated[
+        int, Field(**api_bounds(CREATE_JOB, _HYPER + "trainingSamplePerPrompt"))
+    ] = 4
     inference_max_tokens: Annotated[int, Field(gt=0)] = 8192
-    reasoning_effort: Literal["low", "medium", "high"] = "high"
-    eval_interval: Annotated[int, Field(ge=1, le=100)] = 10
+    reasoning_effort: Literal[api_enum(CREATE_JOB, _HYPER + "reasoningEffort")] = "high"  # type: ignore[valid-type]
+    eval_interval: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "evalInterval"))] = 10
 
     def api_shape(self) -> dict[str, Any]:
         """The `rftConfig.hyperParameters` object of CreateModelCustomizationJob."""
@@ -266,8 +312,9 @@ class JobConfig(_Model):
 
 class InferenceConfig(_Model):
     mode: Literal["none", "on_demand", "provisioned"] = "none"
-    model_units: Annotated[int, Field(ge=1)] | None = None
-    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    model_units: Annotated[int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits"))] | None = None
+    # "none" omits commitmentDuration: no commitment, billed by the hour.
+    commitment: Literal[("none", *api_enum(CREATE_THROUGHPUT, "commitmentDuration"))] = "none"  # type: ignore[valid-type]
     wait_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
 
     @property
@@ -290,8 +337,10 @@ class KmsConfig(_Model):
 
 
 class VpcConfig(_Model):
-    subnet_ids: Annotated[list[SubnetId], Field(min_length=1, max_length=16)]
-    security_group_ids: Annotated[list[SecurityGroupId], Field(min_length=1, max_length=5)]
+    subnet_ids: Annotated[list[SubnetId], Field(**api_bounds(CREATE_JOB, "vpcConfig.subnetIds"))]
+    security_group_ids: Annotated[
+        list[SecurityGroupId], Field(**api_bounds(CREATE_JOB, "vpcConfig.securityGroupIds"))
+    ]
 
 
 class StackConfig(_Model):

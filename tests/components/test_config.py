@@ -269,12 +269,26 @@ def test_prod_stack_typed_values() -> None:
     assert config.job.hyperparameters.training_sample_per_prompt == 8
 
 
+def test_the_outside_audits_values_are_refused_naming_the_key() -> None:
+    """Both passed validation before, and would have failed only at the Create call."""
+    config = stack_config("dev")
+    config["data"] = {**config["data"], "validation": {"s3Uri": "s3://bucket/v2+final.jsonl"}}
+    config["tags"] = {"Équipe": "données"}
+    with pytest.raises(ConfigError) as raised:
+        load(config)
+    assert {p.key for p in raised.value.problems} == {
+        "rft-env:data.validation.s3Uri",
+        'rft-env:tags["\\u00c9quipe"]',  # keys are quoted as ASCII, so paths stay one line
+    }
+    assert "CreateModelCustomizationJob trainingDataConfig.s3Uri accepts" in str(raised.value)
+
+
 def test_existing_key_means_no_created_key() -> None:
     config = stack_config("dev")
-    config["kms"] = {"existingKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab"}
+    config["kms"] = {"existingKeyArn": KEY_IN_REGION}
     loaded = load(config)
     assert loaded.kms.create_key is False
-    assert loaded.kms.existing_key_arn == "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab"
+    assert loaded.kms.existing_key_arn == KEY_IN_REGION
 
 
 def test_stack_files_are_not_mutated_by_helpers() -> None:
@@ -313,7 +327,7 @@ def _missing(path: str) -> Case:
 
 
 ROLE = "arn:aws:iam::111122223333:role/rft-env-deployer"
-KEY_IN_REGION = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd"
+KEY_IN_REGION = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 CASES: list[Any] = [
     # --- wrong types (strict) ---------------------------------------------------------
@@ -522,6 +536,12 @@ CASES: list[Any] = [
         "11112222333",
     ),
     Case(
+        "account-id-non-ascii-digits",
+        set_at("account.id", "11112222333\u0660"),
+        "rft-env:account.id",
+        "allowed: a 12-digit AWS account id",
+    ),
+    Case(
         "account-id-letters",
         set_at("account.id", "11112222333a"),
         "rft-env:account.id",
@@ -539,7 +559,7 @@ CASES: list[Any] = [
         "account-externalId-too-short",
         set_at("account.externalId", "x"),
         "rft-env:account.externalId",
-        "at least 2 characters",
+        "AssumeRole ExternalId accepts 2-1224 characters",
         "x",
     ),
     Case(
