@@ -32,6 +32,48 @@ def is_region(value: str) -> bool:
     return bool(_REGION_RE.match(value))
 
 
+# --- RFT job and model names ----------------------------------------------------------------
+# A job name is `<name prefix>--rft-<suffix>`, e.g. `rft-env-dev--rft-0123456789ab`. The
+# EventBridge rule and `rftenv status` select a stack's jobs by what precedes the suffix, so
+# that must start no other stack's job names. Name prefixes (`rft-env-<environment>`) contain
+# no '--' and do not end with '-' (config.EnvironmentName), so a job name's first '--' is
+# where its prefix ends. (With `-rft-`, `rft-env-dev-rft-` also started the jobs of
+# environment `dev-rft`: `rft-env-dev-rft-rft-...`.) CreateModelCustomizationJob's jobName
+# pattern, `[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*` (max 63), allows '--'.
+JOB_NAME_SEPARATOR = "--rft-"
+# The suffix is this many leading hex digits of the job's client token (bedrock.job).
+JOB_SUFFIX_LENGTH = 12
+
+
+def job_name_prefix(name_prefix: str) -> str:
+    """What every RFT job name under `name_prefix` starts with, and no other stack's does."""
+    if not name_prefix or "--" in name_prefix or name_prefix.endswith("-"):
+        # Either would let one stack's job-name prefix start another stack's job names.
+        raise ValueError(f"name prefix {name_prefix!r} must not contain '--' or end with '-'")
+    return f"{name_prefix}{JOB_NAME_SEPARATOR}"
+
+
+def job_suffix(client_token: str) -> str:
+    """The part of the job and model names that identifies the training run."""
+    return client_token[:JOB_SUFFIX_LENGTH]
+
+
+def job_name(name_prefix: str, suffix: str) -> str:
+    return f"{job_name_prefix(name_prefix)}{suffix}"
+
+
+def job_name_pattern(name_prefix: str) -> re.Pattern[str]:
+    """Exactly the job names `job_name` makes under `name_prefix` (use with fullmatch)."""
+    return re.compile(rf"{re.escape(job_name_prefix(name_prefix))}[0-9a-f]{{{JOB_SUFFIX_LENGTH}}}")
+
+
+def custom_model_name(name_prefix: str, suffix: str) -> str:
+    """The model the job creates. customModelName (`([0-9a-zA-Z][_-]?){1,63}`) allows no
+    '--', so this keeps a single '-': models are only ever looked up by exact name or ARN,
+    never by prefix, and an exact name with a fixed-length suffix is unambiguous."""
+    return f"{name_prefix}-model-{suffix}"
+
+
 @dataclass(frozen=True)
 class Names:
     """Names of everything one stack creates. One instance per stack."""
@@ -105,7 +147,12 @@ class Names:
     @property
     def job_name_prefix(self) -> str:
         """What every RFT job name of this stack starts with (see bedrock.job.job_identity)."""
-        return f"{self.prefix}-rft-"
+        return job_name_prefix(self.prefix)
+
+    @property
+    def job_name_pattern(self) -> re.Pattern[str]:
+        """Exactly this stack's RFT job names."""
+        return job_name_pattern(self.prefix)
 
     def foundation_model_arn(self, model_id: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model_id}"

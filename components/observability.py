@@ -58,8 +58,10 @@ JOB_END_STATUSES = ("Completed", "Failed", "Stopped")
 
 
 def job_state_event_pattern(names: Names) -> dict[str, Any]:
-    """This stack's RFT jobs reaching an end status. Job names are `<prefix>-rft-<hash>`
-    (bedrock.job.job_identity), so the prefix selects this stack's."""
+    """This stack's RFT jobs reaching an end status, later revisions included. The job-name
+    prefix starts this stack's job names and no other stack's (naming.job_name_prefix), and
+    EventBridge documents prefix matching on string fields. The exact name would miss jobs
+    still running from an earlier revision."""
     return {
         "source": ["aws.bedrock"],
         "detail-type": [JOB_STATE_DETAIL_TYPE],

@@ -14,11 +14,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from components.naming import JOB_NAME_SEPARATOR
 from rftenv import jobs
 
 DESCRIPTION = (
-    "Show STACK's RFT customization job - the newest job named <prefix>-rft-<hash>, or the "
-    "one --job names - and its inference resource, read from AWS (no Pulumi state or CLI "
+    f"Show STACK's RFT customization job - the newest job named <prefix>{JOB_NAME_SEPARATOR}"
+    "<hash>, or the one --job names - and its inference resource, read from AWS (no Pulumi "
+    "state or CLI "
     "needed): the job's status, times, duration, failure message, output model and output "
     "S3 folder; the provisioned throughput's or deployment's name, ARN and status, and a "
     "throughput's model units, commitment and expiry. Exit codes: 0 when the job is "

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from moto.events.models import EventPattern
 
 from components import observability
+from components.bedrock.job import job_identity
 from components.naming import Names
 from components.observability import MonitoredGrader
 from rftenv import synth
@@ -39,7 +41,7 @@ def test_names_and_arns() -> None:
     assert NAMES.grader_alarm("a", "errors") == "rft-env-dev-grader-a-errors"
     assert NAMES.alarm_arn("x") == "arn:aws:cloudwatch:us-east-1:111122223333:alarm:x"
     assert NAMES.dashboard == "rft-env-dev"
-    assert NAMES.job_name_prefix == "rft-env-dev-rft-"
+    assert NAMES.job_name_prefix == "rft-env-dev--rft-"
     gov = Names("dev", "111122223333", "us-gov-west-1")
     assert gov.notification_topic_arn.startswith("arn:aws-us-gov:sns:us-gov-west-1:")
 
@@ -60,10 +62,71 @@ def test_event_pattern_matches_this_stacks_jobs_by_name() -> None:
         "source": ["aws.bedrock"],
         "detail-type": ["Model Customization Job State Change"],
         "detail": {
-            "jobName": [{"prefix": "rft-env-dev-rft-"}],
+            "jobName": [{"prefix": "rft-env-dev--rft-"}],
             "jobStatus": ["Completed", "Failed", "Stopped"],
         },
     }
+
+
+def job_props(environment: str, revision: int) -> dict[str, Any]:
+    """The job provider's inputs for a stack of `environment` in one shared account."""
+    names = Names(environment, "111122223333", "us-east-1")
+    return {
+        "connection": {"region": names.region},
+        "identity": f"rft-env/{environment}/rft-training-job",
+        "revision": revision,
+        "namePrefix": names.prefix,
+        "baseModelIdentifier": "amazon.nova-2-lite-v1:0:256k",
+        "serviceRoleArn": names.role_arn(names.customization_role),
+        "trainingDataUri": f"s3://{names.bucket('data')}/datasets/train.jsonl",
+        "outputDataUri": f"s3://{names.bucket('output')}/rft-output/",
+        "graderArn": names.function_arn(names.grader_function("a")),
+        "hyperParameters": {"epochCount": 1},
+    }
+
+
+def job_state_event(job_name: str, status: str) -> dict[str, Any]:
+    """A job state change as Bedrock sends it to the default bus (the envelope and detail
+    fields of EventBridge's Bedrock event reference)."""
+    arn = "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/amazon.nova/abc123def456"
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "account": "111122223333",
+        "time": "2025-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {"version": "0.0", "jobName": job_name, "jobArn": arn, "jobStatus": status},
+    }
+
+
+def test_each_stacks_rule_catches_its_own_jobs_and_not_the_others() -> None:
+    """Environments `dev` and `dev-rft` in one account: each rule matches every revision of
+    its own stack's jobs and none of the other's, as judged by moto's EventBridge pattern
+    matcher (moto.events.models.EventPattern, offline) on the JSON the component deploys.
+    Before job names had a '--', dev's prefix `rft-env-dev-rft-` matched dev-rft's jobs."""
+    environments = ("dev", "dev-rft")
+    rules = {
+        env: EventPattern.load(
+            json.dumps(
+                observability.job_state_event_pattern(Names(env, "111122223333", "us-east-1")),
+                sort_keys=True,
+            )
+        )
+        for env in environments
+    }
+    for env in environments:
+        for revision in (1, 2, 7):
+            job_name = job_identity(job_props(env, revision))[1]
+            for status in observability.JOB_END_STATUSES:
+                event = job_state_event(job_name, status)
+                assert {other: rules[other].matches_event(event) for other in environments} == {
+                    other: other == env for other in environments
+                }, (job_name, status)
+            # Only end statuses are sent.
+            assert not rules[env].matches_event(job_state_event(job_name, "InProgress"))
 
 
 def test_event_message_uses_only_defined_detail_paths() -> None:
