@@ -3,8 +3,9 @@
 Spec (JSON object, camelCase keys):
 - `type`: "llm_judge" (required)
 - `modelId`: the judge model (required): a model id ("amazon.nova-pro-v1:0"), a cross-region
-  inference profile id ("us.amazon.nova-pro-v1:0"), or a foundation-model or
-  inference-profile ARN
+  inference profile id ("us.amazon.nova-pro-v1:0", "global.<model id>"), or a
+  foundation-model, inference-profile or application-inference-profile ARN. The forms are
+  decided in `graders.judge_models`, which the grader role's policy uses too.
 - `region`: the Bedrock Runtime region; default: the AWS_REGION environment variable
 - `rubric`: the judge prompt template (required). Placeholders: `{question}` (the text of the
   last user message before the answer), `{answer}`, `{reference}` (the reference answer; JSON
@@ -46,8 +47,9 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
+from . import judge_models
 from .contract import BatchGrader, GraderOutput, Sample, _content_text
 from .spec import show, unknown_keys
 
@@ -96,20 +98,8 @@ RETRYABLE_CODES = frozenset(
     }
 )
 
-_MODEL_PART = r"[a-z0-9-]{1,63}"
-# provider.model[:version[:context]], e.g. amazon.nova-2-lite-v1:0:256k
-_MODEL_ID = re.compile(rf"{_MODEL_PART}\.{_MODEL_PART}(?::{_MODEL_PART})*")
-# geo.provider.model..., e.g. us.amazon.nova-pro-v1:0
-_PROFILE_ID = re.compile(rf"({_MODEL_PART})\.({_MODEL_PART}\.{_MODEL_PART}(?::{_MODEL_PART})*)")
-_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):bedrock:(?P<region>[a-z0-9-]{1,20}):(?P<account>\d{12})?:"
-    r"(?P<kind>foundation-model|inference-profile)/(?P<id>.+)"
-)
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
-MODEL_ID_ALLOWED = (
-    "a model id like 'amazon.nova-pro-v1:0', an inference profile id like "
-    "'us.amazon.nova-pro-v1:0', or a foundation-model / inference-profile ARN"
-)
+MODEL_ID_ALLOWED = judge_models.ALLOWED
 
 PLACEHOLDERS = ("question", "answer", "reference")
 METADATA_PREFIX = "metadata."
@@ -121,61 +111,6 @@ class Clock(Protocol):
     def monotonic(self) -> float: ...
 
     def sleep(self, seconds: float, /) -> None: ...
-
-
-# ---------------------------------------------------------------------------- model ids
-
-
-class JudgeModel(NamedTuple):
-    """What IAM must allow for `bedrock:InvokeModel` (which Converse needs) on the judge."""
-
-    # The inference profile ARN, when the judge is called through one.
-    profile_arn: str | None
-    # The foundation-model ARN; through a profile its region is "*" (the profile routes
-    # requests to any of its regions) and the grant needs the condition
-    # `ArnEquals bedrock:InferenceProfileArn = profile_arn`.
-    foundation_model_arn: str
-
-
-def judge_model(
-    model_id: str, *, region: str, account_id: str, partition: str = "aws"
-) -> JudgeModel:
-    """The ARNs a judge role must be allowed to invoke for a valid `modelId`."""
-    arn = _ARN.fullmatch(model_id)
-    if arn is not None:
-        if arn["kind"] == "foundation-model":
-            return JudgeModel(None, model_id)
-        profile = _PROFILE_ID.fullmatch(arn["id"])
-        assert profile is not None  # spec_problems accepted it
-        return JudgeModel(
-            model_id, f"arn:{arn['partition']}:bedrock:*::foundation-model/{profile[2]}"
-        )
-    profile = _PROFILE_ID.fullmatch(model_id)
-    if profile is not None:
-        return JudgeModel(
-            f"arn:{partition}:bedrock:{region}:{account_id}:inference-profile/{model_id}",
-            f"arn:{partition}:bedrock:*::foundation-model/{profile[2]}",
-        )
-    return JudgeModel(None, f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}")
-
-
-def _model_id_problem(model_id: str) -> str | None:
-    arn = _ARN.fullmatch(model_id)
-    if arn is None:
-        if _MODEL_ID.fullmatch(model_id) or _PROFILE_ID.fullmatch(model_id):
-            return None
-        return f"got {show(model_id)}; allowed: {MODEL_ID_ALLOWED}"
-    if arn["kind"] == "foundation-model":
-        if arn["account"] is not None:
-            return f"got {show(model_id)}; a foundation-model ARN has no account id"
-        if not _MODEL_ID.fullmatch(arn["id"]):
-            return f"got {show(model_id)}; the ARN does not end in a model id"
-        return None
-    if arn["account"] is None:
-        return f"got {show(model_id)}; an inference-profile ARN needs the 12-digit account id"
-    if not _PROFILE_ID.fullmatch(arn["id"]):
-        return f"got {show(model_id)}; the ARN does not end in an inference profile id"
-    return None
 
 
 # ---------------------------------------------------------------------------- spec
@@ -234,7 +169,7 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("modelId", f"missing; allowed: {MODEL_ID_ALLOWED}"))
     elif not isinstance(model_id, str):
         problems.append(("modelId", f"got {show(model_id)}; allowed: {MODEL_ID_ALLOWED}"))
-    elif (problem := _model_id_problem(model_id)) is not None:
+    elif (problem := judge_models.model_id_problem(model_id)) is not None:
         problems.append(("modelId", problem))
 
     region = spec.get("region")
@@ -243,11 +178,11 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append(("region", f"got {show(region)}; allowed: a region like us-east-1"))
         elif (
             isinstance(model_id, str)
-            and (arn := _ARN.fullmatch(model_id)) is not None
-            and arn["region"] != region
+            and judge_models.model_id_problem(model_id) is None
+            and (arn_region := judge_models.parse(model_id).region) not in (None, region)
         ):
             # The client calls the region it is configured for, whatever the ARN says.
-            problems.append(("region", f"got {show(region)}; modelId is an ARN in {arn['region']}"))
+            problems.append(("region", f"got {show(region)}; modelId is an ARN in {arn_region}"))
 
     rubric = spec.get("rubric")
     if "rubric" not in spec:

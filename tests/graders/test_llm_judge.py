@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
+from graders import judge_models
 from graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, grade_batch, parse_event
+from graders.judge_models import JudgeModel, judge_model
 from graders.llm_judge import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
     SPEC_KEYS,
-    JudgeModel,
     LlmJudgeGrader,
     build,
-    judge_model,
     parse_score,
     render_prompt,
     spec_problems,
@@ -313,17 +313,151 @@ def test_every_problem_is_reported_at_once() -> None:
     ]
 
 
-def test_judge_model_arns_for_iam() -> None:
-    where = {"region": "us-east-1", "account_id": "111122223333"}
-    fm = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
-    profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-pro-v1:0"
-    any_region_fm = "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0"
-    assert judge_model("amazon.nova-pro-v1:0", **where) == JudgeModel(None, fm)
-    assert judge_model(fm, **where) == JudgeModel(None, fm)
-    assert judge_model("us.amazon.nova-pro-v1:0", **where) == JudgeModel(profile, any_region_fm)
-    assert judge_model(profile, **where) == JudgeModel(profile, any_region_fm)
-    gov = judge_model("amazon.nova-pro-v1:0", partition="aws-us-gov", **where)
-    assert gov.foundation_model_arn.startswith("arn:aws-us-gov:bedrock:us-east-1::")
+ACCOUNT = "111122223333"
+FM = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
+PROFILE = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.amazon.nova-pro-v1:0"
+ANY_REGION = "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0"
+APP = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/abc123def456"
+
+# modelId -> (kind, the ARN the request names, the ARNs it routes to); a str: refused, and
+# the text the problem names.
+CLASSIFIED: list[tuple[str, tuple[str, str, tuple[str, ...]] | str]] = [
+    ("amazon.nova-pro-v1:0", ("foundation-model", FM, ())),
+    (FM, ("foundation-model", FM, ())),
+    (
+        "amazon.nova-2-lite-v1:0:256k",
+        (
+            "foundation-model",
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-lite-v1:0:256k",
+            (),
+        ),
+    ),
+    ("us.amazon.nova-pro-v1:0", ("inference-profile", PROFILE, (ANY_REGION,))),
+    (PROFILE, ("inference-profile", PROFILE, (ANY_REGION,))),
+    (
+        "us-gov.amazon.nova-pro-v1:0",
+        (
+            "inference-profile",
+            f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us-gov.amazon.nova-pro-v1:0",
+            (ANY_REGION,),
+        ),
+    ),
+    *[
+        (
+            f"{prefix}.amazon.nova-pro-v1:0",
+            (
+                "inference-profile",
+                f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/{prefix}.amazon.nova-pro-v1:0",
+                (ANY_REGION,),
+            ),
+        )
+        for prefix in ("eu", "apac", "jp", "au", "ca")
+    ],
+    (
+        # A global profile: its model also through the region-less ARN AWS documents.
+        "global.amazon.nova-pro-v1:0",
+        (
+            "inference-profile",
+            f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/global.amazon.nova-pro-v1:0",
+            (ANY_REGION, "arn:aws:bedrock:::foundation-model/amazon.nova-pro-v1:0"),
+        ),
+    ),
+    (
+        # A profile ARN in another region and account stands for itself.
+        "arn:aws:bedrock:eu-west-1:444455556666:inference-profile/eu.amazon.nova-pro-v1:0",
+        (
+            "inference-profile",
+            "arn:aws:bedrock:eu-west-1:444455556666:inference-profile/eu.amazon.nova-pro-v1:0",
+            (ANY_REGION,),
+        ),
+    ),
+    (
+        APP,
+        (
+            "application-inference-profile",
+            APP,
+            (
+                "arn:aws:bedrock:*::foundation-model/*",
+                f"arn:aws:bedrock:*:{ACCOUNT}:inference-profile/*",
+            ),
+        ),
+    ),
+    (
+        "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-pro-v1:0",
+        (
+            "foundation-model",
+            "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-pro-v1:0",
+            (),
+        ),
+    ),
+    # Neither a model (two parts) nor a profile with a prefix AWS defines.
+    ("sa.amazon.nova-pro-v1:0", "'sa' is not an inference profile prefix"),
+    ("amer.amazon.nova-pro-v1:0", "'amer' is not an inference profile prefix"),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/sa.amazon.nova-pro-v1:0",
+        "'sa' is not an inference profile prefix",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/amazon.nova-pro",
+        "does not end in an inference profile id",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:foundation-model/amazon.nova-pro-v1:0",
+        "a foundation-model ARN has no account id",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1::application-inference-profile/abc123def456",
+        "needs the 12-digit account id",
+    ),
+    (
+        f"arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/Not.An.Id",
+        "does not end in an application inference profile id",
+    ),
+    (f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/abc", "allowed: a model id"),
+    ("a.b.c.d", "allowed: a model id"),
+]
+
+
+@pytest.mark.parametrize(("model_id", "expected"), CLASSIFIED)
+def test_one_function_classifies_every_model_id_form(
+    model_id: str, expected: tuple[str, str, tuple[str, ...]] | str
+) -> None:
+    problems = dict(spec_problems(spec(modelId=model_id)))
+    if isinstance(expected, str):
+        # The grader refuses what the policy could not build, naming the key.
+        assert expected in problems["modelId"]
+        with pytest.raises(judge_models.ModelIdError, match=re.escape(expected)):
+            judge_model(model_id, region="us-east-1", account_id=ACCOUNT)
+        return
+    assert "modelId" not in problems
+    kind, arn, routes = expected
+    assert judge_model(model_id, region="us-east-1", account_id=ACCOUNT) == JudgeModel(
+        kind, arn, routes
+    )
+
+
+def test_ids_resolve_in_the_judges_region_and_partition() -> None:
+    gov = judge_model(
+        "amazon.nova-pro-v1:0", region="us-gov-west-1", account_id=ACCOUNT, partition="aws-us-gov"
+    )
+    assert gov.arn == "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/amazon.nova-pro-v1:0"
+    profile = judge_model("eu.amazon.nova-pro-v1:0", region="eu-west-1", account_id=ACCOUNT)
+    assert profile.arn == (
+        f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/eu.amazon.nova-pro-v1:0"
+    )
+
+
+def test_a_composite_names_the_judge_key_of_an_unknown_prefix() -> None:
+    from graders.registry import spec_problems as any_spec_problems
+
+    composite = {
+        "type": "composite",
+        "parts": [
+            {"name": "judged", "weight": 1, "grader": spec(modelId="sa.amazon.nova-pro-v1:0")}
+        ],
+    }
+    [(path, message)] = any_spec_problems(composite)
+    assert path.endswith("modelId") and "'sa' is not an inference profile prefix" in message
 
 
 # ---------------------------------------------------------------------------- prompts
