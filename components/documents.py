@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.naming import Names
+from components.naming import Names, partition_for
+from graders.judge_models import judge_model
 
 Document = dict[str, Any]
 VERSION = "2012-10-17"
@@ -168,6 +169,11 @@ STATEMENT_PURPOSES: dict[str, str] = {
     "ListKeyAliases": "read the alias back",
     "UseStackKeyForDeployment": "upload datasets, read job output, and create the job and "
     "inference of the encrypted model, through S3 and Bedrock only",
+    "DeployerGrantsStackKeyToBedrock": "Bedrock creates grants on the stack key in the "
+    "deployer's name for the encrypted model (job, throughput, deployment): through Bedrock, "
+    "for an AWS resource only",
+    "ThroughputOfTheBaseModel": "AWS authorizes throughput creates and updates on the custom "
+    "model's base model too: the stack's base model only",
     "ManageStackBuckets": "create and configure the stack's three buckets",
     "UploadDatasets": "upload the validated dataset files under datasets/",
     "ReadJobOutput": "read the job's output for `rftenv metrics`",
@@ -453,54 +459,36 @@ def _vpc_statements(
     ]
 
 
-# Geography prefixes of cross-region inference profile ids (e.g. "us.amazon.nova-pro-v1:0").
-INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
-
-
 def judge_model_statements(
     names: Names, model_id: str, region: str | None = None
 ) -> list[Document]:
     """`bedrock:InvokeModel` (which Converse needs) on exactly the judge model.
 
-    A foundation model is one ARN. An inference profile needs the profile ARN plus the
-    foundation model in every region the profile may route to, allowed only through that
-    profile (`bedrock:InferenceProfileArn`).
+    `graders.judge_models.judge_model` decides what the id names (the grader validates
+    its spec with the same function). A foundation model is one ARN. A profile needs the
+    profile ARN, plus the foundation model in the regions the profile routes to, allowed
+    only through that profile (`bedrock:InferenceProfileArn`).
     """
     region = region or names.region
-    bedrock = f"arn:{names.partition}:bedrock"
-    if model_id.startswith("arn:"):
-        resource = model_id.split(":", 5)[5]
-        kind, _, identifier = resource.partition("/")
-        if kind == "foundation-model":
-            return [_invoke_statement("InvokeJudgeModel", model_id)]
-        profile_arn, profile_id = model_id, identifier
-    elif model_id.startswith(INFERENCE_PROFILE_PREFIXES):
-        profile_arn = f"{bedrock}:{region}:{names.account_id}:inference-profile/{model_id}"
-        profile_id = model_id
-    else:
-        return [
-            _invoke_statement(
-                "InvokeJudgeModel", f"{bedrock}:{region}::foundation-model/{model_id}"
-            )
-        ]
-    base_model = (
-        profile_id.split(".", 1)[1]
-        if profile_id.startswith(INFERENCE_PROFILE_PREFIXES)
-        else profile_id
+    model = judge_model(
+        model_id, region=region, account_id=names.account_id, partition=partition_for(region)
     )
+    if not model.is_profile:
+        return [_invoke_statement("InvokeJudgeModel", model.arn)]
+    routes = list(model.routes_to)
     return [
-        _invoke_statement("InvokeJudgeInferenceProfile", profile_arn),
+        _invoke_statement("InvokeJudgeInferenceProfile", model.arn),
         {
             **_invoke_statement(
-                "InvokeJudgeModelThroughProfile", f"{bedrock}:*::foundation-model/{base_model}"
+                "InvokeJudgeModelThroughProfile", routes[0] if len(routes) == 1 else _sorted(routes)
             ),
             # An ARN-typed key, so compared as an ARN (parliament flags StringEquals).
-            "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+            "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": model.arn}},
         },
     ]
 
 
-def _invoke_statement(sid: str, resource: str) -> Document:
+def _invoke_statement(sid: str, resource: str | list[str]) -> Document:
     return {"Sid": sid, "Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": resource}
 
 
@@ -881,6 +869,22 @@ def deployment_role_policy(names: Names, scope: DeploymentScope) -> Document:
         }
     )
 
+    # Bedrock creates grants on the key in the deployer's name for the encrypted model: for
+    # the job (customModelKmsKeyId), its throughput and its deployment. The key policy names
+    # this role too (Operator* statements); both must allow.
+    statements.append(
+        {
+            **_allow("DeployerGrantsStackKeyToBedrock", ["kms:CreateGrant"], keys),
+            "Condition": {
+                "StringEquals": {
+                    **use_condition.get("StringEquals", {}),
+                    "kms:ViaService": names.service_endpoint("bedrock"),
+                },
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        }
+    )
+
     # S3
     statements += [
         _allow(
@@ -1057,6 +1061,18 @@ def deployment_role_policy(names: Names, scope: DeploymentScope) -> Document:
         ),
     ]
     if scope.inference_mode == "provisioned":
+        # AWS authorizes throughput creates and updates on the custom model's base model
+        # as well (Service Authorization Reference): this stack's base model only.
+        statements.append(
+            _allow(
+                "ThroughputOfTheBaseModel",
+                [
+                    "bedrock:CreateProvisionedModelThroughput",
+                    "bedrock:UpdateProvisionedModelThroughput",
+                ],
+                scope.base_model_arn,
+            )
+        )
         statements.append(
             _allow(
                 "ManageProvisionedThroughput",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from components import documents
 from components.documents import S3Location
 from components.naming import Names
+from graders.judge_models import ModelIdError, judge_model
 
 NAMES = Names("dev", "111122223333", "us-east-1")
 KEY = "arn:aws:kms:us-east-1:111122223333:key/abc"
@@ -395,3 +397,96 @@ def test_every_statement_of_every_document_has_a_purpose() -> None:
     for document in produced:
         for statement in document["Statement"]:
             assert documents.statement_purpose(statement["Sid"]), statement["Sid"]
+
+
+def test_deployer_may_have_bedrock_grant_on_the_stack_key_only() -> None:
+    created = {s["Sid"]: s for s in deployment_policy()["Statement"]}
+    grant = created["DeployerGrantsStackKeyToBedrock"]
+    assert grant["Action"] == ["kms:CreateGrant"]
+    assert grant["Resource"] == "arn:aws:kms:us-east-1:111122223333:key/*"
+    assert grant["Condition"] == {
+        # A key the stack creates is found by its tags, like every other use of it.
+        "StringEquals": {
+            "aws:ResourceTag/Environment": "dev",
+            "aws:ResourceTag/Project": "rft-env",
+            "kms:ViaService": "bedrock.us-east-1.amazonaws.com",
+        },
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+    key = "arn:aws:kms:us-east-1:111122223333:key/0b7c1a2d-1111-2222-3333-444455556666"
+    existing = {s["Sid"]: s for s in deployment_policy(existing_key_arn=key)["Statement"]}
+    assert existing["DeployerGrantsStackKeyToBedrock"]["Resource"] == key
+    assert existing["DeployerGrantsStackKeyToBedrock"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "bedrock.us-east-1.amazonaws.com"
+    }
+
+
+def test_throughput_is_granted_on_the_stacks_base_model_only() -> None:
+    base = NAMES.foundation_model_arn("amazon.nova-2-lite-v1:0:256k")
+    provisioned = {
+        s["Sid"]: s for s in deployment_policy(inference_mode="provisioned")["Statement"]
+    }
+    assert provisioned["ThroughputOfTheBaseModel"] == {
+        "Sid": "ThroughputOfTheBaseModel",
+        "Effect": "Allow",
+        "Action": [
+            "bedrock:CreateProvisionedModelThroughput",
+            "bedrock:UpdateProvisionedModelThroughput",
+        ],
+        "Resource": base,
+    }
+    for mode in ("none", "on_demand"):
+        sids_of_mode = {s["Sid"] for s in deployment_policy(inference_mode=mode)["Statement"]}
+        assert "ThroughputOfTheBaseModel" not in sids_of_mode
+
+
+JUDGE_FORMS = [
+    "amazon.nova-pro-v1:0",
+    "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-pro-v1:0",
+    "us.amazon.nova-pro-v1:0",
+    "us-gov.amazon.nova-pro-v1:0",
+    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "apac.amazon.nova-pro-v1:0",
+    "jp.amazon.nova-pro-v1:0",
+    "au.amazon.nova-pro-v1:0",
+    "ca.amazon.nova-pro-v1:0",
+    "global.anthropic.claude-sonnet-4-20250514-v1:0",
+    "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/eu.amazon.nova-pro-v1:0",
+    "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123def456",
+]
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("model_id", JUDGE_FORMS)
+@pytest.mark.parametrize("region", [None, "us-west-2"])
+def test_judge_statements_name_the_arns_the_one_function_decides(
+    model_id: str, region: str | None
+) -> None:
+    decided = judge_model(model_id, region=region or "us-east-1", account_id="111122223333")
+    statements = documents.judge_model_statements(NAMES, model_id, region)
+    assert all(s["Action"] == "bedrock:InvokeModel" for s in statements)
+    assert all(documents.statement_purpose(s["Sid"]) for s in statements)
+    if not decided.is_profile:
+        assert statements == [
+            {
+                "Sid": "InvokeJudgeModel",
+                "Effect": "Allow",
+                "Action": "bedrock:InvokeModel",
+                "Resource": decided.arn,
+            }
+        ]
+        return
+    profile, through = statements
+    assert profile["Resource"] == decided.arn
+    assert "Condition" not in profile
+    assert sorted(_as_list(through["Resource"])) == sorted(decided.routes_to)
+    # The models are reachable only through that profile.
+    assert through["Condition"] == {"ArnEquals": {"bedrock:InferenceProfileArn": decided.arn}}
+
+
+def test_judge_statements_refuse_what_the_grader_refuses() -> None:
+    with pytest.raises(ModelIdError, match="'sa' is not an inference profile prefix"):
+        documents.judge_model_statements(NAMES, "sa.amazon.nova-pro-v1:0")
