@@ -2,10 +2,10 @@
 finding its RFT job and inference on AWS without Pulumi state.
 
 Neither command needs the Pulumi CLI or the stack's state. Names are derived from the stack
-config exactly as the program derives them (`components/naming.py`, `job_identity` in
-`components/bedrock/job.py`, `components/training.py`), and AWS is asked what exists under
-them. boto3 and the config models are imported inside functions, so that `rftenv --help`
-and the other commands do not pay for them.
+config exactly as the program derives them (`components/naming.py`, which `job_identity` in
+`components/bedrock/job.py` and the notification rule use too, and `components/training.py`),
+and AWS is asked what exists under them. boto3 and the config models are imported inside
+functions, so that `rftenv --help` and the other commands do not pay for them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from components import naming
+
 if TYPE_CHECKING:
     from components.bedrock.session import Connection
+    from components.bedrock.waiting import Clock
     from components.config import StackConfig
 
 # Job statuses that mean the stack's training did not (and will not) produce a model.
@@ -59,11 +62,14 @@ class Stack:
         return Names(config.environment, config.account.id, config.region).prefix
 
     @property
+    def job_name_prefix(self) -> str:
+        return naming.job_name_prefix(self.prefix)
+
+    @property
     def job_name_pattern(self) -> re.Pattern[str]:
-        # `job_identity`: <prefix>-rft-<first 12 hex digits of the client token>. Matching
-        # the whole name keeps out jobs of an environment whose name merely extends this
-        # one's (environment `dev-rft` has jobs named `rft-env-dev-rft-rft-…`).
-        return re.compile(rf"{re.escape(self.prefix)}-rft-[0-9a-f]{{12}}")
+        # ListModelCustomizationJobs' nameContains matches anywhere in the name: environment
+        # `x-rft-env-dev`'s jobs (`rft-env-x-rft-env-dev--rft-…`) contain dev's prefix too.
+        return naming.job_name_pattern(self.prefix)
 
     def connection(self, endpoint_url: str | None = None) -> Connection:
         """How the stack's Bedrock providers connect: region, deployment role, external id."""
@@ -101,12 +107,18 @@ def open_stack(name: str) -> Stack:
     return Stack(name, config)
 
 
+# What assumed-role credentials expire on: the system clock unless a test puts its fake
+# clock here (the fake STS issues credentials that expire on the fake clock).
+credentials_clock: Clock | None = None
+
+
 def client(connection: Connection, service: str) -> Any:
-    """A boto3 client; a failed AssumeRole or missing credentials become a CommandError."""
+    """A boto3 client, with the providers' refreshable deployment-role credentials; a failed
+    AssumeRole or missing credentials become a CommandError."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return connection.client(service)
+        return connection.client(service, clock=credentials_clock)
     except ClientError as error:
         target = connection.role_arn or service
         raise _aws_error(error.operation_name, error, target) from error
@@ -168,14 +180,14 @@ def find_job(bedrock: Any, stack: Stack, job: str | None = None) -> dict[str, An
             bedrock,
             "list_model_customization_jobs",
             "modelCustomizationJobSummaries",
-            nameContains=f"{stack.prefix}-rft-",
+            nameContains=stack.job_name_prefix,
             sortBy="CreationTime",
             sortOrder="Descending",
         )
         newest = next((s for s in summaries if wanted.fullmatch(s["jobName"])), None)
         if newest is None:
             raise CommandError(
-                f"stack {stack.name}: no RFT job named {stack.prefix}-rft-<hash> in account "
+                f"stack {stack.name}: no RFT job named {stack.job_name_prefix}<hash> in account "
                 f"{stack.config.account.id}, {region}: `pulumi up` has not started one yet"
             )
         job = newest["jobArn"]

@@ -4,14 +4,42 @@ The providers do not inherit credentials from the stack's `aws.Provider`: the re
 the deployment role to assume (the same one the aws provider assumes) and, for tests, an
 endpoint URL are inputs. Nothing here is kept on a provider object: boto3 clients do not
 pickle, and the provider is pickled into state.
+
+The role's credentials are refreshable, so a wait may outlive one role session (AssumeRole
+gives one hour by default): botocore's own assume-role fetcher calls AssumeRole again, with
+the same external id, before the current credentials expire.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.bedrock.waiting import Clock
 
 SESSION_NAME = "rft-env-bedrock"
+# botocore's name for credentials from an assume-role fetcher (its AssumeRoleProvider's).
+CREDENTIALS_METHOD = "assume-role"
+
+
+class _NoCache(dict[str, Any]):
+    """The assume-role fetcher's response cache, kept empty.
+
+    botocore's fetcher judges a cached response's expiry by the system clock, not by the
+    injected one; the refreshable credentials already hold the current set, so every refresh
+    they ask for must call AssumeRole.
+    """
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        pass
+
+
+def time_fetcher(clock: Clock) -> Callable[[], datetime]:
+    """`clock` as botocore's refreshable credentials read the time: an aware datetime."""
+    return lambda: datetime.fromtimestamp(clock.time(), UTC)
 
 
 @dataclass(frozen=True)
@@ -55,23 +83,66 @@ class Connection:
             user_agent_extra="rft-env",
         )
 
-    def client(self, service: str = "bedrock") -> Any:
-        """A fresh client; assumes the deployment role first when one is set."""
+    def assume_role_request(self) -> dict[str, str]:
+        """What every AssumeRole sends besides RoleArn (botocore's fetcher adds that)."""
+        request = {"RoleSessionName": SESSION_NAME}
+        if self.external_id:
+            request["ExternalId"] = self.external_id
+        return request
+
+    def client(self, service: str = "bedrock", clock: Clock | None = None) -> Any:
+        """A fresh client; with a deployment role, its credentials are that role's, refreshed
+        by botocore before they expire. `clock` is what expiry is measured on (the system
+        clock when None); the role is assumed once here, so a refusal surfaces now."""
         # Imported here, not at module level: the Pulumi program imports this module to
         # declare resources and never calls AWS itself; boto3 costs ~0.15 s to import.
         import boto3
 
-        session = boto3.session.Session(region_name=self.region)
-        if self.role_arn:
-            sts = session.client("sts", endpoint_url=self.endpoint_url, config=self._config())
-            request: dict[str, Any] = {"RoleArn": self.role_arn, "RoleSessionName": SESSION_NAME}
-            if self.external_id:
-                request["ExternalId"] = self.external_id
-            credentials = sts.assume_role(**request)["Credentials"]
-            session = boto3.session.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
+        if not self.role_arn:
+            session = boto3.session.Session(region_name=self.region)
+            return session.client(service, endpoint_url=self.endpoint_url, config=self._config())
+        return self._role_session(clock).client(
+            service, endpoint_url=self.endpoint_url, config=self._config()
+        )
+
+    def _role_session(self, clock: Clock | None) -> Any:
+        import functools
+
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            DeferredRefreshableCredentials,
+        )
+        from botocore.exceptions import NoCredentialsError
+
+        # The source credentials: the default chain (environment, shared files, SSO,
+        # instance metadata), which may itself refresh.
+        base = botocore.session.Session()
+        source = base.get_credentials()
+        if source is None:
+            raise NoCredentialsError()
+        fetcher = AssumeRoleCredentialFetcher(
+            # STS is called where Bedrock is: same region, endpoint (a fake in tests) and
+            # retry settings.
+            functools.partial(
+                base.create_client,
                 region_name=self.region,
-            )
-        return session.client(service, endpoint_url=self.endpoint_url, config=self._config())
+                endpoint_url=self.endpoint_url,
+                config=self._config(),
+            ),
+            source,
+            self.role_arn,
+            extra_args=self.assume_role_request(),
+            cache=_NoCache(),
+        )
+        extra: dict[str, Any] = {} if clock is None else {"time_fetcher": time_fetcher(clock)}
+        credentials = DeferredRefreshableCredentials(
+            fetcher.fetch_credentials, CREDENTIALS_METHOD, **extra
+        )
+        credentials.get_frozen_credentials()  # the first AssumeRole
+        role = botocore.session.Session()
+        # botocore has no public setter for a session's credentials; this is the attribute
+        # its own get_credentials() fills from the credential chain.
+        role._credentials = credentials
+        return boto3.session.Session(botocore_session=role, region_name=self.region)

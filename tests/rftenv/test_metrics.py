@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from components.bedrock.job import create_request
-from rftenv import metrics
+from rftenv import jobs, metrics
 from rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
 from tests.fakes import FakeBedrock, FakeClock, offline
 
@@ -278,9 +278,9 @@ def test_charts_are_deterministic_pngs(tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
-    written = metrics.write_charts(fixture_tables(), first, "rft-env-dev-rft-0123456789ab")
+    written = metrics.write_charts(fixture_tables(), first, "rft-env-dev--rft-0123456789ab")
     assert [p.name for p in written] == ["loss.png", "rewards.png", "other.png"]
-    metrics.write_charts(fixture_tables(), second, "rft-env-dev-rft-0123456789ab")
+    metrics.write_charts(fixture_tables(), second, "rft-env-dev--rft-0123456789ab")
     for path in written:
         data = path.read_bytes()
         assert data == (second / path.name).read_bytes(), f"{path.name} differs between runs"
@@ -332,8 +332,10 @@ def clock() -> FakeClock:
 def offline_aws_environment(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """Static test credentials, no shared config, botocore's back-off on the fake clock."""
+    """Static test credentials, no shared config, botocore's back-off and the expiry of
+    assumed-role credentials on the fake clock."""
     offline.offline_aws(monkeypatch, tmp_path, clock)
+    monkeypatch.setattr(jobs, "credentials_clock", clock)
 
 
 @pytest.fixture
@@ -586,7 +588,7 @@ def test_s3_endpoint_url_is_used_for_s3_only(
 
 def test_no_job_and_unknown_stack(fake: FakeBedrock, capsys: Any) -> None:
     assert run_metrics(fake) == 1
-    assert "no RFT job named rft-env-dev-rft-<hash>" in capsys.readouterr().err
+    assert "no RFT job named rft-env-dev--rft-<hash>" in capsys.readouterr().err
     assert cli("metrics", "nope") == 2
     assert capsys.readouterr().err.startswith("rftenv metrics nope: no stack file ")
 

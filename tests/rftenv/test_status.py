@@ -40,9 +40,11 @@ def clock() -> FakeClock:
 def offline_aws_environment(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path
 ) -> None:
-    """Static test credentials, no shared config, botocore's back-off on the fake clock, and
-    the command's idea of now taken from the same clock."""
+    """Static test credentials, no shared config, botocore's back-off and the expiry of
+    assumed-role credentials on the fake clock, and the command's idea of now taken from the
+    same clock."""
     offline.offline_aws(monkeypatch, tmp_path, clock)
+    monkeypatch.setattr(jobs, "credentials_clock", clock)
     monkeypatch.setattr(status, "_now", lambda: datetime.fromtimestamp(clock.time(), UTC))
 
 
@@ -110,12 +112,12 @@ def test_no_job_yet_exits_1_and_says_so(dev: FakeBedrock, capsys: Any) -> None:
     code, out, err = run_status(dev, "dev", capsys=capsys)
     assert code == 1 and out == ""
     assert err.strip() == (
-        "rftenv status dev: stack dev: no RFT job named rft-env-dev-rft-<hash> in account "
+        "rftenv status dev: stack dev: no RFT job named rft-env-dev--rft-<hash> in account "
         "111122223333, us-east-1: `pulumi up` has not started one yet"
     )
     listed = [params for name, params in dev.calls if name == "ListModelCustomizationJobs"]
     assert listed == [
-        {"nameContains": "rft-env-dev-rft-", "sortBy": "CreationTime", "sortOrder": "Descending"}
+        {"nameContains": "rft-env-dev--rft-", "sortBy": "CreationTime", "sortOrder": "Descending"}
     ]
 
 
@@ -219,7 +221,7 @@ def test_newest_matching_job_wins_across_pages(
     clock.advance(60)
     # Newer jobs that contain the prefix but are not this stack's, and another environment's.
     for index, name in enumerate(
-        ["x-rft-env-dev-rft-0123456789ab", "rft-env-dev-rft-manual-test", "rft-env-dev-rft-abc"]
+        ["x-rft-env-dev--rft-0123456789ab", "rft-env-dev--rft-manual-test", "rft-env-dev--rft-abc"]
     ):
         start_job(dev, "dev", revision=10 + index, jobName=name, customModelName=f"m{index}")
         clock.advance(60)
@@ -233,6 +235,51 @@ def test_newest_matching_job_wins_across_pages(
     assert dev.count("ListModelCustomizationJobs") == 4
     gets = [params for name, params in dev.calls if name == "GetModelCustomizationJob"]
     assert gets == [{"jobIdentifier": current["arn"]}]
+
+
+@pytest.fixture
+def neighbours(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    """Stacks `dev-rft` and `x-rft-env-dev`: dev's config under environments whose job names
+    once started with (`rft-env-dev-rft-rft-…`) or still contain (`rft-env-x-rft-env-dev--rft-…`)
+    dev's job-name prefix, all in dev's account."""
+    environments = ("dev-rft", "x-rft-env-dev")
+    read = synth.engine_config
+
+    def engine_config(stack: str, *args: Any, **kwargs: Any) -> dict[str, str]:
+        if stack not in environments:
+            return read(stack, *args, **kwargs)
+        return {**read("dev", *args, **kwargs), "rft-env:environment": stack}
+
+    monkeypatch.setattr(synth, "engine_config", engine_config)
+    for environment in environments:
+        monkeypatch.setitem(ACCOUNTS, environment, ACCOUNTS["dev"])
+    return environments
+
+
+def test_each_environment_finds_its_own_newest_job_in_a_shared_account(
+    dev: FakeBedrock, clock: FakeClock, neighbours: tuple[str, ...], capsys: Any
+) -> None:
+    environments = ("dev", *neighbours)
+    newest: dict[str, dict] = {}
+    # Interleaved revisions; the neighbours' jobs are always newer than dev's.
+    for revision in (1, 2):
+        for environment in environments:
+            newest[environment] = start_job(dev, environment, revision=revision)
+            clock.advance(60)
+    assert newest["dev-rft"]["name"].startswith("rft-env-dev-rft--rft-")
+    for environment in environments:
+        code, report = json_status(dev, environment, capsys=capsys)
+        assert code == 0
+        assert report["job"]["name"] == newest[environment]["name"]
+        assert report["job"]["arn"] == newest[environment]["arn"]
+    # dev's lookup: ListModelCustomizationJobs(nameContains) also returns x-rft-env-dev's
+    # jobs, which contain dev's prefix; only the whole-name match keeps them out.
+    listed = [p for name, p in dev.calls if name == "ListModelCustomizationJobs"]
+    assert [p["nameContains"] for p in listed] == [
+        "rft-env-dev--rft-",
+        "rft-env-dev-rft--rft-",
+        "rft-env-x-rft-env-dev--rft-",
+    ]
 
 
 @pytest.mark.parametrize("by", ["name", "arn"])
@@ -250,9 +297,9 @@ def test_job_option_picks_an_earlier_job(
 
 
 def test_unknown_job_option(dev: FakeBedrock, capsys: Any) -> None:
-    code, out, err = run_status(dev, "dev", "--job", "rft-env-dev-rft-000000000000", capsys=capsys)
+    code, out, err = run_status(dev, "dev", "--job", "rft-env-dev--rft-000000000000", capsys=capsys)
     assert code == 1 and out == ""
-    assert "no RFT job 'rft-env-dev-rft-000000000000' in account 111122223333, us-east-1" in err
+    assert "no RFT job 'rft-env-dev--rft-000000000000' in account 111122223333, us-east-1" in err
     assert "GetModelCustomizationJob" in err and "ResourceNotFoundException" in err
 
 
@@ -471,7 +518,9 @@ def test_names_follow_the_program() -> None:
     assert stack.inference_name() == "rft-env-prod-pt"
     assert jobs.open_stack("staging").inference_name() == "rft-env-staging-on-demand"
     assert jobs.open_stack("dev").inference_name() is None
+    assert stack.job_name_prefix == "rft-env-prod--rft-"
     pattern = stack.job_name_pattern
-    assert pattern.fullmatch("rft-env-prod-rft-0123456789ab")
-    assert not pattern.fullmatch("rft-env-prod-rft-rft-0123456789ab")
-    assert not pattern.fullmatch("rft-env-prod-rft-0123456789abc")
+    assert pattern.fullmatch("rft-env-prod--rft-0123456789ab")
+    assert not pattern.fullmatch("rft-env-prod-rft--rft-0123456789ab")
+    assert not pattern.fullmatch("rft-env-x-prod--rft-0123456789ab")
+    assert not pattern.fullmatch("rft-env-prod--rft-0123456789abc")
