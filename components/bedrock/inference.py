@@ -26,6 +26,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.bedrock.api import CREATE_DEPLOYMENT, CREATE_THROUGHPUT
 from components.bedrock.common import (
     changed,
     client_token,
@@ -41,7 +42,7 @@ from components.bedrock.validation import (
     DeploymentInputs,
     ThroughputInputs,
     _Inputs,
-    check_failures,
+    check_with_request,
 )
 from components.bedrock.waiting import (
     Clock,
@@ -94,9 +95,20 @@ class _InferenceProvider(ResourceProvider):
         outputs["status"] = PENDING
         return CreateResult(placeholder, {**self._inputs(props), **outputs})
 
+    # The Create operation, its request (None while pending: nothing is sent), and which
+    # input each request member comes from.
+    operation: str
+    request_sources: tuple[tuple[str, str], ...]
+
+    def request(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = from_engine(news)
-        return CheckResult(news, check_failures(self.inputs_model, news))
+        failures = check_with_request(
+            self.inputs_model, news, self.operation, self.request, self.request_sources
+        )
+        return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         olds, news = from_engine(olds), from_engine(news)
@@ -123,7 +135,7 @@ class _InferenceProvider(ResourceProvider):
     def _create_with(
         self, props: dict[str, Any], start: Callable[[Any], str], ready: Callable[[Any, str], Any]
     ) -> tuple[str, Any]:
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         arn = call_with_retries(
             lambda: start(client), CALL_POLICY, self._clock, what=f"creating {props['name']}"
         )
@@ -163,6 +175,39 @@ class ProvisionedThroughputProvider(_InferenceProvider):
     replace_keys = ("identity", "modelUnits", "commitment")
     kind = "provisioned-throughput"
     default_wait_seconds = 3600
+    operation = CREATE_THROUGHPUT
+    request_sources = (
+        ("provisionedModelName", "name"),
+        ("modelId", "modelId"),
+        ("modelUnits", "modelUnits"),
+        ("commitmentDuration", "commitment"),
+        ("clientRequestToken", "identity"),
+        ("tags", "tags"),
+    )
+
+    def request(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The CreateProvisionedModelThroughput request (pure); None while pending."""
+        props = from_engine(props)
+        if not props.get("modelId"):
+            return None
+        request: dict[str, Any] = {
+            "provisionedModelName": props["name"],
+            "modelId": props["modelId"],
+            "modelUnits": props["modelUnits"],
+            "clientRequestToken": client_token(
+                self.kind,
+                props["identity"],
+                props["name"],
+                props["modelId"],
+                props["modelUnits"],
+                props.get("commitment", "none"),
+            ),
+        }
+        if props.get("commitment", "none") != "none":
+            request["commitmentDuration"] = props["commitment"]
+        if props.get("tags"):
+            request["tags"] = tag_list(props["tags"])
+        return request
 
     @staticmethod
     def _outputs(pt: dict[str, Any]) -> dict[str, Any]:
@@ -189,25 +234,9 @@ class ProvisionedThroughputProvider(_InferenceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = from_engine(props)
-        if not props.get("modelId"):
+        request = self.request(props)
+        if request is None:
             return self._pending_result(props)
-        request: dict[str, Any] = {
-            "provisionedModelName": props["name"],
-            "modelId": props["modelId"],
-            "modelUnits": props["modelUnits"],
-            "clientRequestToken": client_token(
-                self.kind,
-                props["identity"],
-                props["name"],
-                props["modelId"],
-                props["modelUnits"],
-                props.get("commitment", "none"),
-            ),
-        }
-        if props.get("commitment", "none") != "none":
-            request["commitmentDuration"] = props["commitment"]
-        if props.get("tags"):
-            request["tags"] = tag_list(props["tags"])
         arn, pt = self._create_with(
             props,
             lambda client: client.create_provisioned_model_throughput(**request)[
@@ -221,7 +250,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return ReadResult(id_, props)
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
         except Exception as error:
@@ -236,7 +265,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             return UpdateResult(
                 {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
             )
-        client = Connection.from_props(news).client()
+        client = Connection.from_props(news).client(clock=self._clock)
         request: dict[str, Any] = {}
         if changed(olds, news, "name"):
             request["desiredProvisionedModelName"] = news["name"]
@@ -262,7 +291,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
         except Exception as error:
@@ -300,6 +329,32 @@ class CustomModelDeploymentProvider(_InferenceProvider):
     replace_keys = ("identity", "name", "description")
     kind = "custom-model-deployment"
     default_wait_seconds = 3600
+    operation = CREATE_DEPLOYMENT
+    request_sources = (
+        ("modelDeploymentName", "name"),
+        ("modelArn", "modelArn"),
+        ("description", "description"),
+        ("clientRequestToken", "identity"),
+        ("tags", "tags"),
+    )
+
+    def request(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The CreateCustomModelDeployment request (pure); None while pending."""
+        props = from_engine(props)
+        if not props.get("modelArn"):
+            return None
+        request: dict[str, Any] = {
+            "modelDeploymentName": props["name"],
+            "modelArn": props["modelArn"],
+            "clientRequestToken": client_token(
+                self.kind, props["identity"], props["name"], props["modelArn"]
+            ),
+        }
+        if props.get("description"):
+            request["description"] = props["description"]
+        if props.get("tags"):
+            request["tags"] = tag_list(props["tags"])
+        return request
 
     @staticmethod
     def _outputs(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -315,19 +370,9 @@ class CustomModelDeploymentProvider(_InferenceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = from_engine(props)
-        if not props.get("modelArn"):
+        request = self.request(props)
+        if request is None:
             return self._pending_result(props)
-        request: dict[str, Any] = {
-            "modelDeploymentName": props["name"],
-            "modelArn": props["modelArn"],
-            "clientRequestToken": client_token(
-                self.kind, props["identity"], props["name"], props["modelArn"]
-            ),
-        }
-        if props.get("description"):
-            request["description"] = props["description"]
-        if props.get("tags"):
-            request["tags"] = tag_list(props["tags"])
 
         def ready(client: Any, arn: str) -> dict[str, Any]:
             deployment = self._wait(
@@ -354,7 +399,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return ReadResult(id_, props)
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             deployment = self._get(client, id_)
         except Exception as error:
@@ -369,7 +414,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
             return UpdateResult(
                 {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
             )
-        client = Connection.from_props(news).client()
+        client = Connection.from_props(news).client(clock=self._clock)
         deployment = None
         if changed(olds, news, "modelArn"):
             client.update_custom_model_deployment(
@@ -397,7 +442,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             client.delete_custom_model_deployment(customModelDeploymentIdentifier=id_)
         except Exception as error:

@@ -31,6 +31,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components import naming
+from components.bedrock.api import CREATE_JOB
 from components.bedrock.common import (
     changed,
     client_token,
@@ -42,7 +44,7 @@ from components.bedrock.common import (
     tag_list,
 )
 from components.bedrock.session import Connection
-from components.bedrock.validation import JobInputs, check_failures
+from components.bedrock.validation import JobInputs, check_with_request
 from components.bedrock.waiting import (
     Clock,
     PollPolicy,
@@ -81,6 +83,23 @@ OUTPUT_KEYS = (
     "endTime",
 )
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+# Which input each member of the request comes from, for `check`'s failures.
+REQUEST_SOURCES = (
+    ("jobName", "namePrefix"),
+    ("customModelName", "namePrefix"),
+    ("roleArn", "serviceRoleArn"),
+    ("clientRequestToken", "identity"),
+    ("baseModelIdentifier", "baseModelIdentifier"),
+    ("customizationConfig.rftConfig.graderConfig", "graderArn"),
+    ("customizationConfig.rftConfig.hyperParameters", "hyperParameters"),
+    ("trainingDataConfig", "trainingDataUri"),
+    ("validationDataConfig", "validationDataUri"),
+    ("outputDataConfig", "outputDataUri"),
+    ("customModelKmsKeyId", "kmsKeyId"),
+    ("vpcConfig", "vpcConfig"),
+    ("jobTags", "jobTags"),
+    ("customModelTags", "modelTags"),
+)
 DEFAULT_WAIT_SECONDS = 24 * 3600  # jobs "can take several hours"
 # Creating, stopping and deleting retry throttling for up to five minutes.
 CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
@@ -91,6 +110,9 @@ class JobFailedError(RuntimeError):
 
 
 def training_definition(props: dict[str, Any]) -> dict[str, Any]:
+    # Normalised here, so every caller (the provider, `rftenv synth`, status lookups) hashes
+    # the values the provider sends: integers, not the engine's doubles (2, not 2.0).
+    props = from_engine(props)
     definition = {key: props.get(key) for key in TRAINING_KEYS}
     definition["region"] = (props.get("connection") or {}).get("region")
     return definition
@@ -99,12 +121,14 @@ def training_definition(props: dict[str, Any]) -> dict[str, Any]:
 def job_identity(props: dict[str, Any]) -> tuple[str, str, str]:
     """(client token, job name, model name), all derived from the training definition."""
     token = client_token("rft-customization-job", training_definition(props))
-    prefix, suffix = props["namePrefix"], token[:12]
-    return token, f"{prefix}-rft-{suffix}", f"{prefix}-model-{suffix}"
+    prefix, suffix = props["namePrefix"], naming.job_suffix(token)
+    return token, naming.job_name(prefix, suffix), naming.custom_model_name(prefix, suffix)
 
 
 def create_request(props: dict[str, Any]) -> dict[str, Any]:
-    """The CreateModelCustomizationJob request for these inputs (pure)."""
+    """The CreateModelCustomizationJob request for these inputs (pure), exactly as `create`
+    sends it, whether the inputs come from the engine (numbers as doubles) or not."""
+    props = from_engine(props)
     token, job_name, model_name = job_identity(props)
     request: dict[str, Any] = {
         "jobName": job_name,
@@ -183,7 +207,8 @@ class RftCustomizationJobProvider(ResourceProvider):
     # --- check / diff -------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = from_engine(news)
-        return CheckResult(news, check_failures(JobInputs, news))
+        failures = check_with_request(JobInputs, news, CREATE_JOB, create_request, REQUEST_SOURCES)
+        return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         olds, news = from_engine(olds), from_engine(news)
@@ -202,7 +227,7 @@ class RftCustomizationJobProvider(ResourceProvider):
     # --- create -------------------------------------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = from_engine(props)
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         request = create_request(props)
         job_arn = call_with_retries(
             lambda: self._start(client, request),
@@ -290,7 +315,7 @@ class RftCustomizationJobProvider(ResourceProvider):
     # --- read ---------------------------------------------------------------------------
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = from_engine(props)
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             job = self._get(client, id_)
         except Exception as error:
@@ -299,12 +324,28 @@ class RftCustomizationJobProvider(ResourceProvider):
             raise
         if job.get("status") == "Completed" and not self._model_exists(client, job):
             return ReadResult(None, {})  # the model it produced was deleted: gone
-        return ReadResult(id_, {**_inputs(props), **job_outputs(job)})
+        outputs = {**_inputs(props), **job_outputs(job)}
+        # The tags as they are on AWS, so the next diff sees any difference from the program
+        # and `update` applies it. This is how tags changed while the job ran reach the
+        # model: it did not exist then, so `update` could not tag it.
+        outputs["jobTags"] = self._tags(client, job["jobArn"])
+        if outputs["customModelArn"]:
+            outputs["modelTags"] = self._tags(client, outputs["customModelArn"])
+        return ReadResult(id_, outputs)
+
+    def _tags(self, client: Any, arn: str) -> dict[str, str]:
+        response = call_with_retries(
+            lambda: client.list_tags_for_resource(resourceARN=arn),
+            CALL_POLICY,
+            self._clock,
+            what=f"reading the tags of {arn}",
+        )
+        return {tag["key"]: tag["value"] for tag in response.get("tags") or []}
 
     # --- update (tags only) -------------------------------------------------------------
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = from_engine(olds), from_engine(news)
-        client = Connection.from_props(news).client()
+        client = Connection.from_props(news).client(clock=self._clock)
         sync_tags(client, id_, olds.get("jobTags"), news.get("jobTags"))
         if olds.get("customModelArn"):
             sync_tags(client, olds["customModelArn"], olds.get("modelTags"), news.get("modelTags"))
@@ -314,7 +355,7 @@ class RftCustomizationJobProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         props = from_engine(props)
-        client = Connection.from_props(props).client()
+        client = Connection.from_props(props).client(clock=self._clock)
         try:
             job: dict[str, Any] | None = self._get(client, id_)
         except Exception as error:

@@ -1,12 +1,20 @@
 """Input validation for the dynamic providers' `check`.
 
-botocore checks only minimums client-side; the API's maximums, enums and patterns are
-checked here, with the same models and wording as the stack config. Values that are
-unknown during a preview are skipped, never reported.
+Two passes, both before anything is created:
+
+1. the inputs' shape and types (pydantic models, with the stack config's wording);
+2. the request the provider will send, built by the same function `create` uses and
+   checked member by member against the service model's lengths, patterns, enums and
+   ranges (`components.bedrock.api`). botocore checks only minimums on the client, so
+   without this a bad value fails only at the Create call. Each failure names the input
+   the offending member comes from.
+
+Values that are unknown during a preview are skipped, never reported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from pulumi.dynamic import CheckFailure
@@ -14,6 +22,7 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.bedrock.api import request_problems
 from components.config import (
     BaseModelId,
     HyperParameters,
@@ -24,38 +33,22 @@ from components.config import (
     SubnetId,
     TagKey,
     TagValue,
+    _show,
     patterned,
     problems_from_validation_error,
 )
 
-LambdaArn = patterned(
-    r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_.-]{1,64}"
-    r"(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?",
-    "a Lambda function ARN (at most 512 characters)",
-    max_length=512,
-)
-KmsKeyRef = patterned(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[a-zA-Z0-9/_-]{1,256}"
-    r"|alias/[a-zA-Z0-9/_-]{1,250}|[a-zA-Z0-9-]{1,128}",
-    "a KMS key ARN, key id, alias ARN or alias/<name>",
-    max_length=2048,
-)
+# Our own form for the prefix of derived names; the names themselves are checked as the
+# requests' jobName, customModelName... by the second pass.
 NamePrefix = patterned(
     r"[a-zA-Z0-9](-?[a-zA-Z0-9])*", "letters and digits, single '-' between them", 40
 )
-ResourceName = patterned(
-    r"([0-9a-zA-Z][_-]?){1,63}", "1-63 letters and digits, single '_' or '-' between them", 63
-)
-CustomModelArn = patterned(
-    r"arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model/[a-z0-9.:-]+/[a-z0-9]{12}",
-    "a custom-model ARN, or empty while the job has not produced one",
-)
-DeploymentName = patterned(
-    r"[a-zA-Z0-9](-*[a-zA-Z0-9])*",
-    "1-63 letters, digits and '-', starting with a letter or digit",
-    63,
-)
-Tags = Annotated[dict[TagKey, TagValue], Field(max_length=200)]
+# What the API accepts for these is checked in the request (second pass).
+LambdaArn = Annotated[str, Field(min_length=1)]
+KmsKeyRef = Annotated[str, Field(min_length=1)]
+ResourceName = Annotated[str, Field(min_length=1)]
+ModelArnOrPending = str  # "" while the job has not produced a model
+Tags = dict[TagKey, TagValue]
 
 
 class _Inputs(BaseModel):
@@ -105,7 +98,7 @@ class ThroughputInputs(_Inputs):
     connection: ConnectionInputs
     identity: Annotated[str, Field(min_length=1)]
     name: ResourceName
-    model_id: CustomModelArn | Literal[""] = ""
+    model_id: ModelArnOrPending = ""
     model_units: Annotated[int, Field(ge=1)]
     commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
     tags: Tags = {}
@@ -115,11 +108,15 @@ class ThroughputInputs(_Inputs):
 class DeploymentInputs(_Inputs):
     connection: ConnectionInputs
     identity: Annotated[str, Field(min_length=1)]
-    name: DeploymentName
-    model_arn: CustomModelArn | Literal[""] = ""
+    name: ResourceName
+    model_arn: ModelArnOrPending = ""
     description: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     tags: Tags = {}
     wait: WaitInputs = WaitInputs()
+
+
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value == rpc.UNKNOWN
 
 
 def _unknown_at(props: Any, key: str) -> bool:
@@ -149,3 +146,40 @@ def check_failures(model: type[_Inputs], props: dict[str, Any]) -> list[CheckFai
             if not _unknown_at(props, problem.key)
         ]
     return []
+
+
+def check_with_request(
+    model: type[_Inputs],
+    props: dict[str, Any],
+    operation: str,
+    build: Callable[[dict[str, Any]], dict[str, Any] | None],
+    sources: Sequence[tuple[str, str]],
+) -> list[CheckFailure]:
+    """Both passes: the inputs (`model`), then the request `build` makes from them (None:
+    nothing will be sent), each refused member reported against the input it comes from.
+    An input already reported by the first pass is not reported again."""
+    failures = check_failures(model, props)
+    try:
+        request = build(props)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return failures  # too broken to build: the first pass has said why
+    if request is None:
+        return failures
+    reported = {failure.property for failure in failures}
+    for problem in request_problems(operation, request, skip=_is_unknown):
+        source = next(
+            (
+                key
+                for prefix, key in sources
+                if problem.path == prefix or problem.path.startswith((f"{prefix}.", f"{prefix}["))
+            ),
+            problem.path,
+        )
+        if not any(source == key or key.startswith(f"{source}.") for key in reported):
+            failures.append(
+                CheckFailure(
+                    source,
+                    f"got {_show(problem.value)}; {problem.reason}: {problem.constraint.message()}",
+                )
+            )
+    return failures

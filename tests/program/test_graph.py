@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from components.documents import WILDCARD_RESOURCE_ACTIONS
 from components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
 from components.tags import RESERVED_TAG_KEYS
+from graders.judge_models import judge_model
 from tests.conftest import Graph
+from tests.fakes import offline
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.clock import FakeClock
 
 PROVIDER = "pulumi:providers:aws"
 KEY = "aws:kms/key:Key"
@@ -364,6 +371,11 @@ def test_grader_roles_write_their_own_logs_and_invoke_only_their_judge(graph: Gr
         assert model["Condition"] == {
             "ArnEquals": {"bedrock:InferenceProfileArn": profile["Resource"]}
         }
+        # The ARNs the grader's own validation decides on (one function for both).
+        decided = judge_model(
+            spec["modelId"], region=graph.config.region, account_id=graph.config.account.id
+        )
+        assert (profile["Resource"], (model["Resource"],)) == (decided.arn, decided.routes_to)
         trust = graph.policy(graph.one(ROLE, f"{component}-role"), "assumeRolePolicy")
         assert statements(trust)[0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 
@@ -557,12 +569,12 @@ def test_the_job_state_rule_matches_this_stacks_jobs(graph: Graph) -> None:
         "source": ["aws.bedrock"],
         "detail-type": ["Model Customization Job State Change"],
         "detail": {
-            "jobName": [{"prefix": f"rft-env-{env}-rft-"}],
+            "jobName": [{"prefix": f"rft-env-{env}--rft-"}],
             "jobStatus": ["Completed", "Failed", "Stopped"],
         },
     }
     # The stack's own job is one of those the rule matches.
-    assert graph.outputs["jobName"].startswith(f"rft-env-{env}-rft-")
+    assert graph.outputs["jobName"].startswith(f"rft-env-{env}--rft-")
     (target,) = graph.of_type(TARGET)
     assert target["inputs"]["rule"] == rule["inputs"]["name"]
     assert target["inputs"]["arn"] == graph.outputs["notificationTopicArn"]
@@ -662,3 +674,28 @@ def test_email_subscriptions_match_the_config(graph: Graph) -> None:
     for subscription in subscriptions:
         assert subscription["inputs"]["protocol"] == "email"
         assert subscription["inputs"]["topic"] == graph.outputs["notificationTopicArn"]
+
+
+def test_synth_shows_the_job_the_provider_creates(
+    graph: Graph, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Synth records the inputs as the engine delivers them (2 arrives as 2.0); the name,
+    model name and client token it shows must be those the provider sends."""
+    from components.bedrock.job import RftCustomizationJobProvider
+
+    (job,) = graph.of_type(JOB)
+    hyper = job["inputs"]["hyperParameters"].values()
+    assert any(isinstance(value, float) and value.is_integer() for value in hyper)
+    clock = FakeClock()
+    offline.offline_aws(monkeypatch, tmp_path, clock)
+    with FakeBedrock(clock, account_id=graph.config.account.id) as fake:
+        inputs = {
+            **job["inputs"],
+            "connection": {**job["inputs"]["connection"], "endpointUrl": fake.endpoint_url},
+            "wait": {"enabled": False},
+        }
+        RftCustomizationJobProvider(clock=clock).create(inputs)
+        ((_, sent),) = [call for call in fake.calls if call[0] == "CreateModelCustomizationJob"]
+    assert sent["jobName"] == job["outputs"]["jobName"]
+    assert sent["customModelName"] == job["outputs"]["customModelName"]
+    assert sent["clientRequestToken"] == job["outputs"]["clientRequestToken"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from components.bedrock.inference import (
     PENDING,
@@ -46,6 +47,28 @@ def test_throughput_create_is_idempotent_after_a_crash(
         throughputs.create(props)
     created = throughputs.create(props)
     assert list(fake.throughputs) == [created.id]
+
+
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_a_create_repeated_after_the_idempotency_window_makes_no_second_resource(
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+    clock: FakeClock,
+    kind: str,
+) -> None:
+    """Past the window (undocumented for Bedrock) the token no longer makes a repeat a
+    no-op: the name is taken, the create fails naming it, and nothing new is billed."""
+    provider = throughputs if kind == "throughput" else deployments
+    model = completed_job(jobs, fake)["customModelArn"]
+    props = inference_props(fake, model, kind=kind)
+    provider.create(props)
+    fake.idempotency_window = 60.0
+    clock.advance(3600)
+    with pytest.raises(ClientError, match=f"named '{props['name']}' already exists"):
+        provider.create(props)
+    assert len(fake.throughputs if kind == "throughput" else fake.deployments) == 1
 
 
 def test_throughput_renames_and_swaps_model_in_place_but_replaces_on_units(
