@@ -32,8 +32,27 @@ class ServiceError(Exception):
         self.message = message
 
 
-# Not a modelled Bedrock shape: a generic 5xx, as a load balancer in front of the service sends.
-_EXTRA_STATUS = {"ServiceUnavailable": 503, "NotImplemented": 501, "InternalFailure": 500}
+# Errors AWS documents as common to the actions of all services (the "Common Errors" page of
+# each API reference, Bedrock's included), with their HTTP status: no operation model
+# declares them, and any call may answer them. Only those the fakes produce are listed.
+COMMON_ERRORS = {
+    "AccessDeniedException": 403,
+    "ExpiredTokenException": 403,
+    "InternalFailure": 500,
+    "ServiceUnavailable": 503,
+    "ThrottlingException": 400,
+}
+# Not AWS's: what a fake answers for an operation it does not serve.
+_FAKE_ONLY = {"NotImplemented": 501}
+_EXTRA_STATUS = {**COMMON_ERRORS, **_FAKE_ONLY}
+
+
+@cache
+def allowed_errors(service: str, operation: str) -> frozenset[str]:
+    """The error codes `operation` may answer: those its model declares, plus the common
+    ones. A fake that answers anything else is kinder or stranger than AWS."""
+    declared = service_model(service).operation_model(operation).error_shapes
+    return frozenset(shape.name for shape in declared) | frozenset(COMMON_ERRORS)
 
 
 @cache
@@ -151,7 +170,8 @@ def _scalar(shape: Shape, raw: str) -> Any:
 @cache
 def _compiled(pattern: str) -> re.Pattern[str] | None:
     try:
-        return re.compile(pattern)
+        # ASCII: Java's \w, \d and \s (the service's regex flavour) are ASCII by default.
+        return re.compile(pattern, re.ASCII)
     except re.error:
         return None  # Java-only syntax (\p{L}) in shapes the fake never serves
 

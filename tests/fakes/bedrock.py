@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape
 
 from tests.fakes._wire import (
     ServiceError,
+    allowed_errors,
     error_status,
     iso,
     match_route,
@@ -49,6 +50,22 @@ _MAX_TAGS = 200
 _FOUNDATION_PREFIX = re.compile(r"arn:aws[a-z-]*:bedrock:[a-z0-9-]*::foundation-model/")
 _KEY_ID = re.compile(r"[a-zA-Z0-9-]{36}")
 _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+# Request-authentication errors the fake answers. AWS lists them among the errors common to
+# every API (each API reference's "Common Errors" page), so no Bedrock operation's model
+# declares them: a check that the fake raises only declared errors must allow these.
+COMMON_AUTH_ERRORS = frozenset({"ExpiredTokenException"})
+_EXPIRED_TOKEN = "ExpiredTokenException"
+_EXPIRED_TOKEN_MESSAGE = "The security token included in the request is expired"
+# HTTP status of ExpiredTokenException: 403 on the Common Errors page (Bedrock); STS's own
+# model declares it with 400.
+_EXPIRED_TOKEN_STATUS = 403
+# SigV4: "Authorization: AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/<service>/
+# aws4_request, SignedHeaders=..., Signature=...".
+_SIGV4_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+# AssumeRole's DurationSeconds when the request sets none, and a role's MaxSessionDuration
+# unless set otherwise: one hour each (STS AssumeRole and IAM CreateRole API references).
+_DEFAULT_SESSION_SECONDS = 3600
 
 _INJECTED_MESSAGES = {
     "ThrottlingException": "Rate exceeded",
@@ -114,8 +131,16 @@ class FakeBedrock(ServedFake):
         # The page size of the List operations when a request gives no maxResults. AWS
         # documents no default; a small value lets tests exercise nextToken paging.
         self.list_page_size: int = 100
+        # How long a clientRequestToken makes a repeated create a no-op. Bedrock documents
+        # none (UNCONFIRMED); other AWS APIs document 8 hours. Tests shorten it to check that
+        # the providers never rely on it.
+        self.idempotency_window: float = 8 * 3600.0
+        # The assumed role's MaxSessionDuration: AssumeRole refuses a longer DurationSeconds.
+        self.role_max_session_duration: int = _DEFAULT_SESSION_SECONDS
 
         self.calls: list[tuple[str, dict]] = []
+        # (operation, code) of every error the fake raised that the operation does not declare.
+        self.undeclared: list[tuple[str, str]] = []
         # Re-entrant: the public dict properties settle state and are also used inside handlers.
         self._lock = threading.RLock()
         self._jobs: dict[str, Record] = {}
@@ -123,6 +148,8 @@ class FakeBedrock(ServedFake):
         self._throughputs: dict[str, Record] = {}
         self._deployments: dict[str, Record] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        # Access key id -> expiry (fake clock) of every credential set the fake STS issued.
+        self._issued_keys: dict[str, float] = {}
         self._handlers: dict[str, Callable[[Params], Record]] = {
             "CreateModelCustomizationJob": self._create_job,
             "GetModelCustomizationJob": self._get_job,
@@ -160,8 +187,13 @@ class FakeBedrock(ServedFake):
         )
         if operation not in known:
             raise ValueError(f"unknown operation {operation!r}")
-        if error not in error_status():
-            raise ValueError(f"unknown error {error!r}; one of {sorted(error_status())}")
+        service = "bedrock" if operation in service_model("bedrock").operation_names else "sts"
+        allowed = allowed_errors(service, operation)
+        if error not in allowed:
+            raise ValueError(
+                f"{operation} never answers {error!r}: its model declares, with the common "
+                f"errors, only {sorted(allowed)}"
+            )
         with self._lock:
             queue = self._faults.setdefault(operation, deque())
             queue.extend(_Fault(error, apply) for _ in range(times))
@@ -209,13 +241,50 @@ class FakeBedrock(ServedFake):
     def _handle_http(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
         url = urlsplit(target)
         content_type = (headers.get("Content-Type") or "").lower()
-        if (
+        is_sts = (
             method == "POST"
             and url.path == "/"
             and content_type.startswith("application/x-www-form-urlencoded")
-        ):
+        )
+        if self._signed_with_expired_key(headers):
+            return self._refuse_expired(method, url.path, body, is_sts)
+        if is_sts:
             return self._handle_sts(body)
         return self._handle_bedrock(method, url.path, url.query, headers, body)
+
+    # ------------------------------------------------------------------ request authentication
+
+    def _signed_with_expired_key(self, headers: Any) -> bool:
+        """Whether the request is signed with credentials the fake STS issued that have
+        expired on the fake clock. Other keys (the tests' long-term ones) never expire."""
+        match = _SIGV4_ACCESS_KEY.search(headers.get("Authorization") or "")
+        if match is None:
+            return False
+        with self._lock:
+            expires = self._issued_keys.get(match.group(1))
+        return expires is not None and self.clock.time() >= expires
+
+    def _refuse_expired(self, method: str, path: str, body: bytes, is_sts: bool) -> _Response:
+        """AWS refuses such a request before the operation runs: it is logged in `calls` with
+        the error (no injected fault is used up), and answered in the service's wire format."""
+        if is_sts:
+            form = parse_qs(body.decode(), keep_blank_values=True)
+            operation = (form.get("Action") or ["<no Action>"])[0]
+        else:
+            found = match_route(method, path)
+            operation = found[0] if found else f"{method} {path}"
+        with self._lock:
+            self.calls.append((operation, {"_refused": _EXPIRED_TOKEN}))
+        if is_sts:
+            status = error_status("sts").get(_EXPIRED_TOKEN, 400)
+            return _xml_error(_EXPIRED_TOKEN, _EXPIRED_TOKEN_MESSAGE, status=status)
+        message = json.dumps({"message": _EXPIRED_TOKEN_MESSAGE}).encode()
+        return _Response(_EXPIRED_TOKEN_STATUS, message, error_code=_EXPIRED_TOKEN)
+
+    def refused(self, error: str = _EXPIRED_TOKEN) -> list[str]:
+        """The operations of the calls refused with `error` before they ran."""
+        with self._lock:
+            return [name for name, params in self.calls if params.get("_refused") == error]
 
     def _handle_bedrock(
         self, method: str, path: str, query: str, headers: Any, body: bytes
@@ -247,11 +316,29 @@ class FakeBedrock(ServedFake):
                 validate(op_model.input_shape, params)
                 result = handler(copy.deepcopy(params))
         except ServiceError as exc:
+            if exc.code not in allowed_errors("bedrock", operation):
+                return self._undeclared(operation, exc)
             return _json_error(exc.code, exc.message)
         if fault is not None:
             return _json_error(fault.error, _INJECTED_MESSAGES.get(fault.error, "injected"))
         payload = render(op_model.output_shape, result) if op_model.output_shape else {}
         return _Response(op_model.http.get("responseCode", 200), json.dumps(payload).encode())
+
+    def _undeclared(self, operation: str, exc: ServiceError) -> _Response:
+        """The fake tried an error AWS would never answer for this operation: a bug in the
+        fake. The call fails (not retryably) and the `with` block fails the test."""
+        with self._lock:
+            self.undeclared.append((operation, exc.code))
+        return _json_error(
+            "FakeBedrockUndeclaredError",
+            f"FakeBedrock answered {exc.code} to {operation}, which its model does not "
+            f"declare: {exc.message}",
+        )
+
+    def __exit__(self, *exc: Any) -> None:
+        super().__exit__(*exc)
+        if self.undeclared and exc[0] is None:
+            raise AssertionError(f"FakeBedrock answered undeclared errors: {self.undeclared}")
 
     def _record(self, operation: str, params: Params) -> _Fault | None:
         """Log the call and take its pending fault, if any."""
@@ -358,6 +445,13 @@ class FakeBedrock(ServedFake):
 
     # ------------------------------------------------------------------ lookups
 
+    def _repeats(self, token: str | None, earlier: str | None, created: float) -> bool:
+        """Is a create with `token` a repeat of one made at `created` with `earlier`? Only
+        within the idempotency window: after it, the request is new (and its names are
+        taken)."""
+        fresh = self.clock.time() - created < self.idempotency_window
+        return token is not None and token == earlier and fresh
+
     def _arn(self, kind: str, resource_id: str) -> str:
         return f"arn:aws:bedrock:{self.region}:{self.account_id}:{kind}/{resource_id}"
 
@@ -418,10 +512,9 @@ class FakeBedrock(ServedFake):
     def _create_job(self, p: Params) -> Record:
         self._check_rft_request(p)
         token = p.get("clientRequestToken")
-        if token:
-            for job in self._jobs.values():
-                if job.get("clientRequestToken") == token:
-                    return {"jobArn": job["jobArn"]}  # same token: the service ignores the repeat
+        for job in self._jobs.values():
+            if self._repeats(token, job.get("clientRequestToken"), job["_created"]):
+                return {"jobArn": job["jobArn"]}  # same token: the service ignores the repeat
         name = p["jobName"]
         if any(j["jobName"] == name for j in self._jobs.values()):
             raise ServiceError(
@@ -565,14 +658,15 @@ class FakeBedrock(ServedFake):
 
     def _create_pt(self, p: Params) -> Record:
         token = p.get("clientRequestToken")
-        if token:
-            for pt in self._throughputs.values():
-                if pt["_token"] == token:
-                    return {"provisionedModelArn": pt["provisionedModelArn"]}
+        for pt in self._throughputs.values():
+            if self._repeats(token, pt["_token"], pt["_created"]):
+                return {"provisionedModelArn": pt["provisionedModelArn"]}
         name = p["provisionedModelName"]
         if self._pt_name_taken(name):
+            # The model declares no ConflictException here; which declared error AWS answers
+            # is unconfirmed, and ValidationException is the one that fits.
             raise ServiceError(
-                "ConflictException", f"A provisioned model named '{name}' already exists."
+                "ValidationException", f"A provisioned model named '{name}' already exists."
             )
         model = self._find_model(p["modelId"])
         commitment = p.get("commitmentDuration")
@@ -680,14 +774,13 @@ class FakeBedrock(ServedFake):
 
     def _create_deployment(self, p: Params) -> Record:
         token = p.get("clientRequestToken")
-        if token:
-            for dep in self._deployments.values():
-                if dep["_token"] == token:
-                    return {"customModelDeploymentArn": dep["customModelDeploymentArn"]}
+        for dep in self._deployments.values():
+            if self._repeats(token, dep["_token"], dep["_created"]):
+                return {"customModelDeploymentArn": dep["customModelDeploymentArn"]}
         name = p["modelDeploymentName"]
         if any(d["modelDeploymentName"] == name for d in self._deployments.values()):
-            raise ServiceError(
-                "ConflictException", f"A custom model deployment named '{name}' already exists."
+            raise ServiceError(  # as for throughputs: no ConflictException is declared
+                "ValidationException", f"A custom model deployment named '{name}' already exists."
             )
         model = self._find_model(p["modelArn"])
         now = self.clock.time()
@@ -878,8 +971,13 @@ class FakeBedrock(ServedFake):
                 "ValidationError", f"RoleArn {role_arn!r} / RoleSessionName {session!r} invalid"
             )
         account, role_name = match.groups()
-        expires = self.clock.time() + int(form.get("DurationSeconds") or 3600)
+        problem = self._assume_role_problem(form)
+        if problem is not None:
+            return _xml_error("ValidationError", problem)
+        expires = self.clock.time() + int(form.get("DurationSeconds") or _DEFAULT_SESSION_SECONDS)
         suffix = secrets.token_hex(6).upper()
+        with self._lock:
+            self._issued_keys[f"ASIAFAKE{suffix}"] = expires
         result = (
             "<Credentials>"
             f"<AccessKeyId>ASIAFAKE{suffix}</AccessKeyId>"
@@ -894,6 +992,28 @@ class FakeBedrock(ServedFake):
             "<PackedPolicySize>0</PackedPolicySize>"
         )
         return _xml_result(action, result)
+
+    def _assume_role_problem(self, form: dict[str, str]) -> str | None:
+        """What STS would refuse in an AssumeRole request: the model's constraints (the
+        DurationSeconds range, the ExternalId pattern and length, ...), and a DurationSeconds
+        above the role's MaxSessionDuration."""
+        shape = service_model("sts").operation_model("AssumeRole").input_shape
+        params: Params = {}
+        for name, member in shape.members.items():
+            if name in form:
+                value: Any = form[name]
+                # A non-number stays a string, which validate reports with the member's name.
+                if member.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", value):
+                    value = int(value)
+                params[name] = value
+        try:
+            validate(shape, params)
+        except ServiceError as exc:
+            return exc.message
+        duration = params.get("DurationSeconds")
+        if isinstance(duration, int) and duration > self.role_max_session_duration:
+            return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        return None
 
 
 def _epoch(member: str, value: str) -> float:
@@ -936,8 +1056,9 @@ def _xml_result(action: str, inner: str) -> _Response:
     return _Response(200, body.encode(), content_type="text/xml")
 
 
-def _xml_error(code: str, message: str) -> _Response:
-    status = error_status().get(code, 400)
+def _xml_error(code: str, message: str, status: int | None = None) -> _Response:
+    if status is None:
+        status = error_status().get(code, 400)
     fault_type = "Receiver" if status >= 500 else "Sender"
     body = (
         f'<ErrorResponse xmlns="{_STS_NS}"><Error><Type>{fault_type}</Type>'

@@ -18,6 +18,13 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from tests.fakes import FakeBedrock, FakeClock
+from tests.fakes._wire import (
+    COMMON_ERRORS,
+    ServiceError,
+    allowed_errors,
+    error_status,
+    service_model,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -545,7 +552,8 @@ def test_provisioned_throughput_create_checks(
         bedrock.create_provisioned_model_throughput(
             modelUnits=1, provisionedModelName="pt-1", modelId=model_arn
         )
-    assert error_of(info)[0] == "ConflictException"
+    # CreateProvisionedModelThroughput declares no ConflictException.
+    assert error_of(info)[0] == "ValidationException"
 
     with pytest.raises(ClientError) as info:
         bedrock.create_provisioned_model_throughput(
@@ -754,7 +762,8 @@ def test_deployment_failure_conflict_and_missing_model(
 
     with pytest.raises(ClientError) as info:
         bedrock.create_custom_model_deployment(modelDeploymentName="dep-1", modelArn=model_arn)
-    assert error_of(info)[0] == "ConflictException"
+    # CreateCustomModelDeployment declares no ConflictException.
+    assert error_of(info)[0] == "ValidationException"
 
     missing = model_arn[:-12] + "zzzzzzzzzzzz"
     with pytest.raises(ClientError) as info:
@@ -1241,3 +1250,71 @@ def test_start_and_stop_are_repeatable(clock: FakeClock) -> None:
     assert fake.start() == url
     fake.stop()
     fake.stop()
+
+
+# --- errors: only what each operation's model declares, plus AWS's common errors ---------------
+SERVED = sorted(FakeBedrock(FakeClock())._handlers)
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_faults_can_only_be_errors_the_operation_declares(operation: str) -> None:
+    fake = FakeBedrock(FakeClock())
+    op = service_model("bedrock").operation_model(operation)
+    declared = {shape.name for shape in op.error_shapes}
+    for error in declared | set(COMMON_ERRORS):
+        fake.inject(operation, error)
+    for error in set(error_status()) - declared - set(COMMON_ERRORS) - {"NotImplemented"}:
+        with pytest.raises(ValueError, match="never answers"):
+            fake.inject(operation, error)
+
+
+def test_the_error_sets_the_fake_may_answer() -> None:
+    """Pinned from the model: an answer outside these sets is refused by the fake itself."""
+    common = set(COMMON_ERRORS)
+    expected_extra = {
+        "CreateModelCustomizationJob": {
+            "ConflictException",
+            "ResourceNotFoundException",
+            "ServiceQuotaExceededException",
+            "TooManyTagsException",
+        },
+        "CreateProvisionedModelThroughput": {
+            "ResourceNotFoundException",
+            "ServiceQuotaExceededException",
+            "TooManyTagsException",
+        },
+        "CreateCustomModelDeployment": {
+            "ResourceNotFoundException",
+            "ServiceQuotaExceededException",
+            "TooManyTagsException",
+        },
+        "StopModelCustomizationJob": {"ConflictException", "ResourceNotFoundException"},
+        "DeleteCustomModel": {"ConflictException", "ResourceNotFoundException"},
+        "DeleteProvisionedModelThroughput": {"ConflictException", "ResourceNotFoundException"},
+        "DeleteCustomModelDeployment": {"ConflictException", "ResourceNotFoundException"},
+        "TagResource": {"ResourceNotFoundException", "TooManyTagsException"},
+        "ListModelCustomizationJobs": set(),
+        "ListProvisionedModelThroughputs": set(),
+        "ListCustomModelDeployments": set(),
+    }
+    base = {"AccessDeniedException", "InternalServerException", "ThrottlingException"}
+    base |= {"ValidationException"}
+    for operation in SERVED:
+        extra = expected_extra.get(operation, {"ResourceNotFoundException"})
+        assert allowed_errors("bedrock", operation) == base | extra | common, operation
+
+
+def test_an_undeclared_error_fails_the_call_and_the_test(
+    bedrock: Any, fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def conflicting(_params: dict) -> dict:
+        raise ServiceError("ConflictException", "name taken")
+
+    monkeypatch.setitem(fake._handlers, "GetProvisionedModelThroughput", conflicting)
+    with pytest.raises(ClientError) as info:
+        bedrock.get_provisioned_model_throughput(provisionedModelId="pt-1")
+    assert error_of(info)[0] == "FakeBedrockUndeclaredError"
+    assert fake.undeclared == [("GetProvisionedModelThroughput", "ConflictException")]
+    with pytest.raises(AssertionError, match="undeclared errors"):
+        fake.__exit__(None, None, None)
+    fake.undeclared.clear()
