@@ -1,12 +1,13 @@
 """`rftenv metrics <stack>`: download a job's metric CSVs from S3, chart and summarise them.
 
 Bedrock writes step-wise metrics under `<output s3Uri>/model-customization-job-<job id>/`
-(../shared/reference/bedrock-rft.md, 8.2). The documented files are the fine-tuning ones;
-what RFT writes (reward statistics such as `critic/rewards/mean`) is unconfirmed, so every
-CSV under the job's folder is read the same generic way: one step column, and every other
-numeric column is a metric. The parsing, summary and chart functions are pure (files in,
-values or files out) and tested on fixtures; only `run` talks to AWS. matplotlib and boto3
-are imported when used, not when the CLI starts.
+(Bedrock user guide, "Analyze the results of a model customization job"). The documented
+files are the fine-tuning ones; what RFT writes (reward statistics such as
+`critic/rewards/mean`) is unconfirmed, so every CSV under the job's folder is read the same
+generic way: one step column, and every other numeric column is a metric. The parsing,
+summary and chart functions are pure (files in, values or files out) and tested on
+fixtures; only `run` talks to AWS. matplotlib and boto3 are imported when used, not when
+the CLI starts.
 """
 
 from __future__ import annotations
