@@ -85,7 +85,7 @@ class ConfigProblem:
     def __str__(self) -> str:
         if self.value is MISSING:
             return f"{self.key}: {self.message}"
-        return f"{self.key}: got {_show(self.value)}; {self.message}"
+        return f"{self.key}: got {show_value(self.value)}; {self.message}"
 
 
 class ConfigError(ValueError):
@@ -101,7 +101,8 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def _show(value: Any, limit: int = 80) -> str:
+def show_value(value: Any, limit: int = 80) -> str:
+    """A value as a problem message shows it: JSON, on one line, shortened."""
     try:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     except (TypeError, ValueError):
@@ -310,11 +311,15 @@ class JobConfig(_Model):
     max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
 
+ModelUnits = Annotated[int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits"))]
+# "none" omits commitmentDuration: no commitment, billed by the hour.
+Commitment = Literal[("none", *api_enum(CREATE_THROUGHPUT, "commitmentDuration"))]  # type: ignore[valid-type]
+
+
 class InferenceConfig(_Model):
     mode: Literal["none", "on_demand", "provisioned"] = "none"
-    model_units: Annotated[int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits"))] | None = None
-    # "none" omits commitmentDuration: no commitment, billed by the hour.
-    commitment: Literal[("none", *api_enum(CREATE_THROUGHPUT, "commitmentDuration"))] = "none"  # type: ignore[valid-type]
+    model_units: ModelUnits | None = None
+    commitment: Commitment = "none"
     wait_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
 
     @property

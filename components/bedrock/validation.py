@@ -15,7 +15,7 @@ Values that are unknown during a preview are skipped, never reported.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime import rpc
@@ -23,19 +23,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from components.bedrock.api import request_problems
+from components.bedrock.common import is_unknown
 from components.config import (
     BaseModelId,
+    Commitment,
+    ExternalId,
     HyperParameters,
     IamRoleArn,
+    ModelUnits,
     Region,
     S3Uri,
     SecurityGroupId,
     SubnetId,
     TagKey,
     TagValue,
-    _show,
     patterned,
     problems_from_validation_error,
+    show_value,
 )
 
 # Our own form for the prefix of derived names; the names themselves are checked as the
@@ -59,7 +63,7 @@ class _Inputs(BaseModel):
 class ConnectionInputs(_Inputs):
     region: Region
     role_arn: IamRoleArn | None = None
-    external_id: Annotated[str, Field(min_length=2, max_length=1224)] | None = None
+    external_id: ExternalId | None = None
     endpoint_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
 
 
@@ -99,8 +103,8 @@ class ThroughputInputs(_Inputs):
     identity: Annotated[str, Field(min_length=1)]
     name: ResourceName
     model_id: ModelArnOrPending = ""
-    model_units: Annotated[int, Field(ge=1)]
-    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    model_units: ModelUnits
+    commitment: Commitment = "none"
     tags: Tags = {}
     wait: WaitInputs = WaitInputs()
 
@@ -113,10 +117,6 @@ class DeploymentInputs(_Inputs):
     description: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     tags: Tags = {}
     wait: WaitInputs = WaitInputs()
-
-
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == rpc.UNKNOWN
 
 
 def _unknown_at(props: Any, key: str) -> bool:
@@ -166,7 +166,7 @@ def check_with_request(
     if request is None:
         return failures
     reported = {failure.property for failure in failures}
-    for problem in request_problems(operation, request, skip=_is_unknown):
+    for problem in request_problems(operation, request, skip=is_unknown):
         source = next(
             (
                 key
@@ -179,7 +179,8 @@ def check_with_request(
             failures.append(
                 CheckFailure(
                     source,
-                    f"got {_show(problem.value)}; {problem.reason}: {problem.constraint.message()}",
+                    f"got {show_value(problem.value)}; "
+                    f"{problem.reason}: {problem.constraint.message()}",
                 )
             )
     return failures
