@@ -32,6 +32,8 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
@@ -46,8 +48,21 @@ from components.bedrock.api import (
     api_checked,
     api_enum,
 )
+from components.cross_account import (
+    CROSS_ACCOUNT_KEY,
+    ENTRY_ARN_ALLOWED,
+    ENTRY_ARN_PATTERN,
+    AllowList,
+    account_of,
+    allow_list,
+    allow_list_from_raw,
+    foreign_account,
+    is_reason,
+)
 from components.datasets import DatasetReport, validate_dataset
 from components.naming import PROJECT, is_region
+from components.packaging import grader_directory_problems
+from components.project_paths import ProjectPathError, resolve_in_project
 from components.tags import RESERVED_TAG_KEYS
 from graders.registry import spec_problems
 
@@ -61,6 +76,18 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 MAX_S3_OBJECT_TAGS = 10
+# RFT trains amazon.nova-2-lite-v1:0:256k, the variant AWS lists for customization: a
+# 256K-token context, shared by a prompt and its response. AWS states no range for
+# maxPromptLength or inferenceMaxTokens; these bounds are the safe choice (README,
+# "Unconfirmed AWS behaviour").
+RFT_CONTEXT_TOKENS = 256_000
+RFT_MAX_INFERENCE_TOKENS = 64_000
+# Model units of one provisioned throughput. AWS documents quotas (by default 2 units
+# without a commitment, which can be raised; committed units as AWS Support grants them),
+# not a maximum, so rft-env caps them where a typo cannot commit to a bill for hundreds
+# (README). A quota is the account's business: beyond it AWS answers
+# ServiceQuotaExceededException, which names it.
+MAX_MODEL_UNITS = 50
 # Grader keys that configure the Lambda; everything else in a grader entry is its spec.
 GRADER_LAMBDA_KEYS = ("timeoutSeconds", "memoryMb")
 
@@ -285,14 +312,33 @@ class HyperParameters(_Model):
     learning_rate: Annotated[
         float, Field(**api_bounds(CREATE_JOB, _HYPER + "learningRate"), allow_inf_nan=False)
     ] = 1e-5
-    # The model sets no range for these two; a length or token count must be positive.
-    max_prompt_length: Annotated[int, Field(gt=0)] = 4096
+    # The service model sets no range for these two: bounds from the base model's context
+    # (RFT_CONTEXT_TOKENS, RFT_MAX_INFERENCE_TOKENS; UNCONFIRMED, see the README).
+    max_prompt_length: Annotated[int, Field(ge=1, le=RFT_CONTEXT_TOKENS)] = 4096
     training_sample_per_prompt: Annotated[
         int, Field(**api_bounds(CREATE_JOB, _HYPER + "trainingSamplePerPrompt"))
     ] = 4
-    inference_max_tokens: Annotated[int, Field(gt=0)] = 8192
+    inference_max_tokens: Annotated[int, Field(ge=1, le=RFT_MAX_INFERENCE_TOKENS)] = 8192
     reasoning_effort: Literal[api_enum(CREATE_JOB, _HYPER + "reasoningEffort")] = "high"  # type: ignore[valid-type]
     eval_interval: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "evalInterval"))] = 10
+
+    @field_validator("inference_max_tokens")
+    @classmethod
+    def _fits_the_context(cls, tokens: int, info: ValidationInfo) -> int:
+        # A prompt and the response generated for it share the model's context window.
+        prompt = info.data.get("max_prompt_length")
+        if isinstance(prompt, int) and prompt + tokens > RFT_CONTEXT_TOKENS:
+            raise PydanticCustomError(
+                "context_window",
+                "allowed: at most {room} with maxPromptLength {prompt} (a prompt and its "
+                "response share the model's {context}-token context)",
+                {
+                    "room": f"{RFT_CONTEXT_TOKENS - prompt:,}",
+                    "prompt": f"{prompt:,}",
+                    "context": f"{RFT_CONTEXT_TOKENS:,}",
+                },
+            )
+        return tokens
 
     def api_shape(self) -> dict[str, Any]:
         """The `rftConfig.hyperParameters` object of CreateModelCustomizationJob."""
@@ -311,7 +357,9 @@ class JobConfig(_Model):
     max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
 
-ModelUnits = Annotated[int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits"))]
+ModelUnits = Annotated[
+    int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits")), Field(le=MAX_MODEL_UNITS)
+]
 # "none" omits commitmentDuration: no commitment, billed by the hour.
 Commitment = Literal[("none", *api_enum(CREATE_THROUGHPUT, "commitmentDuration"))]  # type: ignore[valid-type]
 
@@ -348,6 +396,24 @@ class VpcConfig(_Model):
     ]
 
 
+def _reason(value: str) -> str:
+    if not is_reason(value):
+        raise PydanticCustomError(
+            "reason", "allowed: a non-empty reason a reviewer can read (why this access is needed)"
+        )
+    return value
+
+
+CrossAccountArn = patterned(ENTRY_ARN_PATTERN, ENTRY_ARN_ALLOWED)
+
+
+class CrossAccountEntry(_Model):
+    """A principal or key of another account the stack may use or grant, and why."""
+
+    arn: CrossAccountArn
+    reason: Annotated[str, AfterValidator(_reason)]
+
+
 class StackConfig(_Model):
     """Everything one stack (environment, account, region) is made of."""
 
@@ -363,6 +429,8 @@ class StackConfig(_Model):
     vpc: VpcConfig | None = None
     log_retention_days: LogRetentionDays = 90
     notification_emails: list[Email] = []
+    # Principals and keys of other accounts the stack may name (components.cross_account).
+    cross_account: list[CrossAccountEntry] = []
     tags: dict[TagKey, TagValue] = {}
 
     _datasets: dict[str, DatasetReport] = PrivateAttr(default_factory=dict)
@@ -370,6 +438,10 @@ class StackConfig(_Model):
     def dataset(self, purpose: Literal["training", "validation"]) -> DatasetReport | None:
         """The validated local dataset for `purpose`, or None if it comes from S3 or is absent."""
         return self._datasets.get(purpose)
+
+    @property
+    def cross_account_allow_list(self) -> AllowList:
+        return allow_list((entry.arn, entry.reason) for entry in self.cross_account)
 
     @property
     def job_grader(self) -> GraderConfig:
@@ -636,11 +708,14 @@ def _check_graders(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
-def _custom_specs(spec: object, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict]]:
-    """Every custom grader spec inside `spec` (composites' parts included), with its path."""
+def _custom_specs(
+    spec: object, path: tuple[str, ...], kind: str = "custom"
+) -> list[tuple[tuple[str, ...], dict]]:
+    """Every grader spec of type `kind` inside `spec` (composites' parts included), with
+    its path."""
     if not isinstance(spec, dict):
         return []
-    if spec.get("type") == "custom":
+    if spec.get("type") == kind:
         return [(path, spec)]
     parts = spec.get("parts") if spec.get("type") == "composite" else None
     if not isinstance(parts, list):
@@ -649,31 +724,49 @@ def _custom_specs(spec: object, path: tuple[str, ...]) -> list[tuple[tuple[str, 
         found
         for index, part in enumerate(parts)
         if isinstance(part, dict)
-        for found in _custom_specs(part.get("grader"), (*path, "parts", index, "grader"))  # type: ignore[arg-type]
+        for found in _custom_specs(part.get("grader"), (*path, "parts", index, "grader"), kind)  # type: ignore[arg-type]
     ]
 
 
+def _local_data_files(raw: Mapping[str, Any], project_dir: Path) -> list[Path]:
+    """The data files the stack uploads, resolved (those that resolve inside the project)."""
+    files = []
+    for source in _section(raw, "data").values():
+        value = source.get("file") if isinstance(source, dict) else None
+        try:
+            if isinstance(value, str):
+                files.append(resolve_in_project(project_dir, value))
+        except (OSError, ValueError):
+            continue  # not a usable path: _check_datasets reports it
+    return files
+
+
 def _check_custom_code(raw: Mapping[str, Any], project_dir: Path) -> list[ConfigProblem]:
-    """A custom grader's directory and entry module must exist where the spec says."""
+    """A custom grader's directory must be inside the project, hold only code
+    (`components.packaging.grader_directory_problems`), and have the spec's entry module."""
     problems: list[ConfigProblem] = []
     for name, entry in _section(raw, "graders").items():
         for path, spec in _custom_specs(entry, ("graders", name)):
             directory, entry_point = spec.get("path"), spec.get("entry", "grader:grade")
             if not isinstance(directory, str) or not isinstance(entry_point, str):
                 continue  # the spec check reports the types
+            key = _key_path((*path, "path"))
             try:
-                resolved = (project_dir / directory).resolve()
+                resolved = resolve_in_project(project_dir, directory)
                 exists = resolved.is_dir()
-            except (OSError, ValueError) as error:
-                problems.append(ConfigProblem(_key_path((*path, "path")), directory, str(error)))
+            except (OSError, ValueError) as error:  # outside the project, NUL bytes, ...
+                problems.append(ConfigProblem(key, directory, str(error)))
                 continue
             if not exists:
-                problems.append(
-                    ConfigProblem(
-                        _key_path((*path, "path")), directory, f"no such directory: {resolved}"
-                    )
-                )
+                problems.append(ConfigProblem(key, directory, f"no such directory: {resolved}"))
                 continue
+            # What ships to Lambda: code only (components.packaging decides).
+            problems += [
+                ConfigProblem(key, directory, problem)
+                for problem in grader_directory_problems(
+                    resolved, project_dir, _local_data_files(raw, project_dir)
+                )
+            ]
             module = entry_point.partition(":")[0].replace(".", "/")
             if not (resolved / f"{module}.py").is_file() and not (resolved / module).is_dir():
                 problems.append(
@@ -734,6 +827,61 @@ def _check_accounts_and_keys(raw: Mapping[str, Any]) -> list[ConfigProblem]:
                 "allowed: 30 for a production stack (a deleted key cannot be recovered)",
             )
         )
+    return problems
+
+
+def _check_cross_account(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Key users and an existing key of another account need an allow-list entry with a
+    reason; entries name other accounts only, each once."""
+    account_id = _section(raw, "account").get("id")
+    if not isinstance(account_id, str):
+        return []  # the structural pass reports it
+    problems: list[ConfigProblem] = []
+    entries = raw.get(CROSS_ACCOUNT_KEY)
+    seen: set[str] = set()
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        arn = entry.get("arn") if isinstance(entry, dict) else None
+        if not isinstance(arn, str):
+            continue
+        key = _key_path((CROSS_ACCOUNT_KEY, index, "arn"))
+        if arn in seen:
+            problems.append(ConfigProblem(key, arn, "listed twice; allowed: each ARN once"))
+        seen.add(arn)
+        if account_of(arn) == account_id:
+            problems.append(
+                ConfigProblem(
+                    key,
+                    arn,
+                    f"allowed: a principal or key of another account (this one is in the "
+                    f"stack's account {account_id}, which needs no entry)",
+                )
+            )
+    listed = allow_list_from_raw(entries)
+    kms = _section(raw, "kms")
+    users = kms.get("keyUserArns")
+    named: list[tuple[tuple[Any, ...], Any]] = [
+        (("kms", "keyUserArns", index), user)
+        for index, user in enumerate(users if isinstance(users, list) else [])
+    ]
+    named.append((("kms", "existingKeyArn"), kms.get("existingKeyArn")))
+    # A judge's inference-profile ARN lands in its grader role's policy as a resource.
+    for name, grader in _section(raw, "graders").items():
+        for path, spec in _custom_specs(grader, ("graders", name), "llm_judge"):
+            named.append(((*path, "modelId"), spec.get("modelId")))
+    for path, value in named:
+        if not isinstance(value, str):
+            continue
+        other = foreign_account(value, [account_id])
+        if other is not None and listed.reason_for(value) is None:
+            problems.append(
+                ConfigProblem(
+                    _key_path(path),
+                    value,
+                    f"in account {other}, not the stack's account {account_id}; allowed: the "
+                    f"stack's account, or another account listed with a reason under "
+                    f"{CONFIG_NAMESPACE}:{CROSS_ACCOUNT_KEY} (this ARN, or its account's root)",
+                )
+            )
     return problems
 
 
@@ -804,8 +952,11 @@ def _check_datasets(
             continue
         file_key = _key_path(("data", purpose, "file"))
         try:
-            path = (project_dir / path_value).resolve()
+            path = resolve_in_project(project_dir, path_value)
             exists = path.is_file()
+        except ProjectPathError as error:  # absolute, or outside the project
+            problems.append(ConfigProblem(file_key, path_value, str(error)))
+            continue
         except (OSError, ValueError) as error:  # NUL bytes, names too long, ...
             problems.append(ConfigProblem(file_key, path_value, f"not a usable path: {error}"))
             continue
@@ -854,6 +1005,7 @@ def _semantic_problems(
         _check_inference,
         _check_tags,
         _check_uploader_can_encrypt,
+        _check_cross_account,
     ):
         problems += check(raw)
     return datasets, problems

@@ -15,5 +15,6 @@ PolicyPack(
     description="rft-env guardrails: SSE-KMS, TLS-only, versioned, logged, non-public "
     "buckets; rotated, recoverable keys with no wildcard grants; least-privilege IAM with "
     "confused-deputy protection; private graders with managed logs; Bedrock jobs on the "
-    "stack's own key and role; explicit providers and required tags.",
+    "stack's own key and role; explicit providers and required tags; no principal or key "
+    "of another account unless the stack allow-lists it with a reason.",
 )

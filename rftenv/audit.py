@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from components.cross_account import CROSS_ACCOUNT_KEY, AllowList
 from components.documents import (
     DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS,
     WILDCARD_RESOURCE_ACTIONS,
     statement_purpose,
 )
+from policies.rules.cross_account import foreign_references
 from rftenv.pack_runner import Graph, Violation, run_pack
+from rftenv.yamlfile import YamlFileError, load_yaml
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 RENDERED_DIR = POLICIES_DIR / "rendered"
@@ -277,7 +278,10 @@ class Acceptance:
 def load_acceptances(path: Path = ACCEPTED_FINDINGS) -> list[Acceptance]:
     if not path.is_file():
         return []
-    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    try:
+        entries = load_yaml(path) or []  # the project's one bounded YAML loader
+    except YamlFileError as error:
+        raise AuditInputError(str(error)) from None
     if not isinstance(entries, list):
         raise AuditInputError(f"{path}: expected a list of accepted findings")
     acceptances = []
@@ -392,6 +396,53 @@ def accept(
 
 
 # --------------------------------------------------------------------------------------
+# Cross-account grants
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CrossAccountGrant:
+    """A principal or resource of another account that a statement names, and the reason
+    `rft-env:crossAccount` gives for it (None: not listed, which fails the audit)."""
+
+    document: str  # file name
+    sid: str
+    value: str
+    account: str
+    via: str  # "Principal", "Resource" or "Condition <key>"
+    reason: str | None
+
+    @property
+    def is_principal(self) -> bool:
+        return self.via != "Resource"
+
+    def __str__(self) -> str:
+        return f"{self.document}: {self.sid or '(no Sid)'}: {self.value} ({self.via})"
+
+
+def cross_account_grants(
+    documents: Iterable[PolicyDocument], own_accounts: Sequence[str], listed: AllowList
+) -> list[CrossAccountGrant]:
+    """Every principal and resource of another account named by the documents (the same
+    reading as the policy pack's cross-account rule), once per statement."""
+    grants: list[CrossAccountGrant] = []
+    for document in documents:
+        for ref in foreign_references(document.document, own_accounts):
+            grant = CrossAccountGrant(
+                document.filename,
+                ref.sid or ref.statement,
+                ref.value,
+                ref.account,
+                ref.via,
+                listed.reason_for(ref.value),
+            )
+            if not any(
+                (g.document, g.sid, g.value) == (grant.document, grant.sid, grant.value)
+                for g in grants
+            ):
+                grants.append(grant)
+    return grants
+
+
+# --------------------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------------------
 @dataclass
@@ -406,6 +457,20 @@ class AuditReport:
     policy_count: int
     missing_purposes: list[str] = field(default_factory=list)  # "file: Sid"
     unlisted_wildcards: list[str] = field(default_factory=list)
+    cross_account: list[CrossAccountGrant] = field(default_factory=list)
+
+    @property
+    def unlisted_cross_account(self) -> list[CrossAccountGrant]:
+        return [grant for grant in self.cross_account if grant.reason is None]
+
+    @property
+    def cross_account_principals(self) -> list[str]:
+        """The distinct principals of other accounts the stack's documents name."""
+        return sorted({g.value for g in self.cross_account if g.is_principal})
+
+    @property
+    def cross_account_resources(self) -> list[str]:
+        return sorted({g.value for g in self.cross_account if not g.is_principal})
 
     @property
     def blocking(self) -> list[Violation]:
@@ -414,7 +479,11 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         return not (
-            self.blocking or self.open_findings or self.missing_purposes or self.unlisted_wildcards
+            self.blocking
+            or self.open_findings
+            or self.missing_purposes
+            or self.unlisted_wildcards
+            or self.unlisted_cross_account
         )
 
     def files(self) -> dict[str, str]:
@@ -437,6 +506,11 @@ class AuditReport:
             *(
                 f'Resource "*" for actions outside the allow-list: {w}'
                 for w in self.unlisted_wildcards
+            ),
+            *(
+                f"another account's principal or resource not listed under "
+                f"rft-env:{CROSS_ACCOUNT_KEY} (with a reason): {g}"
+                for g in self.unlisted_cross_account
             ),
         ]
 
@@ -485,8 +559,10 @@ def audit(
     """Everything `rftenv audit` checks for one stack. `rollout_principals` default to
     those of stacks/rollout.yaml."""
     from policies.rules import ALL_POLICIES
+    from rftenv import synth
 
     principals = plan_principals() if rollout_principals is None else rollout_principals
+    config = synth.stack_config(str(graph["stack"]), values=dict(stack_config))
     documents = collect_documents(graph) + deployment_documents(
         str(graph["stack"]), stack_config, principals
     )
@@ -518,6 +594,11 @@ def audit(
         policy_count=len(ALL_POLICIES),
         missing_purposes=missing,
         unlisted_wildcards=unlisted,
+        # The deployment role's trust (rollout principals) is no stack resource, so the
+        # pack never sees it: this check is what holds it to the allow-list.
+        cross_account=cross_account_grants(
+            documents, [config.account.id], config.cross_account_allow_list
+        ),
     )
 
 
@@ -557,6 +638,44 @@ def totals(report: AuditReport) -> dict[str, Totals]:
             entry.star += wildcard == "star"
             entry.pattern += wildcard == "pattern"
     return counts
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def cross_account_figures(report: AuditReport) -> str:
+    """One line: how many principals and resources of other accounts the stack names."""
+    unlisted = len({g.value for g in report.unlisted_cross_account})
+    return (
+        f"{_plural(len(report.cross_account_principals), 'principal')} and "
+        f"{_plural(len(report.cross_account_resources), 'resource')} of other accounts, "
+        f"{unlisted} not listed under `rft-env:{CROSS_ACCOUNT_KEY}`"
+    )
+
+
+def _cross_account_lines(report: AuditReport) -> list[str]:
+    lines = [
+        "### Access from other accounts",
+        "",
+        f"Principals and resources outside account {report.account_id} that a statement "
+        f"names (in Principal, a principal condition such as `aws:PrincipalArn`, or "
+        f"Resource), each with the reason its `rft-env:{CROSS_ACCOUNT_KEY}` entry gives: "
+        f"{cross_account_figures(report)}.",
+        "",
+    ]
+    if not report.cross_account:
+        return [*lines, "None."]
+    lines += [
+        "| document | Sid | principal or resource | account | named in | reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for grant in report.cross_account:
+        lines.append(
+            f"| {grant.document} | {_cell(grant.sid)} | `{grant.value}` | {grant.account} | "
+            f"{grant.via} | {_cell(grant.reason or 'NOT LISTED')} |"
+        )
+    return lines
 
 
 def render_summary(report: AuditReport) -> str:
@@ -606,7 +725,7 @@ def render_summary(report: AuditReport) -> str:
             )
     else:
         lines.append("None.")
-    lines += ["", "## Checks", ""]
+    lines += ["", *_cross_account_lines(report), "", "## Checks", ""]
     blocking = len(report.blocking)
     lines.append(
         f"- Policy pack `rft-env` ({report.policy_count} policies) on the synthesized graph: "
@@ -714,6 +833,7 @@ def render_report(
         f"violations, {len(report.violations) - len(report.blocking)} advisory",
         f"  parliament: {findings} finding{'s' if findings != 1 else ''}, "
         f"{len(report.accepted)} accepted, {len(report.open_findings)} open",
+        f"  cross-account: {cross_account_figures(report).replace('`', '')}",
     ]
     lines += [f"  advisory {v}" for v in report.violations if not v.blocking]
     return "\n".join(lines)

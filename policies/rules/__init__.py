@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import bedrock, iam, kms, lambda_functions, s3, sns, stack
+from policies.rules import (
+    bedrock,
+    cross_account,
+    iam,
+    kms,
+    lambda_functions,
+    s3,
+    sns,
+    stack,
+)
 
 PACK_NAME = "rft-env"
 
@@ -18,6 +27,7 @@ ALL_POLICIES: list[Policy] = [
     *bedrock.POLICIES,
     *stack.POLICIES,
     *sns.POLICIES,
+    *cross_account.POLICIES,
 ]
 
 __all__ = ["ALL_POLICIES", "PACK_NAME"]

@@ -96,12 +96,6 @@ def both(*mutations: Mutation) -> Mutation:
     return mutate
 
 
-def bad_dataset_file(config: dict[str, Any], tmp_path: Path) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"messages": [{"role": "user", "content": "1+1?"}]}) + "\n")
-    config["data"]["training"]["file"] = str(path)  # absolute: project_dir / abs == abs
-
-
 # --------------------------------------------------------------------------------------
 # decode_config_values
 # --------------------------------------------------------------------------------------
@@ -404,8 +398,19 @@ CASES: list[Any] = [
     _hp("trainingSamplePerPrompt", 17, "allowed: an integer from 2 to 16"),
     _hp("evalInterval", 0, "allowed: an integer from 1 to 100"),
     _hp("evalInterval", 101, "allowed: an integer from 1 to 100"),
-    _hp("maxPromptLength", 0, "allowed: a positive integer"),
-    _hp("inferenceMaxTokens", -1, "allowed: a positive integer"),
+    _hp("maxPromptLength", 0, "allowed: an integer from 1 to 256000"),
+    _hp("inferenceMaxTokens", -1, "allowed: an integer from 1 to 64000"),
+    # The service model sets no maximum; the base model's context does (README).
+    _hp("maxPromptLength", 10**12, "allowed: an integer from 1 to 256000"),
+    _hp("inferenceMaxTokens", 10**9, "allowed: an integer from 1 to 64000"),
+    Case(
+        "prompt-and-response-exceed-the-context",
+        set_at("job.hyperparameters", {"maxPromptLength": 250_000, "inferenceMaxTokens": 8192}),
+        "rft-env:job.hyperparameters.inferenceMaxTokens",
+        "allowed: at most 6,000 with maxPromptLength 250,000 (a prompt and its response share "
+        "the model's 256,000-token context)",
+        8192,
+    ),
     _hp("reasoningEffort", "extreme", "allowed: 'low', 'medium' or 'high'"),
     pytest.param(
         _hp("learningRate", 0, "allowed: a number from 1e-07 to 0.001"),
@@ -416,7 +421,7 @@ CASES: list[Any] = [
         "unknown-top-level",
         set_at("bogus", 1),
         "rft-env:bogus",
-        "unknown key; allowed keys: account, data, environment, graders, inference, job, kms",
+        "unknown key; allowed keys: account, crossAccount, data, environment, graders,",
     ),
     Case(
         "unknown-hyperparameter",
@@ -644,18 +649,8 @@ CASES: list[Any] = [
         f"no such file: {PROJECT_DIR / 'stacks/data/no-such.jsonl'}",
         "stacks/data/no-such.jsonl",
     ),
-    Case(
-        "training-file-invalid-content",
-        bad_dataset_file,
-        "rft-env:data.training.file",
-        "invalid dataset: line 1: reference_answer: missing",
-    ),
-    Case(
-        "training-file-too-few-records",
-        bad_dataset_file,
-        "rft-env:data.training.file",
-        "invalid dataset: dataset has 1 records; allowed: 100 to 20,000",
-    ),
+    # An invalid dataset's content: tests/components/test_config_paths.py (a file inside a
+    # project of its own, as data files must be).
     Case(
         "training-file-empty-string",
         set_at("data.training.file", ""),
@@ -738,10 +733,17 @@ CASES: list[Any] = [
             "inference-modelUnits-0",
             set_at("inference", {"mode": "provisioned", "modelUnits": 0}),
             "rft-env:inference.modelUnits",
-            "allowed: an integer of at least 1",
+            "allowed: an integer from 1 to 50",
             0,
         ),
         id="inference-modelUnits-0",
+    ),
+    Case(
+        "inference-modelUnits-1e9",
+        set_at("inference", {"mode": "provisioned", "modelUnits": 10**9, "commitment": "OneMonth"}),
+        "rft-env:inference.modelUnits",
+        "allowed: an integer from 1 to 50",
+        10**9,
     ),
     # --- kms --------------------------------------------------------------------------------
     Case(
@@ -1126,3 +1128,120 @@ def test_custom_grader_directories_are_checked_inside_composites_too() -> None:
     }
     assert "no such directory" in found["rft-env:graders.own.path"]
     assert "no module gradr.py" in found["rft-env:graders.mix.parts[1].grader.entry"]
+
+
+# --------------------------------------------------------------------------------------
+# Another account's principals and keys (rft-env:crossAccount)
+# --------------------------------------------------------------------------------------
+ATTACKER = "arn:aws:iam::999999999999:role/attacker"
+FOREIGN_KEY = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+RELEASE = "arn:aws:iam::123456789012:role/rft-env-release"
+
+
+def _with_foreign_key(raw: dict[str, Any]) -> dict[str, Any]:
+    raw["kms"] = {"existingKeyArn": FOREIGN_KEY}  # no deletionWindowDays for a given key
+    return raw
+
+
+def test_a_foreign_key_user_is_refused_naming_the_key() -> None:
+    raw = stack_config("dev")
+    raw["kms"]["keyUserArns"] = ["arn:aws:iam::111122223333:role/x", ATTACKER]
+    problems = {p.key: p for p in problems_of(raw)}
+    assert set(problems) == {"rft-env:kms.keyUserArns[1]"}
+    problem = problems["rft-env:kms.keyUserArns[1]"]
+    assert problem.value == ATTACKER
+    assert "account 999999999999, not the stack's account 111122223333" in str(problem)
+    assert "rft-env:crossAccount" in str(problem)
+
+
+def test_a_foreign_existing_key_is_refused_naming_the_key() -> None:
+    (problem,) = problems_of(_with_foreign_key(stack_config("dev")))
+    assert problem.key == "rft-env:kms.existingKeyArn"
+    assert problem.value == FOREIGN_KEY
+    assert "account 999999999999" in str(problem)
+
+
+@pytest.mark.parametrize("arn", [ATTACKER, "arn:aws:iam::999999999999:root"])
+def test_foreign_key_user_and_key_are_accepted_when_listed_with_a_reason(arn: str) -> None:
+    raw = _with_foreign_key(stack_config("dev"))
+    raw["kms"]["keyUserArns"] = [ATTACKER]
+    raw["crossAccount"] = [
+        *raw.get("crossAccount", []),
+        {"arn": arn, "reason": "the shared ML platform account reads job output"},
+    ]
+    if arn == ATTACKER:  # a role's entry does not cover its account's key
+        raw["crossAccount"].append({"arn": FOREIGN_KEY, "reason": "the platform's shared key"})
+    config = load(raw)
+    allowed = config.cross_account_allow_list
+    assert allowed.reason_for(ATTACKER) == "the shared ML platform account reads job output"
+    assert allowed.reason_for(FOREIGN_KEY) is not None
+    assert allowed.reason_for("arn:aws:iam::888888888888:role/attacker") is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "allowed"),
+    [
+        ({"arn": ATTACKER}, "rft-env:crossAccount[0].reason", "required key is missing"),
+        ({"arn": ATTACKER, "reason": ""}, "rft-env:crossAccount[0].reason", "non-empty reason"),
+        ({"arn": ATTACKER, "reason": " \n"}, "rft-env:crossAccount[0].reason", "non-empty"),
+        ({"arn": ATTACKER, "reason": 7}, "rft-env:crossAccount[0].reason", "a string"),
+        (
+            {"arn": "arn:aws:s3:::other-bucket", "reason": "r"},
+            "rft-env:crossAccount[0].arn",
+            "an account root (arn:aws:iam::<account>:root), an IAM role or user ARN",
+        ),
+    ],
+)
+def test_an_entry_without_a_reason_is_refused_and_allows_nothing(
+    entry: dict[str, Any], key: str, allowed: str
+) -> None:
+    raw = stack_config("dev")
+    raw["kms"]["keyUserArns"] = [ATTACKER]
+    raw["crossAccount"] = [entry]
+    problems = {p.key: str(p) for p in problems_of(raw)}
+    assert allowed in problems[key]
+    assert "rft-env:kms.keyUserArns[0]" in problems
+
+
+def test_entries_name_other_accounts_once_each() -> None:
+    raw = stack_config("dev")
+    own = "arn:aws:iam::111122223333:role/data-engineer"
+    raw["crossAccount"] = [
+        {"arn": RELEASE, "reason": "rollouts"},
+        {"arn": own, "reason": "not needed"},
+        {"arn": RELEASE, "reason": "again"},
+    ]
+    problems = {p.key: str(p) for p in problems_of(raw)}
+    assert set(problems) == {"rft-env:crossAccount[1].arn", "rft-env:crossAccount[2].arn"}
+    assert (
+        "stack's account 111122223333, which needs no entry"
+        in problems["rft-env:crossAccount[1].arn"]
+    )
+    assert "listed twice" in problems["rft-env:crossAccount[2].arn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_example_stacks_list_the_release_role_with_a_reason(stack: str) -> None:
+    config = load(stack_config(stack))
+    reason = config.cross_account_allow_list.reason_for(RELEASE)
+    assert reason is not None and "rollout" in reason
+
+
+def test_a_judge_profile_of_another_account_is_refused_unless_its_root_is_listed() -> None:
+    profile = "arn:aws:bedrock:us-east-1:999999999999:application-inference-profile/abc123"
+    raw = stack_config("dev")
+    raw["graders"]["mix"] = {
+        "type": "composite",
+        "parts": [
+            {"name": "judge", "weight": 1, "grader": {**raw["graders"]["judged"]}},
+        ],
+    }
+    raw["graders"]["mix"]["parts"][0]["grader"].pop("timeoutSeconds")
+    raw["graders"]["mix"]["parts"][0]["grader"]["modelId"] = profile
+    (problem,) = problems_of(raw)
+    assert problem.key == "rft-env:graders.mix.parts[0].grader.modelId"
+    assert "account 999999999999" in str(problem) and "its account's root" in str(problem)
+    raw["crossAccount"].append(
+        {"arn": "arn:aws:iam::999999999999:root", "reason": "the shared judge account"}
+    )
+    assert load(raw).cross_account_allow_list.reason_for(profile) == "the shared judge account"

@@ -34,7 +34,7 @@ def test_pack_name() -> None:
 
 def test_every_policy_is_listed_once_with_a_kebab_case_name() -> None:
     names = [p.name for p in ALL_POLICIES]
-    assert len(names) == len(set(names)) == 22
+    assert len(names) == len(set(names)) == 23
     assert all(KEBAB.match(name) for name in names), names
     assert all(
         isinstance(p, ResourceValidationPolicy | StackValidationPolicy) for p in ALL_POLICIES

@@ -58,6 +58,7 @@ EXPECTED = {
     "aws-explicit-provider": "default-provider-topic",
     "aws-required-tags": "loose-bucket",
     "sns-topic-encrypted": "plain-topic",
+    "cross-account-allow-listed": "foreign-trusted-role",
 }
 
 

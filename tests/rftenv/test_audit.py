@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
+from policies.rules import ALL_POLICIES
 from rftenv import audit, synth
 from rftenv.cli import main
+from rftenv.pack_runner import run_pack
 from tests.conftest import STACKS, Graph
 
 
@@ -317,3 +320,107 @@ def test_cli_names_a_broken_rollout_plan(
     monkeypatch.setattr(audit, "ROLLOUT_PLAN", plan)
     assert main(["audit", "dev", "--out", str(tmp_path)]) == 2
     assert 'rolloutPrincipals[0]: got "nobody"' in capsys.readouterr().err
+
+
+# --- access from other accounts ------------------------------------------------------------
+RELEASE = "arn:aws:iam::123456789012:role/rft-env-release"
+ATTACKER = "arn:aws:iam::999999999999:role/attacker"
+FOREIGN_KEY = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DEPLOY_TRUST_FILE = "deployment-role-trust.rft-env-deployer.json"
+
+
+def dev_values(**changes: Any) -> dict[str, str]:
+    values = synth.engine_config("dev")
+    values.update({f"rft-env:{key}": json.dumps(value) for key, value in changes.items()})
+    return values
+
+
+def test_a_rollout_principal_of_another_account_must_be_listed(
+    graphs: dict[str, Graph],
+) -> None:
+    report = audit.audit(
+        graphs["dev"].result, synth.engine_config("dev"), rollout_principals=[ATTACKER]
+    )
+    assert not report.ok
+    (grant,) = report.unlisted_cross_account
+    assert (grant.document, grant.sid, grant.value) == (
+        DEPLOY_TRUST_FILE,
+        "RolloutPrincipalsAssume",
+        ATTACKER,
+    )
+    assert [p for p in report.problems() if ATTACKER in p and "rft-env:crossAccount" in p]
+    assert (
+        f"| `{ATTACKER}` | 999999999999 | Principal | NOT LISTED |" in report.files()[audit.SUMMARY]
+    )
+    # A rollout principal of the stack's own account is no cross-account grant.
+    own = audit.audit(
+        graphs["dev"].result,
+        synth.engine_config("dev"),
+        rollout_principals=["arn:aws:iam::111122223333:role/release"],
+    )
+    assert own.ok and own.cross_account == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_cross_account_grant_is_printed_with_its_reason(
+    stack: str, reports: dict[str, audit.AuditReport], tmp_path: Path
+) -> None:
+    report = reports[stack]
+    (grant,) = report.cross_account
+    assert grant.reason and "rollout" in grant.reason
+    assert report.cross_account_principals == [RELEASE]
+    summary = report.files()[audit.SUMMARY]
+    assert "### Access from other accounts" in summary
+    assert (
+        f"| {DEPLOY_TRUST_FILE} | RolloutPrincipalsAssume | `{RELEASE}` | 123456789012 | "
+        f"Principal | {grant.reason} |"
+    ) in summary
+    figures = "1 principal and 0 resources of other accounts, 0 not listed under"
+    assert figures in summary
+    assert f"cross-account: {figures} rft-env:crossAccount" in audit.render_report(
+        report, tmp_path, [], written=False
+    )
+
+
+def test_a_foreign_key_user_is_refused_by_config_and_pack_and_audited_when_listed() -> None:
+    kms = {"deletionWindowDays": 7, "keyUserArns": [ATTACKER]}
+    with pytest.raises(pulumi.RunError, match=r"rft-env:kms\.keyUserArns\[0\]"):
+        synth.synthesize("dev", config=dev_values(kms=kms))
+    entries = [
+        *json.loads(synth.engine_config("dev")["rft-env:crossAccount"]),
+        {"arn": ATTACKER, "reason": "the analytics account's pipeline reads job output"},
+    ]
+    listed = dev_values(kms=kms, crossAccount=entries)
+    graph = synth.synthesize("dev", config=listed)
+    report = audit.audit(graph, listed)
+    assert report.ok, report.problems()
+    assert report.cross_account_principals == [RELEASE, ATTACKER]
+    key_grants = [g for g in report.cross_account if g.document.startswith("kms-key-policy")]
+    assert {g.sid for g in key_grants} == {
+        "OperatorUsesKeyThroughS3",
+        "OperatorUsesKeyThroughBedrock",
+        "OperatorGrantsToBedrock",
+    }
+    assert {g.via for g in key_grants} == {"Condition aws:PrincipalArn"}
+    assert all(g.reason == entries[-1]["reason"] for g in key_grants)
+    # The same graph under a stack config without the entry: the pack blocks the key.
+    violations = run_pack(graph, ALL_POLICIES, stack_config=dev_values(kms=kms))
+    blocked = [v for v in violations if v.policy == "cross-account-allow-listed"]
+    assert {v.resource for v in blocked} == {"rft-kms-key"}
+    assert all(ATTACKER in v.message for v in blocked)
+
+
+def test_a_foreign_existing_key_is_refused_by_config_and_audited_when_listed() -> None:
+    with pytest.raises(pulumi.RunError, match=r"rft-env:kms\.existingKeyArn"):
+        synth.synthesize("dev", config=dev_values(kms={"existingKeyArn": FOREIGN_KEY}))
+    entries = [
+        *json.loads(synth.engine_config("dev")["rft-env:crossAccount"]),
+        {"arn": FOREIGN_KEY, "reason": "the platform account's shared data key"},
+    ]
+    listed = dev_values(kms={"existingKeyArn": FOREIGN_KEY}, crossAccount=entries)
+    report = audit.audit(synth.synthesize("dev", config=listed), listed)
+    assert report.ok, report.problems()
+    assert report.cross_account_resources == [FOREIGN_KEY]
+    documents = {g.document for g in report.cross_account if g.value == FOREIGN_KEY}
+    assert "deployment-role-policy.rft-env-deployer.json" in documents
+    assert "iam-policy.rft-customization-policy.json" in documents

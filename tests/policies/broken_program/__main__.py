@@ -121,6 +121,21 @@ ProvisionedThroughput(
     ),
 )
 
+# A role that another account (not in the stack's rft-env:crossAccount) may assume.
+aws.iam.Role(
+    "foreign-trusted-role",
+    name="rft-env-broken-foreign-trust",
+    assume_role_policy=document(
+        {
+            "Sid": "AttackerAssumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999999999999:role/attacker"},
+            "Action": "sts:AssumeRole",
+        }
+    ),
+    opts=untagged,
+)
+
 # A topic that stores its messages unencrypted.
 aws.sns.Topic("plain-topic", opts=untagged)
 
