@@ -18,7 +18,8 @@ Spec (JSON object, camelCase keys):
 - `temperature`: 0..1, default 0
 - `fallbackScore`: 0..1, default 0.0: the score of a sample the judge could not score
 - `maxAttempts`: Converse calls per sample, 1..10, default 6
-- `endpointUrl`: a Bedrock Runtime endpoint override (tests, VPC endpoints); default: none
+- `endpointUrl`: a Bedrock Runtime endpoint override, for tests: a loopback URL only
+  (`graders.endpoints`); default: none
 
 The judge's reply is read as: a JSON object with a "score" key (also inside a fenced block or
 surrounded by prose), else "Score: 7" / "score = 7/10", else "7/10" / "7 out of 10", else the last
@@ -51,6 +52,7 @@ from typing import Any, Protocol
 
 from . import judge_models
 from .contract import BatchGrader, GraderOutput, Sample, _content_text
+from .endpoints import endpoint_url_problem
 from .spec import show, unknown_keys
 
 TYPE = "llm_judge"
@@ -221,8 +223,9 @@ def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
 
     if "endpointUrl" in spec:
         url = spec["endpointUrl"]
-        if not isinstance(url, str) or not re.match(r"https?://[^\s/]+", url):
-            problems.append(("endpointUrl", f"got {show(url)}; allowed: an http(s) URL"))
+        problem = endpoint_url_problem(url)
+        if problem is not None:
+            problems.append(("endpointUrl", f"got {show(url)}; {problem}"))
     return problems
 
 

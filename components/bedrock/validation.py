@@ -19,8 +19,9 @@ from typing import Annotated, Any
 
 from pulumi.dynamic import CheckFailure
 from pulumi.runtime import rpc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from components.bedrock.api import request_problems
 from components.bedrock.common import is_unknown
@@ -41,6 +42,7 @@ from components.config import (
     problems_from_validation_error,
     show_value,
 )
+from graders.endpoints import endpoint_url_problem
 
 # Our own form for the prefix of derived names; the names themselves are checked as the
 # requests' jobName, customModelName... by the second pass.
@@ -60,11 +62,19 @@ class _Inputs(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, alias_generator=to_camel)
 
 
+def _endpoint_url(value: str) -> str:
+    # One rule for every endpoint override (graders.endpoints): loopback test endpoints.
+    problem = endpoint_url_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("endpoint_url", problem)
+    return value
+
+
 class ConnectionInputs(_Inputs):
     region: Region
     role_arn: IamRoleArn | None = None
     external_id: ExternalId | None = None
-    endpoint_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    endpoint_url: Annotated[str, AfterValidator(_endpoint_url)] | None = None
 
 
 class WaitInputs(_Inputs):

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 from components.packaging import (
+    IGNORE_FILE,
     PackagingError,
     code_digest,
     custom_grader_files,
     grader_archive,
     grader_code_files,
+    grader_directory_problems,
     merge_archive_files,
     requirements_file,
     vendor_requirements,
@@ -155,3 +157,110 @@ def test_archive_parts_may_not_overlap(tmp_path: Path) -> None:
     assert list(merge_archive_files({"b.py": two}, {"a.py": one})) == ["a.py", "b.py"]
     with pytest.raises(PackagingError, match=r"two sources for graders/x\.py"):
         merge_archive_files({"graders/x.py": one}, {"graders/x.py": two})
+
+
+# --- what a custom grader's archive carries ------------------------------------------------
+SECRETS = {
+    "server.pem": "-----BEGIN PRIVATE KEY-----",
+    "tls/client.key": "key",
+    "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "deploy/id_ed25519.pub": "ssh-ed25519 AAAA",
+    ".env": "AWS_SECRET_ACCESS_KEY=x",
+    ".env.production": "TOKEN=x",
+    "settings/prod.env": "TOKEN=x",
+    ".aws/credentials": "[default]",
+    ".git/config": "[core]",
+    ".git/objects/ab/cdef": "blob",
+    ".hg/store": "x",
+    ".svn/entries": "x",
+    "__pycache__/grader.cpython-313.pyc": "x",
+    "lib/__pycache__/util.cpython-313.pyc": "x",
+    "stale.pyc": "x",
+    ".pytest_cache/v/cache/lastfailed": "{}",
+    ".venv/bin/python": "x",
+}
+CODE = {"grader.py": "def grade(s):\n    return 1.0\n", "lib/util.py": "X = 1\n", "data.json": "{}"}
+
+
+def make_grader_dir(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_keys_env_files_vcs_folders_and_caches_are_never_packaged(tmp_path: Path) -> None:
+    directory = make_grader_dir(tmp_path / "mine", {**CODE, **SECRETS})
+    assert list(custom_grader_files(directory)) == [
+        "custom_grader/data.json",
+        "custom_grader/grader.py",
+        "custom_grader/lib/util.py",
+    ]
+
+
+def test_the_ignore_file_is_honoured_gitignore_style(tmp_path: Path) -> None:
+    files = {
+        **CODE,
+        "notes/todo.md": "x",
+        "fixtures/big.jsonl": "x",
+        "fixtures/keep.jsonl": "x",
+        "deep/a/b/scratch.tmp": "x",
+        "build/out.py": "x",
+        "lib/build/keep.py": "x",
+    }
+    directory = make_grader_dir(tmp_path / "mine", files)
+    (directory / IGNORE_FILE).write_text(
+        "# scratch\n\nnotes/\nfixtures/*.jsonl\n!fixtures/keep.jsonl\n**/*.tmp\n/build/\n"
+        # ignore-file rules cannot bring back what is never packaged
+        "!.env\n"
+    )
+    (directory / ".env").write_text("SECRET=1")
+    assert list(custom_grader_files(directory)) == [
+        "custom_grader/data.json",
+        "custom_grader/fixtures/keep.jsonl",
+        "custom_grader/grader.py",
+        "custom_grader/lib/build/keep.py",  # `/build/` is anchored at the grader directory
+        "custom_grader/lib/util.py",
+    ]
+
+
+def test_packaging_is_deterministic_whatever_the_creation_order(tmp_path: Path) -> None:
+    one = make_grader_dir(tmp_path / "one", {**CODE, **SECRETS})
+    two = make_grader_dir(tmp_path / "two", dict(reversed({**SECRETS, **CODE}.items())))
+    assert list(custom_grader_files(one)) == list(custom_grader_files(two))
+    assert code_digest(custom_grader_files(one)) == code_digest(custom_grader_files(two))
+
+
+def test_symlinks_must_stay_inside_the_grader_directory(tmp_path: Path) -> None:
+    directory = make_grader_dir(tmp_path / "mine", CODE)
+    (directory / "shared.py").symlink_to("lib/util.py")  # inside: packaged as that file
+    assert "custom_grader/shared.py" in custom_grader_files(directory)
+    outside = tmp_path / "credentials"
+    outside.write_text("[default]")
+    (directory / "settings.py").symlink_to(outside)
+    with pytest.raises(PackagingError, match=r"settings\.py links to .*credentials, not to a file"):
+        custom_grader_files(directory)
+    (directory / "settings.py").unlink()
+    (directory / ".env").write_text("SECRET=1")
+    (directory / "config.py").symlink_to(".env")  # a code name for a file never packaged
+    with pytest.raises(PackagingError, match=r"config\.py links to .*\.env, which is never"):
+        custom_grader_files(directory)
+    (directory / "config.py").unlink()
+    (directory / "vendor").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(PackagingError, match=r"vendor is a symlink to a folder"):
+        custom_grader_files(directory)
+
+
+def test_a_grader_directory_inside_the_project_is_judged_by_what_it_would_ship(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path
+    (project / "Pulumi.yaml").write_text("name: x\n")
+    stacks = make_grader_dir(project / "stacks", {"Pulumi.dev.yaml": "config: {}\n", **CODE})
+    data = make_grader_dir(project / "mine", {**CODE, "train.jsonl": "{}\n"})
+    assert "is the project" in grader_directory_problems(project, project)[0]
+    assert "holds Pulumi stack files" in grader_directory_problems(stacks, project)[0]
+    (problem,) = grader_directory_problems(data, project, [data / "train.jsonl"])
+    assert "would ship the stack's data file" in problem
+    assert grader_directory_problems(data, project, []) == []

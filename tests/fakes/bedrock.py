@@ -26,6 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
+from components.config import (
+    RFT_CONTEXT_TOKENS,
+    RFT_MAX_INFERENCE_TOKENS,
+)
 from tests.fakes._wire import (
     ServiceError,
     allowed_errors,
@@ -131,6 +135,10 @@ class FakeBedrock(ServedFake):
         # The page size of the List operations when a request gives no maxResults. AWS
         # documents no default; a small value lets tests exercise nextToken paging.
         self.list_page_size: int = 100
+        # The account's model-unit quotas: 2 without a commitment is AWS's documented
+        # default; committed units are whatever AWS Support granted.
+        self.no_commitment_unit_quota: int = 2
+        self.committed_unit_quota: int = 50
         # How long a clientRequestToken makes a repeated create a no-op. Bedrock documents
         # none (UNCONFIRMED); other AWS APIs document 8 hours. Tests shorten it to check that
         # the providers never rely on it.
@@ -585,13 +593,27 @@ class FakeBedrock(ServedFake):
             raise invalid(
                 "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn is required"
             )
+        hyper = rft.get("hyperParameters") or {}
         for field in ("maxPromptLength", "inferenceMaxTokens"):
-            value = (rft.get("hyperParameters") or {}).get(field)
+            value = hyper.get(field)
             if value is not None and value <= 0:
                 raise invalid(
                     f"customizationConfig.rftConfig.hyperParameters.{field} must be positive, "
                     f"got {value}"
                 )
+        # Upper bounds AWS does not document: the fake refuses past rft-env's safe choice
+        # (README, "Unconfirmed AWS behaviour").
+        prompt, tokens = hyper.get("maxPromptLength", 0), hyper.get("inferenceMaxTokens", 0)
+        if (
+            prompt > RFT_CONTEXT_TOKENS
+            or tokens > RFT_MAX_INFERENCE_TOKENS
+            or prompt + tokens > RFT_CONTEXT_TOKENS
+        ):
+            raise invalid(
+                f"maxPromptLength {prompt} and inferenceMaxTokens {tokens} do not fit the "
+                f"model's {RFT_CONTEXT_TOKENS}-token context (at most "
+                f"{RFT_MAX_INFERENCE_TOKENS} generated tokens)"
+            )
         data = p.get("trainingDataConfig") or {}
         if not data.get("s3Uri") and not data.get("invocationLogsConfig"):
             raise invalid("trainingDataConfig needs s3Uri or invocationLogsConfig")
@@ -670,6 +692,12 @@ class FakeBedrock(ServedFake):
             )
         model = self._find_model(p["modelId"])
         commitment = p.get("commitmentDuration")
+        quota = self.committed_unit_quota if commitment else self.no_commitment_unit_quota
+        if p["modelUnits"] > quota:  # the account's quota, as AWS enforces it
+            raise ServiceError(
+                "ServiceQuotaExceededException",
+                f"{p['modelUnits']} model units exceed the account's quota of {quota}",
+            )
         now = self.clock.time()
         arn = self._arn("provisioned-model", _new_id())
         self._throughputs[arn] = {

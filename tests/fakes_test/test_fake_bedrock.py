@@ -342,6 +342,9 @@ def test_model_name_is_free_again_after_a_failed_job(
             {"customizationConfig": hyper(inferenceMaxTokens=-1)},
             "hyperParameters.inferenceMaxTokens",
         ),
+        # Beyond the base model's context (UNCONFIRMED bounds: the README's safe choice).
+        ({"customizationConfig": hyper(maxPromptLength=10**12)}, "maxPromptLength 10000"),
+        ({"customizationConfig": hyper(inferenceMaxTokens=10**9)}, "inferenceMaxTokens 10000"),
         ({"jobName": "bad_job_name"}, "jobName"),
         ({"jobName": "j" * 64}, "jobName"),
         ({"customModelName": "bad.model"}, "customModelName"),
@@ -572,6 +575,19 @@ def test_provisioned_throughput_create_checks(
     assert code == "ValidationException"
     assert "commitmentDuration" in message
     assert len(fake.throughputs) == 1
+
+
+def test_model_units_beyond_the_quota_are_refused(
+    bedrock: Any, clock: FakeClock, fake: FakeBedrock
+) -> None:
+    model_arn = completed_model(bedrock, clock, fake, 1)
+    for units, commitment in ((3, {}), (51, {"commitmentDuration": "OneMonth"})):
+        with pytest.raises(ClientError) as info:
+            bedrock.create_provisioned_model_throughput(
+                modelUnits=units, provisionedModelName="pt", modelId=model_arn, **commitment
+            )
+        assert error_of(info)[0] == "ServiceQuotaExceededException"
+    assert fake.throughputs == {}
 
 
 def test_provisioned_throughput_update_switches_name_and_model(

@@ -164,7 +164,7 @@ def test_full_spec_is_valid() -> None:
         temperature=1,
         fallbackScore=0.5,
         maxAttempts=10,
-        endpointUrl="https://bedrock-runtime.us-west-2.amazonaws.com",
+        endpointUrl="http://localhost:4566/",
         rubric="{{json}} {question} {answer} {reference} {metadata.task_id} {metadata.a b}",
     )
     assert set(full) == set(SPEC_KEYS)
@@ -271,6 +271,9 @@ BAD_KEYS: list[tuple[dict[str, Any], str, str]] = [
     ({"fallbackScore": float("nan")}, "fallbackScore", "allowed: a number from 0 to 1"),
     ({"endpointUrl": "localhost:8080"}, "endpointUrl", "allowed: an http(s) URL"),
     ({"endpointUrl": 5}, "endpointUrl", "got 5; allowed: an http(s) URL"),
+    # The judge's signed requests carry the Lambda role's token: loopback test endpoints only.
+    ({"endpointUrl": "http://169.254.169.254/"}, "endpointUrl", "is link-local"),
+    ({"endpointUrl": "https://bedrock-runtime.us-west-2.amazonaws.com"}, "endpointUrl", "loopback"),
     ({"modelID": MODEL}, "modelID", "unknown key (did you mean 'modelId'?); allowed keys: type"),
     ({"score_range": [0, 1]}, "score_range", "(did you mean 'scoreRange'?)"),
     ({"zzz": 1}, "zzz", "unknown key; allowed keys:"),

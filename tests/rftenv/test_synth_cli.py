@@ -43,6 +43,8 @@ def test_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> No
             "name",
             "parent",
             "provider",
+            "protect",
+            "retainOnDelete",
             "id",
             "inputs",
             "outputs",
@@ -60,6 +62,17 @@ def test_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> No
     (bucket,) = versioning["propertyDependencies"]["bucket"]
     assert by_urn[bucket]["name"] == "rft-storage-data"
     assert bucket in versioning["dependencies"]
+
+
+def test_the_table_flags_protected_and_retained_resources(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["synth", "prod"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (job,) = [line for line in lines if "dynamic/bedrock:RftCustomizationJob" in line]
+    assert job.endswith("[retained on delete]") and "[protected]" not in job
+    (key,) = [line for line in lines if "aws:kms/key:Key" in line]
+    assert key.endswith("[protected] [retained on delete]")
 
 
 def test_unknown_stack_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
