@@ -19,12 +19,12 @@ from components.graders import (
     grader_files,
     grader_role_statements,
 )
-from components.naming import PROJECT, Names
+from components.naming import PRODUCTION_OUTPUT, PROJECT, Names
 from components.observability import MonitoredGrader, Observability, ObservabilityArgs
 from components.packaging import code_digest, grader_archive, relative_path
 from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
 from components.tags import default_tags
-from components.training import RftTraining, RftTrainingArgs
+from components.training import RftTraining, RftTrainingArgs, models_retained
 
 OUTPUT_PREFIX = "rft-output/"
 PURPOSES = ("training", "validation")
@@ -120,6 +120,8 @@ class RftEnvironment(pulumi.ComponentResource):
                     policy=documents.to_json(key_policy_document(config)),
                     deletion_window_days=config.kms.deletion_window_days,
                     protect=config.production,
+                    # A retained model stays encrypted with this key: keep the key too.
+                    retain_on_delete=models_retained(config),
                 ),
                 opts=child,
             )
@@ -239,6 +241,7 @@ class RftEnvironment(pulumi.ComponentResource):
         )
         self.outputs: dict[str, pulumi.Input[object]] = {
             "environment": config.environment,
+            PRODUCTION_OUTPUT: config.production,
             "accountId": config.account.id,
             "region": config.region,
             "keyArn": key_arn,

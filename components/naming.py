@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 
 PROJECT = "rft-env"
+# The stack output recording whether a deployment was made as production: the rollout gate
+# reads it from the deployed state, so leaving production is seen as a change of its own.
+PRODUCTION_OUTPUT = "production"
 
 _REGION_RE = re.compile(r"^(?P<geo>[a-z]{2})(?P<kind>-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
@@ -72,6 +75,22 @@ def custom_model_name(name_prefix: str, suffix: str) -> str:
     '--', so this keeps a single '-': models are only ever looked up by exact name or ARN,
     never by prefix, and an exact name with a fixed-length suffix is unambiguous."""
     return f"{name_prefix}-model-{suffix}"
+
+
+# --- Inference names --------------------------------------------------------------------------
+# The provisioned throughput or on-demand deployment serving the job's model, by
+# `inference.mode`. The job provider recognises the stack's own inference by these names
+# (bedrock.job: a model its own inference still serves is handed over, not deleted).
+INFERENCE_NAME_SUFFIXES = {"provisioned": "pt", "on_demand": "on-demand"}
+
+
+def inference_name(name_prefix: str, mode: str) -> str:
+    return f"{name_prefix}-{INFERENCE_NAME_SUFFIXES[mode]}"
+
+
+def inference_names(name_prefix: str) -> frozenset[str]:
+    """Every name the stack's inference can have, whatever its mode."""
+    return frozenset(inference_name(name_prefix, mode) for mode in INFERENCE_NAME_SUFFIXES)
 
 
 @dataclass(frozen=True)

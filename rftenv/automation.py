@@ -2,11 +2,13 @@
 
 `Stack.up` blocks and there is no async API, and in-process concurrency has known issues
 with dynamic providers, so each preview or update runs in a worker process of its own:
-`python -m rftenv.automation {preview,up} STACK`. The worker selects (or creates) the stack
-over this project's program, runs the operation with the policy pack, and streams JSON
-lines to the parent: progress messages, then one outcome. The parent
-(`AutomationRunner`) turns those into `rftenv.rollout.Outcome`s. Everything here needs the
-Pulumi CLI, except `outcome_from_events`, which turns engine events into an outcome.
+`python -m rftenv.automation {deployed,preview,up} STACK`. The worker selects (or creates)
+the stack over this project's program and streams JSON lines to the parent: progress
+messages, then one result. `deployed` reads what the stack has deployed (its export and
+outputs); `preview` and `up` run with the policy pack. The parent (`AutomationRunner`)
+turns those into `rftenv.rollout.Deployed` and `Outcome`s. Everything here needs the
+Pulumi CLI, except `outcome_from_events` and `deployed_from_export`, which turn engine
+events and a stack export into what the gate reads.
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rftenv.rollout import Outcome, PolicyFinding, Progress, Step
+from rftenv.rollout import (
+    PROTECTION_INPUTS,
+    REMOVING_OPS,
+    Deployed,
+    Outcome,
+    PolicyFinding,
+    Progress,
+    ResourceState,
+    Step,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POLICY_PACK = PROJECT_DIR / "policies"
@@ -49,11 +60,29 @@ def _op(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
+def _protection_inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: inputs[key] for key in PROTECTION_INPUTS if key in (inputs or {})}
+
+
+def planned_state(state: Any) -> ResourceState:
+    """A step's new state (`pulumi.automation.events.StepEventStateMetadata`), as the
+    gate compares it."""
+    return ResourceState(
+        state.urn,
+        state.type,
+        protect=bool(state.protect),
+        retain_on_delete=bool(state.retain_on_delete),
+        inputs=_protection_inputs(state.inputs),
+    )
+
+
 def outcome_from_events(events: Iterable[Any], *, ok: bool, error: str = "") -> Outcome:
     """What a preview or update did, from its `pulumi.automation.EngineEvent`s: the
-    planned steps (with whether the resource is protected), policy findings, and the
-    change counts from the summary (or counted from the steps when there is none)."""
+    planned steps (with whether the resource is protected), the state each resource
+    would be left in, policy findings, and the change counts from the summary (or
+    counted from the steps when there is none)."""
     steps: list[Step] = []
+    planned: dict[str, ResourceState] = {}
     findings: list[PolicyFinding] = []
     summary: dict[str, int] | None = None
     for event in events:
@@ -61,6 +90,8 @@ def outcome_from_events(events: Iterable[Any], *, ok: bool, error: str = "") -> 
             meta = event.resource_pre_event.metadata
             state = meta.old or meta.new
             steps.append(Step(_op(meta.op), meta.urn, meta.type, bool(state and state.protect)))
+            if meta.new is not None and _op(meta.op) not in REMOVING_OPS:
+                planned[meta.urn] = planned_state(meta.new)
         elif event.policy_event is not None:
             policy = event.policy_event
             findings.append(
@@ -78,7 +109,42 @@ def outcome_from_events(events: Iterable[Any], *, ok: bool, error: str = "") -> 
         for step in steps:
             summary[step.op] = summary.get(step.op, 0) + 1
     changes = {op: n for op, n in summary.items() if op != "same" and n}
-    return Outcome(ok=ok, changes=changes, steps=steps, policy=findings, error=error)
+    return Outcome(
+        ok=ok,
+        changes=changes,
+        steps=steps,
+        policy=findings,
+        error=error,
+        planned=list(planned.values()),
+    )
+
+
+def deployed_from_export(
+    deployment: Mapping[str, Any] | None, outputs: Mapping[str, Any]
+) -> Deployed:
+    """What a stack has deployed, from `Stack.export_stack().deployment` (its
+    `resources`, each with `urn`, `type`, `protect`, `retainOnDelete` and `inputs`) and
+    its stack outputs (plain values). Resources pending deletion (`delete: true`, the old
+    halves of replacements) are leaving anyway and are not compared."""
+    resources = [
+        ResourceState(
+            str(resource.get("urn", "")),
+            str(resource.get("type", "")),
+            protect=bool(resource.get("protect")),
+            retain_on_delete=bool(resource.get("retainOnDelete")),
+            inputs=_protection_inputs(resource.get("inputs")),
+        )
+        for resource in (deployment or {}).get("resources") or []
+        if not resource.get("delete")
+    ]
+    return Deployed(ok=True, resources=resources, outputs=dict(outputs))
+
+
+def read_deployed(stack: Any) -> Deployed:
+    """What an Automation API `Stack` has deployed now (needs the CLI). Secret outputs
+    are left out: the gate reads none, and they must not travel to the parent."""
+    outputs = {name: output.value for name, output in stack.outputs().items() if not output.secret}
+    return deployed_from_export(stack.export_stack().deployment, outputs)
 
 
 def progress_line(event: Any) -> str | None:
@@ -111,6 +177,16 @@ def outcome_from_json(data: dict[str, Any]) -> Outcome:
         steps=[Step(**step) for step in data.get("steps", [])],
         policy=[PolicyFinding(**finding) for finding in data.get("policy", [])],
         error=str(data.get("error", "")),
+        planned=[ResourceState(**state) for state in data.get("planned", [])],
+    )
+
+
+def deployed_from_json(data: dict[str, Any]) -> Deployed:
+    return Deployed(
+        ok=bool(data["ok"]),
+        resources=[ResourceState(**state) for state in data.get("resources", [])],
+        outputs=dict(data.get("outputs", {})),
+        error=str(data.get("error", "")),
     )
 
 
@@ -121,8 +197,23 @@ def _emit(kind: str, value: Any) -> None:
     print(json.dumps({kind: value}), flush=True)
 
 
+def _failure(auto: Any, failure: Exception) -> str:
+    if isinstance(failure, auto.CommandError):
+        return _tail(failure.stderr or str(failure))
+    return f"{type(failure).__name__}: {failure}"
+
+
 def worker(operation: str, stack_name: str, project_dir: Path, policy_pack: Path) -> int:
     from pulumi import automation as auto
+
+    if operation == "deployed":
+        try:
+            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(project_dir))
+            deployed = read_deployed(stack)
+        except Exception as failure:  # report, never hang the parent without a result
+            deployed = Deployed(ok=False, error=_failure(auto, failure))
+        _emit("deployed", asdict(deployed))
+        return 0
 
     events: list[Any] = []
 
@@ -144,12 +235,8 @@ def worker(operation: str, stack_name: str, project_dir: Path, policy_pack: Path
                 color="never",
                 show_secrets=False,
             )
-    except auto.CommandError as failure:
-        ok = False
-        error = _tail(failure.stderr or str(failure))
     except Exception as failure:  # report, never hang the parent without an outcome
-        ok = False
-        error = f"{type(failure).__name__}: {failure}"
+        ok, error = False, _failure(auto, failure)
     _emit("outcome", _outcome_json(outcome_from_events(events, ok=ok, error=error)))
     return 0
 
@@ -163,18 +250,25 @@ def _tail(text: str, lines: int = 6) -> str:
 # The parent side
 # --------------------------------------------------------------------------------------
 class AutomationRunner:
-    """`StackRunner` over worker processes: previews and updates run in parallel as
-    separate processes, and their progress is forwarded line by line."""
+    """`StackRunner` over worker processes: reads of the deployed state, previews and
+    updates run in parallel as separate processes, and their progress is forwarded line
+    by line."""
 
     def __init__(self, project_dir: Path = PROJECT_DIR, policy_pack: Path = POLICY_PACK) -> None:
         self.project_dir = project_dir
         self.policy_pack = policy_pack
 
+    def deployed(self, stack: str, progress: Progress) -> Deployed:
+        result, failure = self._run("deployed", stack, progress)
+        return Deployed(ok=False, error=failure) if result is None else deployed_from_json(result)
+
     def preview(self, stack: str, progress: Progress) -> Outcome:
-        return self._run("preview", stack, progress)
+        result, failure = self._run("preview", stack, progress)
+        return Outcome(ok=False, error=failure) if result is None else outcome_from_json(result)
 
     def up(self, stack: str, progress: Progress) -> Outcome:
-        return self._run("up", stack, progress)
+        result, failure = self._run("up", stack, progress)
+        return Outcome(ok=False, error=failure) if result is None else outcome_from_json(result)
 
     def command(self, operation: str, stack: str) -> list[str]:
         return [
@@ -189,7 +283,12 @@ class AutomationRunner:
             str(self.policy_pack),
         ]
 
-    def _run(self, operation: str, stack: str, progress: Progress) -> Outcome:
+    def _run(
+        self, operation: str, stack: str, progress: Progress
+    ) -> tuple[dict[str, Any] | None, str]:
+        """Run one worker: its result message (`deployed` or `outcome`), or None and
+        why there is none."""
+        kind = "deployed" if operation == "deployed" else "outcome"
         process = subprocess.Popen(
             self.command(operation, stack),
             stdout=subprocess.PIPE,
@@ -197,7 +296,7 @@ class AutomationRunner:
             text=True,
             cwd=self.project_dir,
         )
-        outcome: Outcome | None = None
+        result: dict[str, Any] | None = None
         assert process.stdout is not None
         for line in process.stdout:
             try:
@@ -205,22 +304,22 @@ class AutomationRunner:
             except ValueError:
                 progress(line.rstrip())
                 continue
-            if "progress" in message:
+            if not isinstance(message, dict):
+                progress(line.rstrip())
+            elif "progress" in message:
                 progress(str(message["progress"]))
-            elif "outcome" in message:
-                outcome = outcome_from_json(message["outcome"])
+            elif kind in message:
+                result = message[kind]
         stderr = process.stderr.read() if process.stderr else ""
         code = process.wait()
-        if outcome is None:
-            return Outcome(
-                ok=False, error=f"{operation} worker exited {code}: {_tail(stderr) or 'no output'}"
-            )
-        return outcome
+        if result is None:
+            return None, f"{operation} worker exited {code}: {_tail(stderr) or 'no output'}"
+        return result, ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rftenv.automation")
-    parser.add_argument("operation", choices=("preview", "up"))
+    parser.add_argument("operation", choices=("deployed", "preview", "up"))
     parser.add_argument("stack")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
     parser.add_argument("--policy-pack", type=Path, default=POLICY_PACK)

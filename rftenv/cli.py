@@ -8,10 +8,33 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from rftenv.rollout import StackResult
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error of the CLI (argparse's default
+    prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= {minimum}")
+        return value
+
+    return parse
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -21,7 +44,7 @@ def _synth(args: argparse.Namespace) -> int:
 
     try:
         result = synth.synthesize(args.stack)
-    except synth.StackNotFoundError as error:
+    except (synth.StackNotFoundError, synth.StackFileError) as error:
         print(f"rftenv synth: {error}", file=sys.stderr)
         return 2
     except pulumi.RunError as error:
@@ -38,6 +61,13 @@ def _synth(args: argparse.Namespace) -> int:
 def _validate_data(args: argparse.Namespace) -> int:
     from components.datasets import validate_dataset
 
+    if args.min_records > args.max_records:
+        print(
+            f"rftenv validate-data: --min-records {args.min_records} is above --max-records "
+            f"{args.max_records}",
+            file=sys.stderr,
+        )
+        return 2
     report = validate_dataset(
         args.file,
         min_records=args.min_records,
@@ -59,7 +89,12 @@ def _validate_data(args: argparse.Namespace) -> int:
 def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
     """(label, spec) from --spec, or from a stack's config (--stack/--grader)."""
     if args.spec is not None:
-        spec = json.loads(args.spec)
+        try:
+            spec = json.loads(args.spec)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--spec is not valid JSON: {error}") from None
+        except RecursionError:
+            raise ValueError("--spec is nested too deeply to read") from None
         return "ad-hoc spec", spec
     from rftenv import synth
 
@@ -112,6 +147,19 @@ def _grade(args: argparse.Namespace) -> int:
     return 1 if summary["graderRaised"] else 0
 
 
+def _policy_config(path: Path) -> Any:
+    """The `--policy-pack-config` document; ValueError or OSError naming `path`."""
+    from components.files import read_text
+    from rftenv.pack_runner import require_policy_config
+
+    try:
+        return require_policy_config(json.loads(read_text(path)))
+    except ValueError as error:  # not UTF-8, not JSON, not an object of policies
+        raise ValueError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to read") from None
+
+
 def _audit(args: argparse.Namespace) -> int:
     import pulumi
 
@@ -123,11 +171,7 @@ def _audit(args: argparse.Namespace) -> int:
         print("rftenv audit: name at least one stack, or --all", file=sys.stderr)
         return 2
     try:
-        policy_config = (
-            json.loads(args.policy_pack_config.read_text(encoding="utf-8"))
-            if args.policy_pack_config
-            else None
-        )
+        policy_config = _policy_config(args.policy_pack_config) if args.policy_pack_config else None
         acceptances = audit.load_acceptances()
         # A broken plan (a ValueError) stops the audit: it names the deployment roles' trust.
         principals = audit.plan_principals()
@@ -145,7 +189,12 @@ def _audit(args: argparse.Namespace) -> int:
                 acceptances=acceptances,
                 rollout_principals=principals,
             )
-        except (synth.StackNotFoundError, PolicyConfigError, audit.AuditInputError) as error:
+        except (
+            synth.StackNotFoundError,
+            synth.StackFileError,
+            PolicyConfigError,
+            audit.AuditInputError,
+        ) as error:
             print(f"rftenv audit: {error}", file=sys.stderr)
             return 2
         except pulumi.RunError as error:
@@ -153,12 +202,17 @@ def _audit(args: argparse.Namespace) -> int:
             return 2
         directory = (args.out or audit.RENDERED_DIR) / stack
         files = report.files()
-        if args.check:
-            changed = audit.stale(files, directory)
-            outdated = [f"out of date: {directory / name}" for name in changed]
-        else:
-            changed = audit.write(files, directory)
-            outdated = []
+        try:
+            if args.check:
+                changed = audit.stale(files, directory)
+                outdated = [f"out of date: {directory / name}" for name in changed]
+            else:
+                changed = audit.write(files, directory)
+                outdated = []
+        except OSError as error:
+            verb = "read" if args.check else "write"
+            print(f"rftenv audit {stack}: cannot {verb} {directory}: {error}", file=sys.stderr)
+            return 2
         print(audit.render_report(report, directory, changed, written=not args.check))
         for problem in [*report.problems(), *outdated]:
             print(f"  FAIL {problem}")
@@ -203,12 +257,18 @@ def _rollout(args: argparse.Namespace) -> int:
         rollout.PlanError,
         ConfigError,
         synth.StackNotFoundError,
+        synth.StackFileError,
         automation.PulumiNotFoundError,
     ) as error:
         print(f"rftenv rollout: {error}", file=sys.stderr)
         return 2
     if args.parallel < 1:
         print("rftenv rollout: --parallel must be at least 1", file=sys.stderr)
+        return 2
+    problems = rollout.check_allow_lowering(plan, args.allow_lowering_protection)
+    for problem in problems:
+        print(f"rftenv rollout: {problem}", file=sys.stderr)
+    if problems:
         return 2
     return rollout.run_and_report(
         plan,
@@ -218,11 +278,12 @@ def _rollout(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         confirm=_confirm_interactively(args.yes),
         out=sys.stdout,
+        allow_lowering=frozenset(args.allow_lowering_protection),
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,13 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
         "file is valid. `pulumi up` runs the same checks on the stack's data files.",
     )
     validate.add_argument("file", type=Path)
-    validate.add_argument("--min-records", type=int, default=100)
-    validate.add_argument("--max-records", type=int, default=20_000)
-    validate.add_argument("--max-problems", type=int, default=50)
+    validate.add_argument("--min-records", type=_at_least(0), default=100)
+    validate.add_argument("--max-records", type=_at_least(0), default=20_000)
+    validate.add_argument("--max-problems", type=_at_least(1), default=50)
     validate.add_argument("--allow-duplicates", action="store_true")
     validate.add_argument(
         "--max-bytes",
-        type=int,
+        type=_at_least(0),
         default=None,
         help="a file size limit of your own (AWS documents none for RFT data)",
     )
@@ -307,11 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
         "rollout",
         help="preview and update stacks in waves, with gates (needs the Pulumi CLI)",
         description="For each wave of the plan: preview every stack with the policy pack; "
-        "stop before updating if a preview fails, a policy is violated, or a protected "
+        "stop before updating if a preview fails, a policy is violated, a protected "
         "resource (or any resource of a production stack) would be replaced or deleted "
-        "without allowReplace; then update the wave's stacks in parallel, each in its own "
-        "process, and halt at the first failure. Ends with a summary table; exits 1 on any "
-        "failure, 2 on unusable input or without the Pulumi CLI.",
+        "without allowReplace, or a protection would be lowered compared with the "
+        "deployed state without --allow-lowering-protection; then update the wave's "
+        "stacks in parallel, each in its own process, and halt at the first failure. Ends "
+        "with a summary table; exits 1 on any failure, 2 on unusable input or without the "
+        "Pulumi CLI.",
     )
     rollout_cmd.add_argument(
         "--plan", type=Path, help="the rollout plan (default: stacks/rollout.yaml)"
@@ -328,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     rollout_cmd.add_argument(
         "--yes", action="store_true", help="update each wave without asking for confirmation"
     )
+    rollout_cmd.add_argument(
+        "--allow-lowering-protection",
+        action="append",
+        default=[],
+        metavar="STACK",
+        help="let STACK's update lower a protection compared with what it has deployed "
+        "(leave production, shorten a key's deletion window, set forceDestroy, remove "
+        "protect or retainOnDelete); without it the gate stops such a stack. Repeat for "
+        "each stack; what is lowered is still printed",
+    )
     rollout_cmd.set_defaults(handler=_rollout)
 
     from rftenv import metrics, status
@@ -342,7 +415,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "grade" and args.stack and not args.grader:
         parser.error("--stack needs --grader")
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except RecursionError:
+        # Only input nests this deep (JSON, YAML, a spec): whichever parser met it, the
+        # operator gets one line, not a thousand-frame traceback.
+        print(f"rftenv {args.command}: input nested too deeply to read", file=sys.stderr)
+        return 2
 
 
 def run() -> None:

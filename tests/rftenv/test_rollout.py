@@ -4,12 +4,14 @@ stack-runner seam (no Pulumi CLI), plus the Automation API worker's plumbing."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,11 @@ from pulumi.automation import EngineEvent
 from rftenv import automation, rollout, synth
 from rftenv.cli import main
 from rftenv.rollout import (
+    Deployed,
     Outcome,
     PlanError,
     PolicyFinding,
+    ResourceState,
     RolloutPlan,
     StackInfo,
     StackResult,
@@ -36,17 +40,21 @@ CREATE = {"create": 3}
 
 
 class FakeRunner:
-    """Scripted outcomes per stack; records the order of calls and their concurrency."""
+    """Scripted outcomes per stack; records the order of calls and their concurrency.
+    Reads of the deployed state are recorded apart, in `reads` (default: never deployed)."""
 
     def __init__(
         self,
         previews: dict[str, Outcome] | None = None,
         ups: dict[str, Outcome] | None = None,
         barrier: threading.Barrier | None = None,
+        deployed: dict[str, Deployed] | None = None,
     ) -> None:
         self.previews = previews or {}
         self.ups = ups or {}
         self.barrier = barrier
+        self.deployments = deployed or {}
+        self.reads: list[str] = []
         self.calls: list[tuple[str, str]] = []
         self.active = 0
         self.most_active = 0
@@ -67,6 +75,13 @@ class FakeRunner:
         finally:
             with self._lock:
                 self.active -= 1
+
+    def deployed(self, stack: str, progress: Callable[[str], None]) -> Deployed:
+        with self._lock:
+            self.reads.append(stack)
+            # The gate compares a preview with what was deployed before it.
+            assert ("preview", stack) not in self.calls, "deployed state read after preview"
+        return self.deployments.get(stack, Deployed())
 
     def preview(self, stack: str, progress: Callable[[str], None]) -> Outcome:
         return self._call("preview", stack, progress)
@@ -100,10 +115,11 @@ INFOS = {"dev": NONPROD, "staging": NONPROD, "prod-a": PROD, "prod-b": PROD}
 def roll(
     runner: FakeRunner,
     the_plan: RolloutPlan = PLAN,
+    infos: dict[str, StackInfo] = INFOS,
     **options: object,
 ) -> tuple[rollout.RolloutReport, str]:
     out = io.StringIO()
-    report = run_rollout(the_plan, runner, INFOS, out=out, clock=Clock(), **options)  # type: ignore[arg-type]
+    report = run_rollout(the_plan, runner, infos, out=out, clock=Clock(), **options)  # type: ignore[arg-type]
     return report, out.getvalue()
 
 
@@ -240,12 +256,247 @@ def test_the_gate_reports_every_reason() -> None:
             Step("update", "urn:u", "t", protected=True),
         ],
     )
-    reasons = rollout.gate("s", NONPROD, preview, [])
+    reasons = rollout.gate("s", NONPROD, preview, [], Deployed())
     assert reasons == [
         "preview failed: failed",
         "policy a [advisory]: m",
         "would delete-replaced protected resource urn:d "
         "(allow it under allowReplace.s in the plan)",
+    ]
+
+
+# --- protections lowered, judged against what is deployed -----------------------------------
+KEY_TYPE, BUCKET_TYPE = "aws:kms/key:Key", "aws:s3/bucket:Bucket"
+KEY = f"urn:pulumi:prod-a::rft-env::{KEY_TYPE}::rft-kms-key"
+BUCKET = f"urn:pulumi:prod-a::rft-env::{BUCKET_TYPE}::rft-storage-data"
+GRADER = "urn:pulumi:prod-a::rft-env::aws:lambda/function:Function::rft-grader"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown value at preview
+
+
+def key(window: object = 30, *, protect: bool = True) -> ResourceState:
+    return ResourceState(KEY, KEY_TYPE, protect=protect, inputs={"deletionWindowInDays": window})
+
+
+def bucket(force: object = False, *, protect: bool = True) -> ResourceState:
+    return ResourceState(BUCKET, BUCKET_TYPE, protect=protect, inputs={"forceDestroy": force})
+
+
+# `prod-a` as a production deployment leaves it: a protected key with a 30-day window and a
+# protected bucket without forceDestroy.
+DEPLOYED_PROD = Deployed(resources=[key(), bucket()], outputs={"production": True})
+LOWERED = "lowers a protection: "
+ALLOW = " (allow it with `rftenv rollout --allow-lowering-protection prod-a`)"
+
+
+@pytest.mark.parametrize(
+    ("deployed", "planned", "production", "lowered"),
+    [
+        # Nothing deployed yet: nothing to lower.
+        (Deployed(), [key(7, protect=False), bucket(True)], False, []),
+        # Raising protections lowers nothing.
+        (Deployed(resources=[key(7, protect=False), bucket(True)]), [key(), bucket()], True, []),
+        (DEPLOYED_PROD, [key(), bucket()], True, []),
+        (
+            DEPLOYED_PROD,
+            [key(7)],
+            True,
+            [
+                f"shortens the deletion window (deletionWindowInDays) from 30 days to 7 days "
+                f"on {KEY}"
+            ],
+        ),
+        # A key deployed without a window has KMS's default, 30 days.
+        (
+            Deployed(resources=[ResourceState(KEY, KEY_TYPE)]),
+            [key(14, protect=False)],
+            False,
+            [
+                f"shortens the deletion window (deletionWindowInDays) from 30 days to 14 days "
+                f"on {KEY}"
+            ],
+        ),
+        (
+            DEPLOYED_PROD,
+            [key(UNKNOWN)],
+            True,
+            [
+                "shortens the deletion window (deletionWindowInDays) from 30 days to a value "
+                f"not known until the update on {KEY}"
+            ],
+        ),
+        # Another type's default is not assumed to be KMS's.
+        (
+            Deployed(
+                resources=[ResourceState("urn:c", "aws:x/y:Z", inputs={"deletionWindowInDays": 9})]
+            ),
+            [ResourceState("urn:c", "aws:x/y:Z")],
+            False,
+            [
+                "shortens the deletion window (deletionWindowInDays) from 9 days to the type's "
+                "default on urn:c"
+            ],
+        ),
+        (DEPLOYED_PROD, [bucket(True)], True, [f"sets forceDestroy to true on {BUCKET}"]),
+        (
+            Deployed(resources=[ResourceState(BUCKET, BUCKET_TYPE)]),
+            [bucket(UNKNOWN, protect=False)],
+            False,
+            [f"sets forceDestroy to a value not known until the update on {BUCKET}"],
+        ),
+        (Deployed(resources=[bucket(True)]), [bucket(True)], True, []),
+        (DEPLOYED_PROD, [bucket(protect=False)], True, [f"removes protect from {BUCKET}"]),
+        (
+            Deployed(resources=[ResourceState(GRADER, "f", retain_on_delete=True)]),
+            [ResourceState(GRADER, "f")],
+            False,
+            [f"removes retainOnDelete from {GRADER}"],
+        ),
+        (
+            DEPLOYED_PROD,
+            [],
+            False,
+            [
+                "leaves production (the deployed stack has production: true; its stack "
+                "config now says production: false)"
+            ],
+        ),
+        # Deployed before the program exported `production`, or as non-production: the
+        # resources' own protections still count.
+        (Deployed(resources=[key()]), [key(protect=False)], False, [f"removes protect from {KEY}"]),
+        (Deployed(outputs={"production": False}), [], False, []),
+        # A replacement's steps all carry the new state: it is judged once.
+        (
+            DEPLOYED_PROD,
+            [bucket(True), bucket(True)],
+            True,
+            [f"sets forceDestroy to true on {BUCKET}"],
+        ),
+    ],
+)
+def test_lowered_protections_compare_the_plan_with_the_deployed_state(
+    deployed: Deployed, planned: list[ResourceState], production: bool, lowered: list[str]
+) -> None:
+    assert rollout.lowered_protections(deployed, planned, production=production) == lowered
+
+
+def red_team_preview() -> Outcome:
+    """`production: false` and `deletionWindowDays: 7` on prod in one change: the program
+    then unprotects the key and the buckets, and sets forceDestroy."""
+    return Outcome(
+        ok=True,
+        changes={"update": 2},
+        steps=[
+            Step("update", KEY, KEY_TYPE, protected=True),
+            Step("update", BUCKET, BUCKET_TYPE, protected=True),
+        ],
+        planned=[key(7, protect=False), bucket(True, protect=False)],
+    )
+
+
+RED_TEAM_INFOS = {"prod-a": StackInfo("777788889999", "us-east-1", production=False)}
+RED_TEAM_REASONS = [
+    LOWERED + "leaves production (the deployed stack has production: true; its stack config "
+    "now says production: false)" + ALLOW,
+    f"{LOWERED}removes protect from {KEY}{ALLOW}",
+    f"{LOWERED}shortens the deletion window (deletionWindowInDays) from 30 days to 7 days "
+    f"on {KEY}{ALLOW}",
+    f"{LOWERED}removes protect from {BUCKET}{ALLOW}",
+    f"{LOWERED}sets forceDestroy to true on {BUCKET}{ALLOW}",
+]
+
+
+def test_leaving_production_with_a_shorter_key_window_stops_before_any_update() -> None:
+    """The red-team case: the edited stack file says the stack is not production, so only
+    the deployed state shows what the change takes away."""
+    runner = FakeRunner(previews={"prod-a": red_team_preview()}, deployed={"prod-a": DEPLOYED_PROD})
+    report, out = roll(runner, plan(("prod", ["prod-a"])), RED_TEAM_INFOS)
+    assert results(report) == {"prod-a": "blocked"}
+    assert runner.reads == ["prod-a"]
+    assert ("up", "prod-a") not in runner.calls
+    (blocked,) = report.results
+    assert blocked.reasons == RED_TEAM_REASONS
+    for reason in RED_TEAM_REASONS:
+        assert f"  prod-a:   {reason}" in out
+
+
+def test_the_flag_lets_a_reviewed_lowering_through_and_still_shows_it() -> None:
+    runner = FakeRunner(previews={"prod-a": red_team_preview()}, deployed={"prod-a": DEPLOYED_PROD})
+    report, out = roll(
+        runner, plan(("prod", ["prod-a"])), RED_TEAM_INFOS, allow_lowering={"prod-a"}
+    )
+    assert results(report) == {"prod-a": "updated"}
+    assert (
+        "  prod-a:   allowed by --allow-lowering-protection: sets forceDestroy to true on " in out
+    )
+    # Leave for one stack is no leave for another.
+    runner = FakeRunner(previews={"prod-a": red_team_preview()}, deployed={"prod-a": DEPLOYED_PROD})
+    report, _ = roll(runner, plan(("prod", ["prod-a"])), RED_TEAM_INFOS, allow_lowering={"prod-b"})
+    assert results(report) == {"prod-a": "blocked"}
+
+
+def test_a_stack_deployed_as_production_gates_deletions_whatever_its_file_says() -> None:
+    """Deleting the key, the data bucket or any other resource of a stack deployed as
+    production needs allowReplace, even once the file says `production: false` and even
+    with leave to lower protections."""
+    deleting = Outcome(
+        ok=True,
+        changes={"delete": 3},
+        steps=[
+            Step("delete", KEY, KEY_TYPE, protected=True),
+            Step("delete", BUCKET, BUCKET_TYPE, protected=True),
+            Step("delete", GRADER, "aws:lambda/function:Function"),
+        ],
+    )
+    deployed = Deployed(
+        resources=[*DEPLOYED_PROD.resources, ResourceState(GRADER, "f")],
+        outputs={"production": True},
+    )
+    reasons = rollout.gate(
+        "prod-a", RED_TEAM_INFOS["prod-a"], deleting, [], deployed, allow_lowering=True
+    )
+    allow = " (allow it under allowReplace.prod-a in the plan)"
+    assert reasons == [
+        f"would delete protected resource {KEY}{allow}",
+        f"would delete protected resource {BUCKET}{allow}",
+        f"would delete resource of a production stack {GRADER}{allow}",
+    ]
+    # A stack never deployed as production, with the same file, may delete its grader.
+    assert (
+        rollout.gate("dev", NONPROD, Outcome(ok=True, steps=deleting.steps[2:]), [], Deployed())
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "deployed",
+    [
+        Deployed(ok=False, error="error: could not decrypt the state"),
+        RuntimeError("worker vanished"),
+    ],
+)
+def test_a_stack_whose_deployed_state_cannot_be_read_is_stopped(
+    deployed: Deployed | Exception,
+) -> None:
+    class Unreadable(FakeRunner):
+        def deployed(self, stack: str, progress: Callable[[str], None]) -> Deployed:
+            if isinstance(deployed, Exception):
+                raise deployed
+            return deployed
+
+    report, out = roll(Unreadable(), plan(("dev", ["dev"])), allow_lowering={"dev"})
+    assert results(report) == {"dev": "blocked"}
+    expected = (
+        "error: could not decrypt the state"
+        if isinstance(deployed, Deployed)
+        else "RuntimeError: worker vanished"
+    )
+    assert f"dev:   could not read the deployed state: {expected}" in out
+
+
+def test_leave_to_lower_must_name_stacks_of_the_plan() -> None:
+    assert rollout.check_allow_lowering(PLAN, ["prod-a", "prdo-a", "prdo-a"]) == [
+        "--allow-lowering-protection: got 'prdo-a'; allowed: a stack of the plan "
+        "(dev, staging, prod-a, prod-b)"
     ]
 
 
@@ -435,6 +686,56 @@ def test_cli_without_yes_and_without_a_terminal_does_not_update(
     assert not [call for call in runner.calls if call[0] == "up"]
 
 
+def test_cli_refuses_leave_to_lower_for_a_stack_not_in_the_plan(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner = FakeRunner()
+    monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
+    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    assert main(["rollout", "--yes", "--allow-lowering-protection", "prdo"]) == 2
+    assert capsys.readouterr().err == (
+        "rftenv rollout: --allow-lowering-protection: got 'prdo'; allowed: a stack of the "
+        "plan (dev, staging, prod, prod-b)\n"
+    )
+    assert runner.calls == []
+
+
+def test_cli_rollout_gates_a_lowered_protection_unless_the_command_allows_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prod` as deployed has a 30-day key window; the change would make it 7."""
+    urn = KEY.replace("prod-a", "prod")
+    deployed = Deployed(
+        resources=[ResourceState(urn, KEY_TYPE, inputs={"deletionWindowInDays": 30})],
+        outputs={"production": True},
+    )
+    shorter = Outcome(
+        ok=True,
+        changes={"update": 1},
+        steps=[Step("update", urn, KEY_TYPE)],
+        planned=[ResourceState(urn, KEY_TYPE, inputs={"deletionWindowInDays": 7})],
+    )
+    monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
+    lowered = f"shortens the deletion window (deletionWindowInDays) from 30 days to 7 days on {urn}"
+
+    runner = FakeRunner(previews={"prod": shorter}, deployed={"prod": deployed})
+    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    assert main(["rollout", "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"prod:   lowers a protection: {lowered} (allow it with `rftenv rollout "
+        "--allow-lowering-protection prod`)"
+    ) in out
+    assert [stack for op, stack in runner.calls if op == "up"] == ["dev", "staging"]
+
+    runner = FakeRunner(previews={"prod": shorter}, deployed={"prod": deployed})
+    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    assert main(["rollout", "--yes", "--allow-lowering-protection", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert f"prod:   allowed by --allow-lowering-protection: {lowered}" in out
+    assert ("up", "prod") in runner.calls
+
+
 # --- the Automation API worker's plumbing ----------------------------------------------------
 def event(**body: object) -> EngineEvent:
     return EngineEvent.from_json({"sequence": 1, "timestamp": 0, **body})
@@ -473,7 +774,7 @@ def test_engine_events_become_an_outcome() -> None:
             "key does not rotate",
         )
     ]
-    assert rollout.gate("p", PROD, outcome, []) == [
+    assert rollout.gate("p", PROD, outcome, [], Deployed()) == [
         "preview failed: policy violations",
         "policy kms-key-rotation-enabled [mandatory] (rft-kms-key): key does not rotate",
         "would replace protected resource urn:p::aws:kms/key:Key::rft-kms-key "
@@ -519,6 +820,135 @@ def test_a_worker_that_dies_without_an_outcome_fails_with_its_stderr() -> None:
     assert outcome.error == "up worker exited 3: Traceback | ImportError: no pulumi"
 
 
+def state(urn: str, type_: str, **fields: object) -> dict[str, object]:
+    return {"urn": urn, "type": type_, **fields}
+
+
+def test_a_previews_events_carry_the_state_each_resource_is_left_in() -> None:
+    """The new state of each step (protect, retainOnDelete and the protection inputs, no
+    other input), once per resource; deleted resources have none."""
+    old_bucket = state(BUCKET, BUCKET_TYPE, protect=True, inputs={"forceDestroy": False})
+    new_bucket = state(
+        BUCKET, BUCKET_TYPE, protect=False, inputs={"forceDestroy": True, "bucket": "b"}
+    )
+    old_key = state(KEY, KEY_TYPE, protect=True, inputs={"deletionWindowInDays": 30})
+    new_key = state(KEY, KEY_TYPE, retainOnDelete=True, inputs={"deletionWindowInDays": 7})
+
+    def step(op: str, urn: str, old: object, new: object) -> EngineEvent:
+        metadata = {"op": op, "urn": urn, "type": "t", "old": old, "new": new}
+        return event(resourcePreEvent={"metadata": metadata})
+
+    events = [
+        step("same", BUCKET, old_bucket, new_bucket),
+        step("create-replacement", KEY, old_key, new_key),
+        step("replace", KEY, old_key, new_key),
+        step("delete-replaced", KEY, old_key, new_key),
+        step("delete", GRADER, state(GRADER, "f", protect=True), None),
+    ]
+    outcome = automation.outcome_from_events(events, ok=True)
+    assert outcome.planned == [
+        ResourceState(BUCKET, BUCKET_TYPE, inputs={"forceDestroy": True}),
+        ResourceState(KEY, KEY_TYPE, retain_on_delete=True, inputs={"deletionWindowInDays": 7}),
+    ]
+    # Steps still judge destruction by the deployed (old) state.
+    assert [s.protected for s in outcome.steps] == [True, True, True, True, True]
+    assert automation.outcome_from_json(automation._outcome_json(outcome)) == outcome
+    # These events, against the deployed state, are the red-team change.
+    assert rollout.lowered_protections(DEPLOYED_PROD, outcome.planned, production=True) == [
+        f"removes protect from {BUCKET}",
+        f"sets forceDestroy to true on {BUCKET}",
+        f"removes protect from {KEY}",
+        f"shortens the deletion window (deletionWindowInDays) from 30 days to 7 days on {KEY}",
+    ]
+
+
+EXPORT = {
+    "manifest": {"time": "2025-01-01T00:00:00Z"},
+    "resources": [
+        state("urn:pulumi:prod::rft-env::pulumi:pulumi:Stack::rft-env-prod", "pulumi:pulumi:Stack"),
+        state(
+            KEY,
+            KEY_TYPE,
+            protect=True,
+            inputs={"deletionWindowInDays": 30, "policy": "{...}"},
+            outputs={"arn": "arn:aws:kms:us-east-1:777788889999:key/1"},
+        ),
+        # The old half of a replacement, pending deletion: leaving anyway.
+        state(BUCKET, BUCKET_TYPE, delete=True, inputs={"forceDestroy": True}),
+        state(BUCKET, BUCKET_TYPE, protect=True, retainOnDelete=True, inputs={}),
+    ],
+}
+
+
+def test_the_deployed_state_comes_from_the_stack_export_and_outputs() -> None:
+    deployed = automation.deployed_from_export(EXPORT, {"production": True, "region": "x"})
+    assert deployed == Deployed(
+        resources=[
+            ResourceState(
+                "urn:pulumi:prod::rft-env::pulumi:pulumi:Stack::rft-env-prod",
+                "pulumi:pulumi:Stack",
+            ),
+            ResourceState(KEY, KEY_TYPE, protect=True, inputs={"deletionWindowInDays": 30}),
+            ResourceState(BUCKET, BUCKET_TYPE, protect=True, retain_on_delete=True),
+        ],
+        outputs={"production": True, "region": "x"},
+    )
+    assert deployed.production is True
+    # A stack never deployed exports no resources.
+    assert automation.deployed_from_export({}, {}) == Deployed()
+    assert automation.deployed_from_export(None, {}).production is None
+
+
+def test_reading_a_stack_keeps_its_non_secret_outputs_only() -> None:
+    from pulumi.automation import Deployment, OutputValue
+
+    class Stack:
+        def export_stack(self) -> Deployment:
+            return Deployment(version=3, deployment=EXPORT)
+
+        def outputs(self) -> dict[str, OutputValue]:
+            return {
+                "production": OutputValue(True, secret=False),
+                "token": OutputValue("hunter2", secret=True),
+            }
+
+    deployed = automation.read_deployed(Stack())
+    assert deployed.outputs == {"production": True}
+    assert deployed.resources[1].urn == KEY
+    assert automation.deployed_from_json(json.loads(json.dumps(asdict(deployed)))) == deployed
+
+
+def test_the_runner_reads_the_deployed_state_from_its_worker() -> None:
+    script = (
+        "import json; print(json.dumps({'progress': 'reading'}), flush=True); "
+        "print(json.dumps({'deployed': {'ok': True, 'resources': [{'urn': 'u', 'type': 't', "
+        "'protect': True, 'retain_on_delete': False, 'inputs': {}}], "
+        "'outputs': {'production': True}, 'error': ''}}), flush=True)"
+    )
+    lines: list[str] = []
+    deployed = ScriptRunner(script).deployed("prod", lines.append)
+    assert deployed == Deployed(
+        resources=[ResourceState("u", "t", protect=True)], outputs={"production": True}
+    )
+    assert lines == ["reading"]
+    # A worker that dies without a result leaves a state that stops the gate.
+    script = "import sys; sys.stderr.write('no backend\\n'); sys.exit(4)"
+    failed = ScriptRunner(script).deployed("prod", lambda line: None)
+    assert failed == Deployed(ok=False, error="deployed worker exited 4: no backend")
+
+
+def test_the_deployed_worker_reports_a_failure_as_its_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real worker, with no `pulumi` to run: it still answers, and the gate stops."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # the worker starts by sys.executable's path
+    deployed = automation.AutomationRunner().deployed("dev", lambda line: None)
+    assert not deployed.ok and "pulumi" in deployed.error
+    assert rollout.gate("dev", NONPROD, Outcome(ok=True), [], deployed)[0].startswith(
+        "could not read the deployed state: "
+    )
+
+
 def test_the_worker_command_runs_this_module_per_stack() -> None:
     command = automation.AutomationRunner().command("preview", "prod")
     assert command[:5] == [sys.executable, "-m", "rftenv.automation", "preview", "prod"]
@@ -545,3 +975,62 @@ def test_preview_with_the_real_cli(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert '"outcome"' in completed.stdout.splitlines()[-1]
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI on PATH")
+def test_the_gate_judges_a_real_engines_preview_against_its_deployed_state(
+    tmp_path: Path,
+) -> None:
+    """Through the real engine (local backend, an inline program of components, so no
+    cloud): deploy as production with protected resources, then preview the red-team
+    change. The worker's own pieces read the export, outputs and preview events."""
+    import pulumi
+    from pulumi import automation as auto
+
+    from components.naming import PRODUCTION_OUTPUT
+
+    wanted: dict[str, object] = {"production": True, "protect": True, "window": 30, "force": False}
+
+    def program() -> None:
+        options = pulumi.ResourceOptions(protect=bool(wanted["protect"]))
+        window = {"deletionWindowInDays": wanted["window"]}
+        pulumi.ComponentResource("rftenvtest:index:Key", "key", window, options)
+        force = {"forceDestroy": wanted["force"]}
+        pulumi.ComponentResource("rftenvtest:index:Bucket", "bucket", force, options)
+        pulumi.export(PRODUCTION_OUTPUT, wanted["production"])
+
+    backend = f"file://{tmp_path}"
+    stack = auto.create_stack(
+        stack_name="gate",
+        project_name="rftenv-gate-test",
+        program=program,
+        opts=auto.LocalWorkspaceOptions(
+            env_vars={"PULUMI_CONFIG_PASSPHRASE": "test", "PULUMI_BACKEND_URL": backend},
+            project_settings=auto.ProjectSettings(
+                name="rftenv-gate-test", runtime="python", backend=auto.ProjectBackend(backend)
+            ),
+        ),
+    )
+    stack.up(color="never")
+    deployed = automation.read_deployed(stack)
+    assert deployed.ok and deployed.production is True
+
+    wanted.update(production=False, protect=False, window=7, force=True)
+    events: list[EngineEvent] = []
+    stack.preview(on_event=events.append, color="never")
+    outcome = automation.outcome_from_events(events, ok=True)
+    info = StackInfo("111122223333", "us-east-1", production=False)
+    reasons = rollout.gate("gate", info, outcome, [], deployed)
+    key_urn = "urn:pulumi:gate::rftenv-gate-test::rftenvtest:index:Key::key"
+    bucket_urn = "urn:pulumi:gate::rftenv-gate-test::rftenvtest:index:Bucket::bucket"
+    allow = " (allow it with `rftenv rollout --allow-lowering-protection gate`)"
+    assert reasons == [
+        LOWERED + "leaves production (the deployed stack has production: true; its stack "
+        "config now says production: false)" + allow,
+        f"{LOWERED}removes protect from {key_urn}{allow}",
+        f"{LOWERED}shortens the deletion window (deletionWindowInDays) from 30 days to 7 "
+        f"days on {key_urn}{allow}",
+        f"{LOWERED}removes protect from {bucket_urn}{allow}",
+        f"{LOWERED}sets forceDestroy to true on {bucket_urn}{allow}",
+    ]
+    assert rollout.gate("gate", info, outcome, [], deployed, allow_lowering=True) == []
