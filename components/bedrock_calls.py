@@ -126,7 +126,8 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "DeleteCustomModel",
-        (JOB_PROVIDER,),
+        # The inference providers delete a model a replaced job handed over to them.
+        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER),
         ALWAYS,
         ("bedrock:DeleteCustomModel",),
         (CUSTOM_MODEL,),
@@ -185,8 +186,9 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "ListProvisionedModelThroughputs",
-        (STATUS,),
-        PROVISIONED,
+        # Before deleting a model: what serves it (modelArnEquals), in every mode.
+        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER, STATUS),
+        ALWAYS,
         ("bedrock:ListProvisionedModelThroughputs",),
         (NO_RESOURCE,),
         ("SAR",),
@@ -238,8 +240,8 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "ListCustomModelDeployments",
-        (STATUS,),
-        ON_DEMAND,
+        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER, STATUS),
+        ALWAYS,
         ("bedrock:ListCustomModelDeployments",),
         (NO_RESOURCE,),
         ("SAR",),

@@ -15,6 +15,9 @@ class EncryptionKeyArgs:
     policy: pulumi.Input[str]  # JSON, from components.documents.key_policy
     deletion_window_days: int
     protect: bool = False
+    # Never scheduled for deletion by Pulumi: set whenever the stack retains its models,
+    # which stay encrypted with this key (training.models_retained).
+    retain_on_delete: bool = False
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -34,7 +37,9 @@ class EncryptionKey(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=args.deletion_window_days,
             policy=args.policy,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, retain_on_delete=args.retain_on_delete
+            ),
         )
         self.alias = aws.kms.Alias(
             f"{name}-alias",

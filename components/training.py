@@ -15,7 +15,7 @@ from components.bedrock.inference import (
 from components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
 from components.bedrock.session import Connection
 from components.config import StackConfig
-from components.naming import PROJECT, Names
+from components.naming import PROJECT, Names, inference_name
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,39 @@ class RftTrainingArgs:
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
+def models_retained(config: StackConfig) -> bool:
+    """Whether the stack keeps every model its jobs produce. Production does: its job is
+    `retain_on_delete`, so neither a retrain (which replaces the job) nor a destroy deletes
+    a model, whatever the config change; and its key is kept with them (environment.py),
+    since a model whose key is deleted can no longer be used."""
+    return config.production
+
+
 def inference_status(
-    mode: str, job_arn: str, job_status: str, status: str | None, arn: str | None
+    mode: str,
+    job_arn: str,
+    job_status: str,
+    status: str | None,
+    arn: str | None,
+    served: str | None = None,
+    awaiting: bool | None = False,
 ) -> str:
-    """The `inferenceStatus` stack output, in words."""
+    """The `inferenceStatus` stack output, in words. `served` is the model the inference
+    serves; `awaiting`, that it keeps serving it because the job has no model yet."""
     if mode == "none":
         return "none: rft-env:inference.mode is none"
+    if awaiting and job_status in ("Failed", "Stopped"):
+        return (
+            f"blocked: {arn} keeps serving {served}, but the new RFT job {job_arn} ended "
+            f"{job_status} without a model; see jobFailureMessage, then bump "
+            "rft-env:job.revision to train again"
+        )
+    if awaiting:
+        return (
+            f"swap-pending: {arn} keeps serving {served} until RFT job {job_arn} (status "
+            f"{job_status}) has a model; once the job has Completed, run `pulumi up --refresh` "
+            "to swap the new model in place"
+        )
     if status == PENDING and job_status in ("Failed", "Stopped"):
         return (
             f"blocked: RFT job {job_arn} ended {job_status}, so there is no model to serve; "
@@ -89,7 +116,11 @@ class RftTraining(pulumi.ComponentResource):
                 wait_timeout_seconds=job.wait_timeout_minutes * 60,
                 max_poll_seconds=job.max_poll_seconds,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.depends_on,
+                retain_on_delete=models_retained(config),
+            ),
         )
 
         inference = config.inference
@@ -97,9 +128,10 @@ class RftTraining(pulumi.ComponentResource):
         inference_args = InferenceArgs(
             connection=connection,
             identity=f"{PROJECT}/{args.stack}/{name}-inference",
-            name=f"{names.prefix}-{'pt' if inference.mode == 'provisioned' else 'on-demand'}",
+            name=inference_name(names.prefix, inference.mode) if inference.mode != "none" else "",
             model_arn=self.job.customModelArn,
             tags=args.tags,
+            retain_models=models_retained(config),
             wait_timeout_seconds=inference.wait_timeout_minutes * 60,
             model_units=inference.provisioned_model_units,
             commitment=inference.commitment,
@@ -113,19 +145,24 @@ class RftTraining(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, protect=inference.commitment != "none"),
             )
             arn = self.inference.provisionedModelArn
+            served = self.inference.modelArn
         elif inference.mode == "on_demand":
             self.inference = CustomModelDeployment(
                 f"{name}-deployment", inference_args, opts=pulumi.ResourceOptions(parent=self)
             )
             arn = self.inference.deploymentArn
+            served = self.inference.deployedModelArn
         else:
             arn = pulumi.Output.from_input("")
+            served = pulumi.Output.from_input("")
 
-        status = self.inference.status if self.inference else pulumi.Output.from_input(None)
+        none = pulumi.Output.from_input(None)
+        status = self.inference.status if self.inference else none
+        awaiting = self.inference.awaitingModel if self.inference else none
         self.inference_arn = arn
         self.inference_status = pulumi.Output.all(
-            self.job.jobArn, self.job.status, status, arn
-        ).apply(lambda v: inference_status(inference.mode, v[0], v[1], v[2], v[3]))
+            self.job.jobArn, self.job.status, status, arn, served, awaiting
+        ).apply(lambda v: inference_status(inference.mode, *v))
         self.register_outputs(
             {
                 "jobArn": self.job.jobArn,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pulumi.runtime import rpc
 
-from components.bedrock.waiting import error_code
+from components.bedrock.waiting import Clock, PollPolicy, call_with_retries, error_code
 
 NOT_FOUND = "ResourceNotFoundException"
 CONFLICT = "ConflictException"
@@ -79,3 +81,91 @@ def from_engine(value: Any) -> Any:
     if isinstance(value, list):
         return [from_engine(item) for item in value]
     return value
+
+
+@dataclass(frozen=True)
+class Server:
+    """A provisioned throughput or custom model deployment serving a custom model."""
+
+    kind: str  # "provisioned throughput" | "custom model deployment"
+    name: str
+    arn: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.arn})"
+
+
+# (List operation, summaries key, name member, ARN member) per kind of server.
+_SERVER_LISTS = (
+    (
+        "provisioned throughput",
+        "list_provisioned_model_throughputs",
+        "provisionedModelSummaries",
+        "provisionedModelName",
+        "provisionedModelArn",
+    ),
+    (
+        "custom model deployment",
+        "list_custom_model_deployments",
+        "modelDeploymentSummaries",
+        "customModelDeploymentName",
+        "customModelDeploymentArn",
+    ),
+)
+
+
+def model_servers(client: Any, model_arn: str, policy: PollPolicy, clock: Clock) -> list[Server]:
+    """Every provisioned throughput and deployment whose model is `model_arn`
+    (ListProvisionedModelThroughputs / ListCustomModelDeployments with modelArnEquals, all
+    pages, throttling ridden out): a model with any of them must not be deleted."""
+    servers: list[Server] = []
+    for kind, operation, key, name_member, arn_member in _SERVER_LISTS:
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"modelArnEquals": model_arn}
+            if token:
+                params["nextToken"] = token
+            page = call_with_retries(
+                functools.partial(getattr(client, operation), **params),
+                policy,
+                clock,
+                what=f"listing what serves custom model {model_arn}",
+            )
+            servers += [Server(kind, s[name_member], s[arn_member]) for s in page.get(key) or []]
+            token = page.get("nextToken")
+            if not token:
+                break
+    return servers
+
+
+class ModelInUseError(RuntimeError):
+    """A custom model rft-env would delete is still served by something: it is kept."""
+
+
+def in_use(model_arn: str, servers: list[Server], advice: str) -> ModelInUseError:
+    named = ", ".join(str(server) for server in servers) or "a provisioned throughput or deployment"
+    return ModelInUseError(
+        f"custom model {model_arn} is still served by {named}, so it was not deleted: {advice}"
+    )
+
+
+def delete_custom_model(
+    client: Any, model_arn: str, policy: PollPolicy, clock: Clock, *, advice: str
+) -> None:
+    """DeleteCustomModel, riding out throttling; a model already gone is fine. Callers check
+    `model_servers` first; should AWS still refuse because the model is in use
+    (ConflictException), the error names what serves it."""
+    try:
+        call_with_retries(
+            lambda: client.delete_custom_model(modelIdentifier=model_arn),
+            policy,
+            clock,
+            what=f"deleting custom model {model_arn}",
+        )
+    except Exception as error:
+        if is_not_found(error):
+            return
+        if is_conflict(error):
+            servers = model_servers(client, model_arn, policy, clock)
+            raise in_use(model_arn, servers, advice) from error
+        raise

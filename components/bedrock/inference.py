@@ -6,6 +6,13 @@ and the stack output says inference waits on the job. After the job completes,
 `pulumi up --refresh` reads the model ARN into the job's state, the model input of the
 inference resource changes from empty to that ARN, and the placeholder is replaced by the
 real resource, with no config change.
+
+A real resource is never replaced for its model, so a retrain never stops serving. While
+the new job has no model (the input is empty, or unknown at preview) it keeps serving the
+old one and reports `awaitingModel`; once the new model exists it is swapped in place
+(UpdateProvisionedModelThroughput / UpdateCustomModelDeployment). The model it stops
+serving, or still serves when it is deleted, is no longer any job's (the replaced job's
+delete handed it over while it was served): it is deleted then, unless `retainModels`.
 """
 
 from __future__ import annotations
@@ -30,10 +37,13 @@ from components.bedrock.api import CREATE_DEPLOYMENT, CREATE_THROUGHPUT
 from components.bedrock.common import (
     changed,
     client_token,
+    delete_custom_model,
     from_engine,
+    in_use,
     is_not_found,
     is_unknown,
     iso,
+    model_servers,
     sync_tags,
     tag_list,
 )
@@ -45,6 +55,7 @@ from components.bedrock.validation import (
     check_with_request,
 )
 from components.bedrock.waiting import (
+    CALL_POLICY,
     Clock,
     PollPolicy,
     SystemClock,
@@ -54,7 +65,6 @@ from components.bedrock.waiting import (
 )
 
 PENDING = "PendingModel"
-CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
 
 
 class InferenceError(RuntimeError):
@@ -71,6 +81,7 @@ class _InferenceProvider(ResourceProvider):
     serialize_as_secret_always = False
     inputs_model: type[_Inputs]
     model_key: str  # the input holding the custom model ARN
+    served_key: str  # the output holding the model it serves, as AWS reports it
     output_keys: tuple[str, ...]
     replace_keys: tuple[str, ...]
     kind: str
@@ -89,11 +100,45 @@ class _InferenceProvider(ResourceProvider):
     def _policy(self, props: dict[str, Any]) -> PollPolicy:
         return PollPolicy.from_props(props.get("wait"), self.default_wait_seconds)
 
+    def _call(self, call: Callable[[], Any], what: str) -> Any:
+        """One read, update or delete, riding out throttling and 5xx beyond botocore's own
+        attempts, as creates do (not-found and other refusals are raised at once)."""
+        return call_with_retries(call, CALL_POLICY, self._clock, what=what)
+
     def _pending_result(self, props: dict[str, Any]) -> CreateResult:
         placeholder = f"pending-{client_token(self.kind, props['identity'])[:12]}"
-        outputs = dict.fromkeys(self.output_keys, "")
-        outputs["status"] = PENDING
+        outputs: dict[str, Any] = dict.fromkeys(self.output_keys, "")
+        outputs.update(status=PENDING, awaitingModel=False)
         return CreateResult(placeholder, {**self._inputs(props), **outputs})
+
+    def _awaiting(self, props: dict[str, Any]) -> bool:
+        """A real resource whose job has no model yet: it keeps serving the previous one."""
+        return not is_pending(props) and not props.get(self.model_key)
+
+    def _swap_due(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        """The job has a model (known) that the resource does not serve yet."""
+        target = news.get(self.model_key)
+        return bool(target) and not is_unknown(target) and target != olds.get(self.served_key)
+
+    def _retire(
+        self, client: Any, props: dict[str, Any], model: str | None, deleted: str = ""
+    ) -> None:
+        """Delete `model`, which this resource no longer serves (`deleted`: its own ARN, just
+        deleted), if no job of the stack owns it any more and models are not retained."""
+        if not model or props.get("retainModels") or model == props.get(self.model_key):
+            return
+        advice = (
+            "it belonged to a replaced RFT job; delete or repoint what serves it, then delete "
+            "the model (`aws bedrock delete-custom-model`)"
+        )
+        servers = [
+            server
+            for server in model_servers(client, model, CALL_POLICY, self._clock)
+            if server.arn != deleted
+        ]
+        if servers:
+            raise in_use(model, servers, advice)
+        delete_custom_model(client, model, CALL_POLICY, self._clock, advice=advice)
 
     # The Create operation, its request (None while pending: nothing is sent), and which
     # input each request member comes from.
@@ -115,18 +160,18 @@ class _InferenceProvider(ResourceProvider):
         replaces = [key for key in self.replace_keys if changed(olds, news, key)]
         if changed(olds.get("connection") or {}, news.get("connection") or {}, "region"):
             replaces.append("connection")
-        new_model = news.get(self.model_key)
-        if changed(olds, news, self.model_key) and (
-            is_pending(olds) or not new_model or is_unknown(new_model)
-        ):
-            # Placeholder -> real resource once the job has a model; a real resource whose
-            # model is going away (the job is being replaced) -> placeholder.
+        if is_pending(olds) and news.get(self.model_key) and changed(olds, news, self.model_key):
+            # Placeholder -> real resource once the job has a model (unknown at preview).
             replaces.append(self.model_key)
+        # A real resource is never replaced for its model: a new model is swapped in place,
+        # and while the new job has none ("" or unknown) the current model keeps serving.
         updates = [
             key
-            for key in (self.model_key, "name", "tags", "wait", "connection")
+            for key in (self.model_key, "name", "tags", "wait", "connection", "retainModels")
             if changed(olds, news, key)
         ]
+        if not is_pending(olds) and self._swap_due(olds, news):
+            updates.append(self.model_key)
         # Names are reused by the replacement: the old resource must go first.
         return DiffResult(
             changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True
@@ -164,12 +209,14 @@ class ProvisionedThroughputProvider(_InferenceProvider):
 
     inputs_model = ThroughputInputs
     model_key = "modelId"
+    served_key = "modelArn"
     output_keys = (
         "provisionedModelArn",
         "status",
         "modelArn",
         "commitmentExpirationTime",
         "failureMessage",
+        "awaitingModel",
     )
     # Model units and commitment cannot change on AWS; name and model can.
     replace_keys = ("identity", "modelUnits", "commitment")
@@ -219,6 +266,12 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             "failureMessage": pt.get("failureMessage") or "",
         }
 
+    def _get_pt(self, client: Any, arn: str) -> dict[str, Any]:
+        return self._call(
+            lambda: client.get_provisioned_model_throughput(provisionedModelId=arn),
+            f"reading provisioned throughput {arn}",
+        )
+
     def _ready(self, client: Any, arn: str, props: dict[str, Any]) -> dict[str, Any]:
         pt = self._wait(
             lambda: client.get_provisioned_model_throughput(provisionedModelId=arn),
@@ -244,7 +297,8 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             ],
             lambda client, arn: self._ready(client, arn, props),
         )
-        return CreateResult(arn, {**self._inputs(props), **self._outputs(pt)})
+        outputs = {**self._outputs(pt), "awaitingModel": False}
+        return CreateResult(arn, {**self._inputs(props), **outputs})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = from_engine(props)
@@ -252,12 +306,13 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             return ReadResult(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
+            pt = self._get_pt(client, id_)
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
             raise
-        return ReadResult(id_, {**self._inputs(props), **self._outputs(pt)})
+        outputs = {**self._outputs(pt), "awaitingModel": self._awaiting(props)}
+        return ReadResult(id_, {**self._inputs(props), **outputs})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = from_engine(olds), from_engine(news)
@@ -269,11 +324,16 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         request: dict[str, Any] = {}
         if changed(olds, news, "name"):
             request["desiredProvisionedModelName"] = news["name"]
-        if changed(olds, news, "modelId"):
+        if self._swap_due(olds, news):
             request["desiredModelId"] = news["modelId"]
         pt = None
         if request:
-            client.update_provisioned_model_throughput(provisionedModelId=id_, **request)
+            self._call(
+                lambda: client.update_provisioned_model_throughput(
+                    provisionedModelId=id_, **request
+                ),
+                f"updating provisioned throughput {id_}",
+            )
             pt = self._wait(
                 lambda: client.get_provisioned_model_throughput(provisionedModelId=id_),
                 lambda pt: (
@@ -285,6 +345,9 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             )
         sync_tags(client, id_, olds.get("tags"), news.get("tags"))
         outputs = self._outputs(pt) if pt else {k: olds.get(k) for k in self.output_keys}
+        outputs["awaitingModel"] = self._awaiting(news)
+        if "desiredModelId" in request:
+            self._retire(client, news, olds.get("modelArn"))
         return UpdateResult({**self._inputs(news), **outputs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -293,9 +356,10 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             return
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            pt = client.get_provisioned_model_throughput(provisionedModelId=id_)
+            pt = self._get_pt(client, id_)
         except Exception as error:
             if is_not_found(error):
+                self._retire(client, props, props.get("modelArn"), deleted=id_)
                 return
             raise
         expiry = pt.get("commitmentExpirationTime")
@@ -307,13 +371,16 @@ class ProvisionedThroughputProvider(_InferenceProvider):
                 f"`pulumi state delete` on its URN"
             )
         try:
-            client.delete_provisioned_model_throughput(provisionedModelId=id_)
+            self._call(
+                lambda: client.delete_provisioned_model_throughput(provisionedModelId=id_),
+                f"deleting provisioned throughput {id_}",
+            )
         except Exception as error:
-            if is_not_found(error):
-                return
-            raise InferenceError(
-                f"deleting provisioned throughput {id_} failed: {error}"
-            ) from error
+            if not is_not_found(error):
+                raise InferenceError(
+                    f"deleting provisioned throughput {id_} failed: {error}"
+                ) from error
+        self._retire(client, props, pt.get("modelArn"), deleted=id_)
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,7 +391,8 @@ class CustomModelDeploymentProvider(_InferenceProvider):
 
     inputs_model = DeploymentInputs
     model_key = "modelArn"
-    output_keys = ("deploymentArn", "status", "deployedModelArn", "failureMessage")
+    served_key = "deployedModelArn"
+    output_keys = ("deploymentArn", "status", "deployedModelArn", "failureMessage", "awaitingModel")
     # The model can be swapped in place; name and description cannot change.
     replace_keys = ("identity", "name", "description")
     kind = "custom-model-deployment"
@@ -393,7 +461,8 @@ class CustomModelDeploymentProvider(_InferenceProvider):
             ],
             ready,
         )
-        return CreateResult(arn, {**self._inputs(props), **self._outputs(deployment)})
+        outputs = {**self._outputs(deployment), "awaitingModel": False}
+        return CreateResult(arn, {**self._inputs(props), **outputs})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = from_engine(props)
@@ -401,12 +470,15 @@ class CustomModelDeploymentProvider(_InferenceProvider):
             return ReadResult(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            deployment = self._get(client, id_)
+            deployment = self._call(
+                lambda: self._get(client, id_), f"reading custom model deployment {id_}"
+            )
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
             raise
-        return ReadResult(id_, {**self._inputs(props), **self._outputs(deployment)})
+        outputs = {**self._outputs(deployment), "awaitingModel": self._awaiting(props)}
+        return ReadResult(id_, {**self._inputs(props), **outputs})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = from_engine(olds), from_engine(news)
@@ -416,9 +488,13 @@ class CustomModelDeploymentProvider(_InferenceProvider):
             )
         client = Connection.from_props(news).client(clock=self._clock)
         deployment = None
-        if changed(olds, news, "modelArn"):
-            client.update_custom_model_deployment(
-                customModelDeploymentIdentifier=id_, modelArn=news["modelArn"]
+        swapped = self._swap_due(olds, news)
+        if swapped:
+            self._call(
+                lambda: client.update_custom_model_deployment(
+                    customModelDeploymentIdentifier=id_, modelArn=news["modelArn"]
+                ),
+                f"swapping the model of deployment {id_}",
             )
             deployment = self._wait(
                 lambda: self._get(client, id_),
@@ -436,6 +512,9 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         outputs = (
             self._outputs(deployment) if deployment else {k: olds.get(k) for k in self.output_keys}
         )
+        outputs["awaitingModel"] = self._awaiting(news)
+        if swapped:
+            self._retire(client, news, olds.get("deployedModelArn"))
         return UpdateResult({**self._inputs(news), **outputs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -444,10 +523,14 @@ class CustomModelDeploymentProvider(_InferenceProvider):
             return
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            client.delete_custom_model_deployment(customModelDeploymentIdentifier=id_)
+            self._call(
+                lambda: client.delete_custom_model_deployment(customModelDeploymentIdentifier=id_),
+                f"deleting custom model deployment {id_}",
+            )
         except Exception as error:
             if not is_not_found(error):
                 raise
+        self._retire(client, props, props.get("deployedModelArn"), deleted=id_)
 
 
 # ------------------------------------------------------------------------------------------
@@ -460,6 +543,8 @@ class InferenceArgs:
     name: str
     model_arn: pulumi.Input[str]  # the job's custom model ARN ("" until it has one)
     tags: dict[str, str] = field(default_factory=dict)
+    # Keep the models it stops serving (production: the jobs are retained too).
+    retain_models: bool = False
     wait_timeout_seconds: int = 3600
     max_poll_seconds: float = 60
     # provisioned throughput only
@@ -474,6 +559,7 @@ class InferenceArgs:
             "identity": self.identity,
             "name": self.name,
             "tags": self.tags,
+            "retainModels": self.retain_models,
             "wait": {
                 "timeoutSeconds": self.wait_timeout_seconds,
                 "maxPollSeconds": self.max_poll_seconds,
@@ -487,6 +573,7 @@ class ProvisionedThroughput(Resource, module="bedrock", name="ProvisionedThrough
     modelArn: pulumi.Output[str]
     commitmentExpirationTime: pulumi.Output[str]
     failureMessage: pulumi.Output[str]
+    awaitingModel: pulumi.Output[bool]
 
     def __init__(
         self, name: str, args: InferenceArgs, opts: pulumi.ResourceOptions | None = None
@@ -506,6 +593,7 @@ class CustomModelDeployment(Resource, module="bedrock", name="CustomModelDeploym
     status: pulumi.Output[str]
     deployedModelArn: pulumi.Output[str]
     failureMessage: pulumi.Output[str]
+    awaitingModel: pulumi.Output[bool]
 
     def __init__(
         self, name: str, args: InferenceArgs, opts: pulumi.ResourceOptions | None = None

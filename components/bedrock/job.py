@@ -11,8 +11,11 @@ Lifecycle (see the README, "The RFT job"):
 - read (refresh): status, model ARN and metrics; a job or model that is gone reads as gone.
 - diff: anything that defines the run replaces the job; tags update in place; the wait
   settings and credentials change nothing on AWS.
-- delete: stops a running job and deletes the custom model it produced
-  (`retain_on_delete` keeps both).
+- delete: stops a running job, waits until it has ended (a stop can lose the race with
+  completion), and deletes the custom model it produced. A model something still serves is
+  never deleted: when that is the stack's own inference (a retrain whose new job has no
+  model yet), the inference takes the model over and deletes it after swapping; anything
+  else makes delete fail, naming it. `retain_on_delete` (production) keeps job and model.
 """
 
 from __future__ import annotations
@@ -36,16 +39,20 @@ from components.bedrock.api import CREATE_JOB
 from components.bedrock.common import (
     changed,
     client_token,
+    delete_custom_model,
     from_engine,
+    in_use,
     is_conflict,
     is_not_found,
     iso,
+    model_servers,
     sync_tags,
     tag_list,
 )
 from components.bedrock.session import Connection
 from components.bedrock.validation import JobInputs, check_with_request
 from components.bedrock.waiting import (
+    CALL_POLICY,
     Clock,
     PollPolicy,
     SystemClock,
@@ -101,8 +108,10 @@ REQUEST_SOURCES = (
     ("customModelTags", "modelTags"),
 )
 DEFAULT_WAIT_SECONDS = 24 * 3600  # jobs "can take several hours"
-# Creating, stopping and deleting retry throttling for up to five minutes.
-CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
+# Creating, stopping and deleting retry throttling for up to five minutes (CALL_POLICY).
+# How long `delete` waits for a stopped job to end. AWS documents no duration for
+# Stopping (UNCONFIRMED, README): an hour, then delete fails naming the job.
+STOP_WAIT = PollPolicy(timeout=3600, initial=5, cap=60)
 
 
 class JobFailedError(RuntimeError):
@@ -354,6 +363,8 @@ class RftCustomizationJobProvider(ResourceProvider):
 
     # --- delete -------------------------------------------------------------------------
     def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Stop the job if it runs, wait until it has ended (it may complete meanwhile and
+        produce a model), then delete the model it produced unless something serves it."""
         props = from_engine(props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
@@ -362,12 +373,28 @@ class RftCustomizationJobProvider(ResourceProvider):
             if not is_not_found(error):
                 raise
             job = None
-        if job is not None and job.get("status") == "InProgress":
-            self._stop(client, id_)
+        if job is not None and job.get("status") not in TERMINAL:
+            if job.get("status") == "InProgress":
+                self._stop(client, id_)
+            job = self._wait_until_ended(client, job, props)
         completed = job is not None and job.get("status") == "Completed"
         model_arn = (job or {}).get("outputModelArn") if completed else props.get("customModelArn")
-        if model_arn:
-            self._delete_model(client, model_arn)
+        if not model_arn:
+            return  # a Stopped or Failed job produced no model
+        servers = model_servers(client, model_arn, CALL_POLICY, self._clock)
+        own = naming.inference_names(props["namePrefix"])
+        if servers and all(server.name in own for server in servers):
+            # Replaced while the stack's own inference still serves this model (a retrain
+            # whose new job has no model yet): serving must not stop. The inference keeps the
+            # model and deletes it once it has swapped to the new one (bedrock.inference).
+            return
+        advice = (
+            "delete or repoint what serves it, then run `pulumi destroy` (or `pulumi up`) "
+            "again; or keep the model with retain_on_delete (production stacks do)"
+        )
+        if servers:
+            raise in_use(model_arn, servers, advice)
+        delete_custom_model(client, model_arn, CALL_POLICY, self._clock, advice=advice)
 
     def _stop(self, client: Any, job_arn: str) -> None:
         try:
@@ -381,18 +408,29 @@ class RftCustomizationJobProvider(ResourceProvider):
             if not is_conflict(error):  # it ended or began stopping meanwhile
                 raise
 
-    def _delete_model(self, client: Any, model_arn: str) -> None:
+    def _wait_until_ended(
+        self, client: Any, job: dict[str, Any], props: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Poll until the job is Completed, Failed or Stopped. A stop can lose the race with
+        completion, and then the job has produced a model that must be deleted too."""
+        job_arn = job["jobArn"]
         try:
-            client.delete_custom_model(modelIdentifier=model_arn)
-        except Exception as error:
-            if is_not_found(error):
-                return
-            if is_conflict(error):
-                raise JobFailedError(
-                    f"custom model {model_arn} is still in use by a provisioned throughput or "
-                    "deployment: delete those first, or keep the model with retain_on_delete"
-                ) from error
-            raise
+            return poll(
+                lambda: client.get_model_customization_job(jobIdentifier=job_arn),
+                lambda found: found["status"] in TERMINAL,
+                STOP_WAIT,
+                self._clock,
+                what=f"RFT job {job_arn}",
+            )
+        except WaitTimeout as timeout:
+            status = (timeout.last or job).get("status", "unknown")  # type: ignore[union-attr]
+            model = job.get("outputModelName") or props.get("customModelName") or "its model"
+            raise JobFailedError(
+                f"RFT job {job_arn} is still {status} after {STOP_WAIT.timeout:g} s of waiting "
+                f"for it to stop, so nothing was deleted: if it completes, its custom model "
+                f"{model} is left on AWS and billed. Run `pulumi destroy` (or `pulumi up`) "
+                "again to keep waiting"
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -16,3 +16,18 @@ def test_inference_status_messages() -> None:
     assert blocked.startswith("blocked:") and "job.revision" in blocked
     ready = inference_status("on_demand", JOB, "Completed", "Active", "arn:deployment")
     assert ready == "Active: arn:deployment"
+
+
+MODEL = "arn:aws:bedrock:us-east-1:111122223333:custom-model/m/old"
+PT = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc"
+
+
+def test_a_retrain_reports_that_the_old_model_keeps_serving() -> None:
+    waiting = inference_status("provisioned", JOB, "InProgress", "InService", PT, MODEL, True)
+    assert waiting.startswith(f"swap-pending: {PT} keeps serving {MODEL} until RFT job {JOB}")
+    assert "pulumi up --refresh" in waiting
+    failed = inference_status("provisioned", JOB, "Failed", "InService", PT, MODEL, True)
+    assert failed.startswith(f"blocked: {PT} keeps serving {MODEL}")
+    assert "job.revision" in failed
+    swapped = inference_status("provisioned", JOB, "Completed", "InService", PT, MODEL, False)
+    assert swapped == f"InService: {PT}"

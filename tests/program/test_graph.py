@@ -11,6 +11,7 @@ import pytest
 
 from components.documents import WILDCARD_RESOURCE_ACTIONS
 from components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
+from components.naming import PRODUCTION_OUTPUT
 from components.tags import RESERVED_TAG_KEYS
 from graders.judge_models import judge_model
 from tests.conftest import Graph
@@ -418,6 +419,8 @@ def test_stack_outputs(graph: Graph) -> None:
     assert outputs["customizationRoleArn"] == customization_role(graph)["outputs"]["arn"]
     assert set(outputs["graderFunctionArns"]) == set(graph.config.graders)
     assert outputs["accountId"] == graph.config.account.id
+    # The rollout gate reads whether a deployment was production from this output.
+    assert outputs[PRODUCTION_OUTPUT] is graph.config.production
 
 
 # --- the RFT job and inference (dynamic providers) -------------------------------------------
@@ -452,6 +455,26 @@ def test_the_job_is_wired_to_the_stacks_role_grader_data_and_key(graph: Graph) -
     assert graph.outputs["jobArn"] == job["id"]
 
 
+def test_production_retains_its_models_and_the_key_they_are_encrypted_with(graph: Graph) -> None:
+    """A retrain replaces the job: in production that must never delete its model, so the
+    job is retained on delete (not protected, which would refuse every retrain). A retained
+    model stays encrypted with the stack key, so the key is retained with it: Pulumi never
+    schedules it for deletion."""
+    assert all(isinstance(r["retainOnDelete"], bool) for r in graph.resources)
+    production = graph.config.production
+    (job,) = graph.of_type(JOB)
+    assert job["retainOnDelete"] is production and job["protect"] is False
+    for key in graph.of_type(KEY):
+        assert key["retainOnDelete"] is job["retainOnDelete"]
+        if key["retainOnDelete"]:
+            assert key["protect"] is True
+    # Inference deletes a model it stops serving only when models are not retained.
+    for resource in graph.of_type(THROUGHPUT) + graph.of_type(DEPLOYMENT):
+        assert resource["inputs"]["retainModels"] is production
+    retained = {r["type"] for r in graph.resources if r["retainOnDelete"]}
+    assert retained == ({JOB, *(KEY for _ in graph.of_type(KEY))} if production else set())
+
+
 def test_inference_follows_the_configured_mode(graph: Graph) -> None:
     mode = graph.config.inference.mode
     throughputs, deployments = graph.of_type(THROUGHPUT), graph.of_type(DEPLOYMENT)
@@ -476,6 +499,7 @@ def test_inference_follows_the_configured_mode(graph: Graph) -> None:
         # The job is still running: inference is a placeholder, and the output says so.
         assert graph.outputs["jobStatus"] == "InProgress" and job_model == ""
         assert resource["outputs"]["status"] == "PendingModel"
+        assert resource["outputs"]["awaitingModel"] is False  # nothing served yet
         assert graph.outputs["inferenceStatus"].startswith("pending:")
         assert "pulumi up --refresh" in graph.outputs["inferenceStatus"]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from pulumi.runtime import rpc
 
+from components.bedrock.common import ModelInUseError
 from components.bedrock.inference import (
     PENDING,
     CustomModelDeploymentProvider,
@@ -89,6 +91,8 @@ def test_throughput_renames_and_swaps_model_in_place_but_replaces_on_units(
     committed = inference_props(fake, second, kind="throughput", commitment="OneMonth")
     replace = throughputs.diff("id", outs, committed)
     assert replace.replaces == ["commitment"] and replace.delete_before_replace
+    # The model it stopped serving was the replaced job's: deleted (models not retained).
+    assert first not in fake.custom_models and second in fake.custom_models
 
 
 def test_committed_throughput_delete_is_refused_until_the_term_ends(
@@ -161,7 +165,7 @@ def test_check_reports_bad_inference_inputs(
     props = inference_props(fake, "", kind="throughput", modelUnits=0, commitment="TwoYears")
     failures = {f.property: f.reason for f in throughputs.check({}, props).failures}
     assert set(failures) == {"modelUnits", "commitment"}
-    assert "at least 1" in failures["modelUnits"]
+    assert "an integer from 1 to 50" in failures["modelUnits"]
 
 
 @pytest.mark.parametrize("kind", ["throughput", "deployment"])
@@ -203,3 +207,123 @@ def test_pending_inference_is_created_after_the_job_completes(
     real = provider.create(news)
     assert real.outs["status"] in ("InService", "Active")
     assert len(fake.throughputs) + len(fake.deployments) == 1
+
+
+# --- retraining: serving never stops ---------------------------------------------------------
+@pytest.mark.parametrize("retained", [False, True], ids=["non-production", "production"])
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_a_retrain_keeps_serving_the_old_model_then_swaps_in_place(
+    kind: str,
+    retained: bool,
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+    clock: FakeClock,
+) -> None:
+    """The engine's calls for a retrain (a job.revision bump) of a stack whose job does not
+    wait: preview; `pulumi up` (create the new job, update inference, delete the old job,
+    unless retained); the new job completes; `pulumi up --refresh`."""
+    provider = throughputs if kind == "throughput" else deployments
+    served_key = "modelArn" if kind == "throughput" else "deployedModelArn"
+    table = fake.throughputs if kind == "throughput" else fake.deployments
+    old_job = completed_job(jobs, fake)
+    old_model = old_job["customModelArn"]
+    serving = provider.create(
+        inference_props(fake, old_model, kind=kind, retainModels=retained)
+    ).outs
+    arn = serving["provisionedModelArn" if kind == "throughput" else "deploymentArn"]
+
+    def news(model: str) -> dict:
+        return inference_props(fake, model, kind=kind, retainModels=retained)
+
+    # Preview: the replaced job's model ARN is unknown. In place, never a replacement.
+    preview = provider.diff(arn, serving, news(rpc.UNKNOWN))
+    assert preview.changes and preview.replaces == []
+    # `pulumi up`: the new job has no model yet; the old one keeps serving.
+    new_job = jobs.create(job_props(fake, revision=2))
+    assert new_job.outs["customModelArn"] == ""
+    up = provider.diff(arn, serving, news(""))
+    assert up.changes and up.replaces == []
+    waiting = provider.update(arn, serving, news("")).outs
+    assert waiting["awaitingModel"] is True and waiting[served_key] == old_model
+    assert table[arn]["modelArn"] == old_model  # AWS's record: what it serves
+    if not retained:  # production never calls delete (retain_on_delete)
+        jobs.delete(old_job["jobArn"], old_job)
+    assert old_model in fake.custom_models  # still served: handed over, not deleted
+    assert provider.read(arn, waiting).outs["awaitingModel"] is True
+
+    # The new job completes; `pulumi up --refresh` swaps the new model in, in place.
+    clock.advance(fake.job_duration + 1)
+    new_model = jobs.read(new_job.id, new_job.outs).outs["customModelArn"]
+    swap = provider.diff(arn, waiting, news(new_model))
+    assert swap.changes and swap.replaces == []
+    swapped = provider.update(arn, waiting, news(new_model)).outs
+    assert swapped["awaitingModel"] is False and swapped[served_key] == new_model
+    assert list(table) == [arn]  # the same resource throughout: serving never stopped
+    # The old model is deleted once nothing serves it, unless the stack retains models.
+    assert (old_model in fake.custom_models) is retained
+    assert provider.diff(arn, swapped, news(new_model)).changes is False
+
+
+@pytest.mark.parametrize("retained", [False, True], ids=["non-production", "production"])
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_deleting_inference_that_serves_a_handed_over_model_deletes_that_model(
+    kind: str,
+    retained: bool,
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    """`pulumi destroy` after a retrain, before the swap: the inference still serves the old
+    job's model, which no job owns any more. Nothing stays behind, unless retained."""
+    provider = throughputs if kind == "throughput" else deployments
+    old_job = completed_job(jobs, fake)
+    old_model = old_job["customModelArn"]
+    serving = provider.create(inference_props(fake, old_model, kind=kind, retainModels=retained))
+    waiting = provider.update(
+        serving.id, serving.outs, inference_props(fake, "", kind=kind, retainModels=retained)
+    ).outs
+    jobs.delete(old_job["jobArn"], old_job)  # handed over
+    provider.delete(serving.id, waiting)
+    assert fake.throughputs == {} and fake.deployments == {}
+    assert (old_model in fake.custom_models) is retained
+
+
+def test_inference_never_deletes_a_model_something_else_serves(
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    old_model = completed_job(jobs, fake)["customModelArn"]
+    serving = throughputs.create(inference_props(fake, old_model, kind="throughput"))
+    waiting = throughputs.update(
+        serving.id, serving.outs, inference_props(fake, "", kind="throughput")
+    ).outs
+    other = deployments.create(inference_props(fake, old_model, kind="deployment", name="other"))
+    with pytest.raises(ModelInUseError) as refused:
+        throughputs.delete(serving.id, waiting)
+    assert old_model in str(refused.value) and other.id in str(refused.value)
+    assert old_model in fake.custom_models
+
+
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_a_placeholder_is_replaced_even_when_the_model_is_unknown_at_preview(
+    kind: str,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    """The first deploy: nothing serves yet, so replacing the placeholder costs nothing."""
+    provider = throughputs if kind == "throughput" else deployments
+    model_key = "modelId" if kind == "throughput" else "modelArn"
+    pending = provider.create(inference_props(fake, "", kind=kind))
+    assert pending.outs["awaitingModel"] is False
+    diff = provider.diff(pending.id, pending.outs, inference_props(fake, rpc.UNKNOWN, kind=kind))
+    assert diff.replaces == [model_key]
+    assert (
+        provider.diff(pending.id, pending.outs, inference_props(fake, "", kind=kind)).changes
+        is False
+    )

@@ -7,6 +7,11 @@ import math
 import pytest
 from pulumi.runtime import rpc
 
+from components.bedrock.common import ModelInUseError
+from components.bedrock.inference import (
+    CustomModelDeploymentProvider,
+    ProvisionedThroughputProvider,
+)
 from components.bedrock.job import (
     JobFailedError,
     RftCustomizationJobProvider,
@@ -14,7 +19,7 @@ from components.bedrock.job import (
     job_identity,
 )
 from components.bedrock.waiting import WaitTimeout
-from tests.components.bedrock.conftest import completed_job, job_props
+from tests.components.bedrock.conftest import completed_job, inference_props, job_props
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 
@@ -304,15 +309,59 @@ def test_vanished_job_or_model_reads_as_gone(
 
 
 # --- delete ---------------------------------------------------------------------------------
-def test_delete_while_running_stops_the_job(
+def test_delete_while_running_stops_the_job_and_waits_until_it_has_stopped(
     jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
 ) -> None:
     created = jobs.create(job_props(fake))
+    started = clock.time()
     jobs.delete(created.id, created.outs)
-    assert fake.jobs[created.id]["status"] == "Stopping"
-    clock.advance(fake.stop_duration + 1)
+    assert fake.count("StopModelCustomizationJob") == 1
     assert fake.jobs[created.id]["status"] == "Stopped"
+    assert clock.time() - started >= fake.stop_duration
     assert fake.custom_models == {}
+
+
+@pytest.mark.parametrize("fault", ["ThrottlingException", "ConflictException"])
+def test_a_job_that_completes_while_it_is_being_stopped_loses_its_model_too(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock, fault: str
+) -> None:
+    """`destroy` just before the job ends: Stop is throttled (or answers ConflictException,
+    as when the job has just ended), the job completes meanwhile and produces a model.
+    Delete waits until the job has ended, then deletes that model: nothing stays billed."""
+    created = jobs.create(job_props(fake))
+    clock.advance(fake.job_duration - 1)  # one second before the job completes
+    fake.inject("StopModelCustomizationJob", fault, times=5)
+    jobs.delete(created.id, created.outs)
+    assert fake.jobs[created.id]["status"] == "Completed"
+    assert fake.jobs[created.id]["outputModelArn"]
+    assert fake.custom_models == {}
+    assert fake.count("DeleteCustomModel") == 1
+
+
+def test_delete_waits_for_a_job_someone_else_is_stopping(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    created = jobs.create(job_props(fake))
+    fake.jobs[created.id].update(status="Stopping", _stopAt=clock.time())
+    jobs.delete(created.id, created.outs)
+    assert fake.count("StopModelCustomizationJob") == 0
+    assert fake.jobs[created.id]["status"] == "Stopped"
+
+
+def test_delete_fails_naming_the_job_when_it_does_not_end_in_time(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock, clock: FakeClock
+) -> None:
+    fake.stop_duration = 3 * 3600  # longer than delete waits
+    created = jobs.create(job_props(fake))
+    with pytest.raises(JobFailedError) as failed:
+        jobs.delete(created.id, created.outs)
+    message = str(failed.value)
+    assert created.id in message and created.outs["customModelName"] in message
+    assert "Stopping" in message and "nothing was deleted" in message
+    # A later `pulumi destroy` finds it stopped and finishes.
+    clock.advance(fake.stop_duration)
+    jobs.delete(created.id, created.outs)
+    assert fake.jobs[created.id]["status"] == "Stopped"
 
 
 def test_delete_removes_the_model_and_double_delete_succeeds(
@@ -327,14 +376,47 @@ def test_delete_removes_the_model_and_double_delete_succeeds(
     jobs.delete(outs["jobArn"], outs)
 
 
-def test_delete_refuses_while_inference_still_uses_the_model(
-    jobs: RftCustomizationJobProvider, fake: FakeBedrock, throughputs
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_delete_never_deletes_a_model_something_else_serves(
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+    kind: str,
 ) -> None:
-    from tests.components.bedrock.conftest import inference_props
+    """Checked before DeleteCustomModel is called: not left to AWS refusing it."""
+    outs = completed_job(jobs, fake)
+    model = outs["customModelArn"]
+    provider = throughputs if kind == "throughput" else deployments
+    served_by = provider.create(inference_props(fake, model, kind=kind, name="someone-elses"))
+    with pytest.raises(ModelInUseError) as refused:
+        jobs.delete(outs["jobArn"], outs)
+    message = str(refused.value)
+    assert model in message and "someone-elses" in message and served_by.id in message
+    assert model in fake.custom_models
+    assert fake.count("DeleteCustomModel") == 0
 
+
+def test_a_model_the_stacks_own_inference_serves_is_handed_over_not_deleted(
+    jobs: RftCustomizationJobProvider, throughputs: ProvisionedThroughputProvider, fake: FakeBedrock
+) -> None:
+    """The replaced job of a retrain whose new job has no model yet: serving goes on, and
+    the inference deletes the model once it has swapped (test_inference)."""
     outs = completed_job(jobs, fake)
     throughputs.create(inference_props(fake, outs["customModelArn"], kind="throughput"))
-    with pytest.raises(JobFailedError, match="still in use"):
+    jobs.delete(outs["jobArn"], outs)
+    assert outs["customModelArn"] in fake.custom_models
+    assert fake.count("DeleteCustomModel") == 0
+
+
+def test_delete_reports_a_model_aws_refuses_to_delete_as_in_use(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    """A server the List calls do not show yet (a throughput switching to the model): AWS
+    refuses with ConflictException, and delete says so, naming the model."""
+    outs = completed_job(jobs, fake)
+    fake.inject("DeleteCustomModel", "ConflictException")
+    with pytest.raises(ModelInUseError, match=outs["customModelArn"]):
         jobs.delete(outs["jobArn"], outs)
 
 
