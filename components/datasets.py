@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.files import open_regular
 from graders.contract import json_type_name
 
 ALLOWED_ROLES: tuple[str, ...] = ("system", "user", "assistant")
@@ -99,7 +100,8 @@ def validate_dataset(
     prompts: dict[bytes, int] | None = None if allow_duplicates else {}
     suppressed = 0
     try:
-        with path.open("rb") as fh:
+        # Only a regular file: reading a FIFO would block for ever.
+        with open_regular(path) as fh:
             # Iterating the binary file streams it and lets the hash cover every byte,
             # newlines included. A b"\n" never occurs inside a multi-byte UTF-8
             # sequence, so decoding per line reports the exact line of a bad byte.

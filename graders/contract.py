@@ -12,6 +12,7 @@ Event shapes:
   result is an empty list.
 """
 
+import json
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -58,8 +59,8 @@ class Sample(NamedTuple):
     """
 
     index: int
-    # The id exactly as given (so it can be echoed even when it has the wrong type), or
-    # "#<index>" when the sample has none.
+    # The id as given (so it can be echoed even when it has the wrong type) when that is
+    # valid JSON; see `echo_id` for the rest. "#<index>" when the sample has none.
     id: object
     messages: Sequence[Any] = ()
     answer_text: str = ""
@@ -129,6 +130,24 @@ def _content_text(content: object) -> str | None:
     return "".join(texts)
 
 
+def echo_id(raw_id: object) -> object:
+    """The id to echo in a result: as given when it is valid JSON, else its text as
+    Python's json writes it (`NaN` -> "NaN", `[Infinity]` -> "[Infinity]"), which is also
+    how it appeared in the event. A NaN echoed as NaN would make the whole reply invalid
+    JSON, and every sample of the batch would lose its reward."""
+    if type(raw_id) is str:
+        return raw_id
+    try:
+        json.dumps(raw_id, allow_nan=False)
+        return raw_id
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return _truncate(json.dumps(raw_id, default=repr))
+    except (TypeError, ValueError, RecursionError):
+        return f"<unreadable {json_type_name(raw_id)} id>"
+
+
 def _parse_sample(index: int, raw: object) -> Sample:
     fallback_id = f"#{index}"
     if not isinstance(raw, dict):
@@ -137,7 +156,7 @@ def _parse_sample(index: int, raw: object) -> Sample:
         )
 
     raw_id = raw.get("id")
-    sample_id: object = fallback_id if raw_id is None else raw_id
+    sample_id: object = fallback_id if raw_id is None else echo_id(raw_id)
 
     def invalid(reason: str) -> Sample:
         return Sample(index, sample_id, error=reason)
@@ -182,10 +201,12 @@ def parse_event(event: object) -> list[Sample]:
 
 
 def clamp_score(value: float) -> float:
-    """A finite score in [0, 1]; NaN counts as a failed answer (0.0)."""
+    """The score clamped to [0, 1]. A non-finite score (NaN, +-inf) raises ValueError: it is
+    a grader bug, not a verdict (clamping inf would reward it with 1.0), so the sample
+    scores 0 with a `grader_error` metric."""
     value = float(value)
-    if math.isnan(value):
-        return 0.0
+    if not math.isfinite(value):
+        raise ValueError(f"score must be a finite number, got {value!r}")
     return min(1.0, max(0.0, value))
 
 
@@ -258,7 +279,7 @@ def _truncate(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
-def _describe_exception(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     try:
         message = str(exc)
     except Exception:  # a broken __str__ must not escape the per-sample guard
@@ -279,11 +300,11 @@ def _failure(sample_id: object, metric: str, error: str) -> dict[str, Any]:
 def _result(sample: Sample, output: object) -> dict[str, Any]:
     """The Bedrock result for a graded sample; an exception (raised or returned) scores 0."""
     if isinstance(output, Exception):
-        return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(output))
+        return _failure(sample.id, GRADER_ERROR_METRIC, describe_exception(output))
     try:
         score, metrics = normalise_output(output)
     except Exception as exc:
-        return _failure(sample.id, GRADER_ERROR_METRIC, _describe_exception(exc))
+        return _failure(sample.id, GRADER_ERROR_METRIC, describe_exception(exc))
     return {"id": sample.id, "aggregate_reward_score": score, "metrics_list": metrics}
 
 

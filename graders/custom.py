@@ -10,8 +10,9 @@ Spec (JSON object, camelCase keys):
   true when it is a full Lambda handler `(event, context) -> list of results`
 
 `grade` receives each sample as a dict: `id`, `messages`, `metadata`, `answer` (the text of
-the model's answer) and `reference_answer`. A crash in user code scores that sample 0 with
-a `grader_error` metric instead of failing the batch. A full handler's output is checked
+the model's answer) and `reference_answer`. A crash in user code, `sys.exit` included,
+scores that sample 0 with a `grader_error` metric instead of failing the batch (a module
+that fails to import is a spec error: nothing could be graded). A full handler's output is checked
 against the contract: a result missing, malformed or out of order scores 0 for its sample.
 """
 
@@ -24,7 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .contract import BatchGrader, Grader, GraderOutput, Sample
+from .contract import (
+    BatchGrader,
+    Grader,
+    GraderOutput,
+    GraderSpecError,
+    Sample,
+    describe_exception,
+)
 from .spec import unknown_keys
 
 TYPE = "custom"
@@ -65,14 +73,48 @@ def _package(spec: Mapping[str, Any]) -> None:
     sys.modules[PACKAGE] = package
 
 
+class UserExit(RuntimeError):
+    """User code called sys.exit (or raised SystemExit): in a Lambda that would end the
+    process and lose the whole batch, so it fails that sample (or that import) instead."""
+
+    def __init__(self, exit_: SystemExit) -> None:
+        super().__init__(f"custom grader called sys.exit({exit_.code!r})")
+
+
+def _guarded(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call` with SystemExit turned into UserExit. KeyboardInterrupt still propagates: it
+    is an operator stopping `rftenv grade`, and Lambda never sends it."""
+
+    def guarded(*args: Any) -> Any:
+        try:
+            return call(*args)
+        except SystemExit as exit_:
+            raise UserExit(exit_) from None
+
+    return guarded
+
+
 def load_entry(spec: Mapping[str, Any]) -> Callable[..., Any]:
+    """The user's entry function; GraderSpecError if its module cannot be imported (a syntax
+    error, a missing dependency, an exception or sys.exit at import time)."""
     _package(spec)
     module_name, function_name = entry_parts(spec)
-    module = importlib.import_module(f"{PACKAGE}.{module_name}")
+    try:
+        module = importlib.import_module(f"{PACKAGE}.{module_name}")
+    except (Exception, SystemExit) as error:
+        if isinstance(error, SystemExit):
+            error = UserExit(error)
+        raise GraderSpecError(
+            [("entry", f"importing {module_name} failed: {describe_exception(error)}")],
+            context="custom grader",
+        ) from error
     entry = getattr(module, function_name, None)
     if not callable(entry):
-        raise AttributeError(f"{module_name}.{function_name} is not a function")
-    return entry
+        raise GraderSpecError(
+            [("entry", f"{module_name}.{function_name} is not a function")],
+            context="custom grader",
+        )
+    return _guarded(entry)
 
 
 def sample_view(sample: Sample) -> dict[str, Any]:

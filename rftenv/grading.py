@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.files import NotTextError, read_text
 from graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
 
 CANDIDATE_KEYS = ("candidates", "answers")
@@ -45,7 +46,20 @@ def _prompt_key(messages: object) -> str:
 
 
 def load_samples(path: Path) -> Samples:
-    text = path.read_text(encoding="utf-8")
+    """The samples in `path`; SamplesError (naming the file and line) if unusable, OSError if
+    unreadable or not a regular file."""
+    try:
+        text = read_text(path)
+    except NotTextError as error:
+        raise SamplesError(f"{path}: {error}") from None
+    try:
+        return _parse_samples(path, text)
+    except RecursionError:
+        # json and the prompt keys recurse once per level of nesting.
+        raise SamplesError(f"{path}: nested too deeply to read") from None
+
+
+def _parse_samples(path: Path, text: str) -> Samples:
     try:
         document = json.loads(text)
     except json.JSONDecodeError:

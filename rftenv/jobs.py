@@ -10,6 +10,7 @@ functions, so that `rftenv --help` and the other commands do not pay for them.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,7 +89,19 @@ class Stack:
         mode = self.config.inference.mode
         if mode == "none":
             return None
-        return f"{self.prefix}-{'pt' if mode == 'provisioned' else 'on-demand'}"
+        return naming.inference_name(self.prefix, mode)
+
+
+def endpoint_url(text: str) -> str:
+    """An argparse type for --endpoint-url: the one rule for endpoint overrides
+    (`graders.endpoints`), checked while parsing so a bad URL is a usage error, not a
+    traceback from deep inside botocore."""
+    from graders.endpoints import endpoint_url_problem
+
+    problem = endpoint_url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"got {text!r}; {problem}")
+    return text
 
 
 def open_stack(name: str) -> Stack:
@@ -117,16 +130,25 @@ def client(connection: Connection, service: str) -> Any:
     AssumeRole or missing credentials become a CommandError."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from components.bedrock.waiting import WaitTimeout
+
     try:
         return connection.client(service, clock=credentials_clock)
-    except ClientError as error:
+    except WaitTimeout as timeout:
+        # AssumeRole kept failing (throttled, 5xx, unreachable) past the retries: its last
+        # failure says why.
+        error: BaseException = timeout.__cause__ or timeout
+    except (ClientError, BotoCoreError) as failure:
+        error = failure
+    if isinstance(error, ClientError):
         target = connection.role_arn or service
         raise _aws_error(error.operation_name, error, target) from error
-    except BotoCoreError as error:
+    if isinstance(error, BotoCoreError):
         operation = "AssumeRole" if connection.role_arn else f"creating a {service} client"
         raise AwsCallError(
             operation, type(error).__name__, str(error), connection.role_arn
         ) from error
+    raise CommandError(str(error)) from error
 
 
 def call(aws: Any, method: str, *, target: str | None = None, **request: Any) -> dict[str, Any]:

@@ -39,6 +39,15 @@ EXPECTED_FILES: dict[str, tuple[str, ...]] = {
 }
 GROUPS = ("loss", "rewards", "other")
 MAX_PROBLEMS = 20
+# Bounds on what one run reads and draws. Bedrock's files have a handful of metrics; a CSV
+# with thousands of columns (one panel each) once took 5.5 GB to chart. Columns past the
+# limit are not read, lines past it are not drawn, and both cuts are reported.
+MAX_METRIC_COLUMNS = 50
+MAX_LINES_PER_CHART = 12
+# Points beyond this magnitude are left out of the charts (and reported): matplotlib's tick
+# computation overflows near the float maximum (1e308 fails), and such a value flattens
+# every other line of its chart to zero anyway. Summaries keep the true values.
+MAX_CHART_MAGNITUDE = 1e15
 # Fixed size and resolution, and no Software tag: the same data gives the same PNG bytes.
 FIGURE_WIDTH, AXES_HEIGHT, DPI = 9.0, 4.0, 100
 PNG_METADATA: dict[str, Any] = {"Software": None}
@@ -76,6 +85,9 @@ class MetricsTable:
     rows: int
     series: tuple[Series, ...]
     skipped: tuple[tuple[str, str], ...]  # (column, reason)
+    # What was read but not used as it stands: columns past the limit, non-finite cells,
+    # points too large to chart.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,8 +149,17 @@ def parse_metrics_csv(text: str, source: str) -> MetricsTable:
     assert step_column is not None
     step_index = header.index(step_column)
 
+    notes: list[str] = []
+    candidates = [n for n in header if n != step_column and n.lower() not in INDEX_COLUMNS]
+    read = set(candidates[:MAX_METRIC_COLUMNS])
+    if len(candidates) > MAX_METRIC_COLUMNS:
+        notes.append(
+            f"{len(candidates) - MAX_METRIC_COLUMNS:,} more metric columns not read (limit "
+            f"{MAX_METRIC_COLUMNS} per file; the first is {candidates[MAX_METRIC_COLUMNS]!r})"
+        )
+
     steps: list[tuple[int, float]] = []  # (line, step) of every usable row
-    cells: dict[str, list[tuple[int, float, str]]] = {name: [] for name in header}
+    cells: dict[str, list[tuple[int, float, str]]] = {name: [] for name in read}
     for line, row in rows[1:]:
         if len(row) < len(header) or any(cell.strip() for cell in row[len(header) :]):
             problems.append(
@@ -158,7 +179,7 @@ def parse_metrics_csv(text: str, source: str) -> MetricsTable:
             continue
         steps.append((line, step))
         for name, cell in zip(header, row, strict=False):
-            if name != step_column:
+            if name in read:
                 cells[name].append((line, step, cell))
 
     series: list[Series] = []
@@ -169,7 +190,11 @@ def parse_metrics_csv(text: str, source: str) -> MetricsTable:
         if name.lower() in INDEX_COLUMNS:
             skipped.append((name, "index"))
             continue
-        found, bad = _column(cells[name])
+        if name not in read:
+            continue
+        found, bad, non_finite = _column(cells[name])
+        if non_finite:
+            notes.append(f"{name}: {non_finite} NaN or infinite value(s), read as missing")
         if found and bad:
             for line, cell in bad:
                 problems.append(f"line {line}, column {name!r}: {cell.strip()!r} is not a number")
@@ -180,12 +205,24 @@ def parse_metrics_csv(text: str, source: str) -> MetricsTable:
         else:
             ordered = sorted(found, key=lambda point: point[0])  # stable: file order on ties
             series.append(Series(name, tuple(s for s, _ in ordered), tuple(v for _, v in ordered)))
+            huge = sum(1 for point in ordered if not _chartable(*point))
+            if huge:
+                notes.append(
+                    f"{name}: {huge} point(s) beyond ±{MAX_CHART_MAGNITUDE:g}, left out of "
+                    "the charts"
+                )
     if problems:
         if len(problems) > MAX_PROBLEMS:
             extra = len(problems) - MAX_PROBLEMS
             problems = [*problems[:MAX_PROBLEMS], f"... and {extra} more"]
         raise MetricsFileError(source, problems)
-    return MetricsTable(source, step_column, len(steps), tuple(series), tuple(skipped))
+    return MetricsTable(
+        source, step_column, len(steps), tuple(series), tuple(skipped), tuple(notes)
+    )
+
+
+def _chartable(step: float, value: float) -> bool:
+    return abs(step) <= MAX_CHART_MAGNITUDE and abs(value) <= MAX_CHART_MAGNITUDE
 
 
 def _check_header(header: list[str], line: int, problems: list[str]) -> str | None:
@@ -207,19 +244,26 @@ def _check_header(header: list[str], line: int, problems: list[str]) -> str | No
 
 def _column(
     cells: list[tuple[int, float, str]],
-) -> tuple[list[tuple[float, float]], list[tuple[int, str]]]:
-    """(step, value) pairs of the numeric cells, and (line, cell) of the non-numeric ones."""
+) -> tuple[list[tuple[float, float]], list[tuple[int, str]], int]:
+    """(step, value) pairs of the finite numeric cells, (line, cell) of the non-numeric
+    ones, and how many cells held NaN or an infinity (missing values, but reported)."""
     found: list[tuple[float, float]] = []
     bad: list[tuple[int, str]] = []
+    non_finite = 0
     for line, step, cell in cells:
+        text = cell.strip()
+        if not text:
+            continue
         try:
-            value = _number(cell)
+            value = float(text)
         except ValueError:
             bad.append((line, cell))
             continue
-        if value is not None:
+        if math.isfinite(value):
             found.append((step, value))
-    return found, bad
+        else:
+            non_finite += 1
+    return found, bad, non_finite
 
 
 # ---------------------------------------------------------------------------------- summary
@@ -285,6 +329,7 @@ def render_summary(tables: Sequence[MetricsTable]) -> str:
             lines.append(
                 "  not charted: " + ", ".join(f"{name} ({why})" for name, why in table.skipped)
             )
+        lines += [f"  note: {note}" for note in table.notes]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -293,8 +338,44 @@ def render_summary(tables: Sequence[MetricsTable]) -> str:
 
 
 def chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[tuple[str, Series]]]:
-    """(label, series) per chart group. A metric name found in several files is labelled
-    with its file, so training and validation perplexity stay apart."""
+    """(label, series) per chart group, at most MAX_LINES_PER_CHART each, without the points
+    beyond MAX_CHART_MAGNITUDE (a series left with none is not drawn)."""
+    groups: dict[str, list[tuple[str, Series]]] = {}
+    for group, lines in _all_chart_lines(tables).items():
+        drawable = [(label, _chart_points(series)) for label, series in lines]
+        kept = [(label, series) for label, series in drawable if series.values]
+        if kept:
+            groups[group] = kept[:MAX_LINES_PER_CHART]
+    return groups
+
+
+def chart_notes(tables: Sequence[MetricsTable]) -> list[str]:
+    """What the charts leave out by the MAX_LINES_PER_CHART limit, per group."""
+    notes = []
+    for group, lines in _all_chart_lines(tables).items():
+        drawable = [label for label, series in lines if _chart_points(series).values]
+        if len(drawable) > MAX_LINES_PER_CHART:
+            left_out = drawable[MAX_LINES_PER_CHART:]
+            notes.append(
+                f"{group}.png: {len(left_out)} of {len(drawable)} metrics not drawn (limit "
+                f"{MAX_LINES_PER_CHART} per chart): {', '.join(left_out[:5])}"
+                + (", ..." if len(left_out) > 5 else "")
+            )
+    return notes
+
+
+def _chart_points(series: Series) -> Series:
+    if all(
+        _chartable(step, value) for step, value in zip(series.steps, series.values, strict=True)
+    ):
+        return series
+    points = [p for p in zip(series.steps, series.values, strict=True) if _chartable(*p)]
+    return Series(series.name, tuple(s for s, _ in points), tuple(v for _, v in points))
+
+
+def _all_chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[tuple[str, Series]]]:
+    """(label, series) per chart group, uncut. A metric name found in several files is
+    labelled with its file, so training and validation perplexity stay apart."""
     counts: dict[str, int] = {}
     for table in tables:
         for series in table.series:
@@ -396,15 +477,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--endpoint-url",
+        type=jobs.endpoint_url,
         metavar="URL",
         help="send Bedrock requests (and STS AssumeRole, when the stack has a deployment "
-        "role) to URL: for testing against a fake, or a VPC endpoint",
+        "role) to URL: a loopback test endpoint (a fake)",
     )
     parser.add_argument(
         "--s3-endpoint-url",
+        type=jobs.endpoint_url,
         metavar="URL",
-        help="send S3 requests (and their STS AssumeRole) to URL: for testing, or an S3 "
-        "VPC endpoint",
+        help="send S3 requests (and their STS AssumeRole) to URL: a loopback test endpoint",
     )
     parser.set_defaults(handler=run)
 
@@ -477,6 +559,8 @@ def _run(args: argparse.Namespace) -> int:
     if charts:
         print()
         print("charts: " + ", ".join(str(path) for path in charts))
+        for note in chart_notes(tables):
+            print(f"  note: {note}")
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if not any(table.series for table in tables):

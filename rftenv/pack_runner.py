@@ -34,6 +34,8 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from graders.contract import json_type_name
+
 Graph = Mapping[str, Any]  # the JSON shape of `rftenv.synth.synthesize`
 
 
@@ -58,6 +60,17 @@ class PolicyConfigError(ValueError):
     pass
 
 
+def require_policy_config(config: object) -> Mapping[str, Any]:
+    """`config` if it has the shape of a `--policy-pack-config` document (an object keyed
+    by policy name); PolicyConfigError otherwise."""
+    if not isinstance(config, Mapping):
+        raise PolicyConfigError(
+            f"policy config: got {json_type_name(config)}; allowed: an object of policy "
+            'names, such as {"all": "mandatory"}'
+        )
+    return config
+
+
 def _levels_and_config(
     policies: Sequence[Policy], config: Mapping[str, Any] | None, default: EnforcementLevel
 ) -> tuple[dict[str, EnforcementLevel], dict[str, dict[str, Any]]]:
@@ -68,7 +81,7 @@ def _levels_and_config(
         for policy in policies
     }
     settings: dict[str, dict[str, Any]] = {}
-    config = dict(config or {})
+    config = dict(require_policy_config(config if config is not None else {}))
     if "all" in config:
         everything = _level("all", config.pop("all"))
         levels = dict.fromkeys(levels, everything)

@@ -48,10 +48,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--endpoint-url",
+        type=jobs.endpoint_url,
         metavar="URL",
         help="send Bedrock requests (and STS AssumeRole, when the stack has a deployment "
-        "role) to URL instead of AWS's public endpoint: for testing against a fake, or a "
-        "VPC endpoint",
+        "role) to URL instead of AWS's public endpoint: a loopback test endpoint (a fake); "
+        "VPC endpoints need no override, private DNS resolves the default name to them",
     )
     parser.set_defaults(handler=run)
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from graders.endpoints import check_endpoint_url
+
 if TYPE_CHECKING:
     from components.bedrock.waiting import Clock
 
@@ -51,6 +53,12 @@ class Connection:
     # botocore's standard retry mode (throttling, 5xx, with backoff): attempts per call,
     # the first included.
     total_max_attempts: int = 8
+
+    def __post_init__(self) -> None:
+        # An override receives every signed request and the role's token: loopback test
+        # endpoints only (graders.endpoints), whoever builds the connection.
+        if self.endpoint_url is not None:
+            check_endpoint_url(self.endpoint_url)
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> Connection:
@@ -140,7 +148,16 @@ class Connection:
         credentials = DeferredRefreshableCredentials(
             fetcher.fetch_credentials, CREDENTIALS_METHOD, **extra
         )
-        credentials.get_frozen_credentials()  # the first AssumeRole
+        # The first AssumeRole, with the providers' bounded retry on top of botocore's: a
+        # throttled STS must not fail `refresh` or `up` before any Bedrock call is made.
+        from components.bedrock.waiting import CALL_POLICY, SystemClock, call_with_retries
+
+        call_with_retries(
+            credentials.get_frozen_credentials,
+            CALL_POLICY,
+            clock or SystemClock(),
+            what=f"assuming {self.role_arn}",
+        )
         role = botocore.session.Session()
         # botocore has no public setter for a session's credentials; this is the attribute
         # its own get_credentials() fills from the credential chain.

@@ -20,6 +20,8 @@ T = TypeVar("T")
 # Errors that mean "ask again later", whatever the operation.
 RETRYABLE_CODES = frozenset(
     {
+        # STS (a query-protocol service) answers throttling as "Throttling".
+        "Throttling",
         "ThrottlingException",
         "TooManyRequestsException",
         "RequestLimitExceeded",
@@ -66,6 +68,11 @@ class PollPolicy:
             initial=min(float(wait.get("initialPollSeconds") or cls.initial), cap),
             cap=cap,
         )
+
+
+# One call (create, read, update, stop, delete, AssumeRole) rides out throttling and 5xx for
+# up to five minutes beyond botocore's own attempts.
+CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
 
 
 class WaitTimeout(TimeoutError):
@@ -132,10 +139,21 @@ def call_with_retries(call: Callable[[], T], policy: PollPolicy, clock: Clock, *
     """Retry one call on retryable errors until the deadline (safe for our creates: their
     client tokens are deterministic, so a repeat is the same request)."""
     box: list[T] = []
+    failures: list[Exception] = []
 
     def attempt() -> bool:
-        box.append(call())
+        try:
+            box.append(call())
+        except Exception as error:
+            failures[:] = [error]
+            raise
         return True
 
-    poll(attempt, lambda ok: ok, policy, clock, what=what)
+    try:
+        poll(attempt, lambda ok: ok, policy, clock, what=what)
+    except WaitTimeout:
+        # Say what kept failing: "throttled" is the cause to act on, not the deadline.
+        last = failures[-1] if failures else None
+        cause = f" (last error: {last})" if last else ""
+        raise WaitTimeout(f"{what}{cause}", policy.timeout, None) from last
     return box[-1]

@@ -104,7 +104,7 @@ def test_outputs_are_normalised_per_sample() -> None:
     results = grade_batch([sample("a"), sample("b"), sample("c")], RecordingGrader(outputs))
     assert results[0] == {"id": "a", "aggregate_reward_score": 1.0, "metrics_list": []}
     assert_grader_error(results[1], "b", "metric 'x' value must be a number")
-    assert results[2] == {"id": "c", "aggregate_reward_score": 0.0, "metrics_list": []}
+    assert_grader_error(results[2], "c", "score must be a finite number, got nan")
 
 
 def test_grade_many_raising_gives_every_valid_sample_a_grader_error() -> None:

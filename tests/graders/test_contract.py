@@ -217,9 +217,6 @@ def test_exception_with_broken_str_is_still_reported() -> None:
         (True, 1.0),
         (-0.5, 0.0),
         (3.0, 1.0),
-        (math.nan, 0.0),
-        (math.inf, 1.0),
-        (-math.inf, 0.0),
         (-0.0, 0.0),
     ],
 )
@@ -228,6 +225,23 @@ def test_scores_are_clamped(score: float, expected: float) -> None:
     assert result["aggregate_reward_score"] == expected
     assert type(result["aggregate_reward_score"]) is float
     assert clamp_score(score) == expected
+
+
+@pytest.mark.parametrize("score", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("shape", ["plain", "with metrics", "metrics mapping"])
+def test_a_non_finite_score_is_a_grader_error_not_a_reward(score: float, shape: str) -> None:
+    """inf used to be clamped to a full reward; any non-finite score is a grader bug."""
+    output: object = {
+        "plain": score,
+        "with metrics": (score, [{"name": "m", "value": 0.5}]),
+        "metrics mapping": (score, {"m": 1}),
+    }[shape]
+    [result] = grade_batch([sample()], lambda s: output)
+    assert result["aggregate_reward_score"] == 0.0
+    assert result["metrics_list"] == [{"name": GRADER_ERROR_METRIC, "value": 1.0, "type": "Metric"}]
+    assert result["error"] == f"ValueError: score must be a finite number, got {score!r}"
+    with pytest.raises(ValueError, match="finite"):
+        clamp_score(score)
 
 
 def test_metrics_as_list_of_dicts() -> None:

@@ -108,6 +108,22 @@ def test_invalid_spec_after_valid_one_is_not_masked_by_cache(
         handler.lambda_handler(EVENT, None)
 
 
+def test_non_finite_ids_come_back_as_valid_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's json (the Lambda runtime's) reads NaN and Infinity; echoing them would make
+    the whole reply invalid JSON. They come back as their JSON text."""
+    monkeypatch.setenv("GRADER_SPEC", '{"type": "exact_match"}')
+    good = '"messages": [{"role": "assistant", "content": "42"}], "reference_answer": "42"'
+    event = json.loads(
+        f'[{{"id": NaN, {good}}}, {{"id": Infinity, {good}}}, {{"id": [-Infinity, 1], {good}}},'
+        f' {{"id": {{"k": NaN}}, {good}}}, {{"id": 7, {good}}}, {{"id": "ok", {good}}}]'
+    )
+    results = handler.lambda_handler(event, None)
+    reply = json.loads(json.dumps(results, allow_nan=False))
+    assert [r["id"] for r in reply] == ["NaN", "Infinity", "[-Infinity, 1]", '{"k": NaN}', 7, "ok"]
+    assert scores(reply) == [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    assert all("id must be a non-empty string" in r["error"] for r in reply[:5])
+
+
 def test_import_is_cheap_and_needs_no_spec() -> None:
     # A cold import must not read GRADER_SPEC or pull in anything beyond the stdlib.
     code = (

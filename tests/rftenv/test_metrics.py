@@ -614,3 +614,88 @@ def test_unsafe_keys_are_skipped() -> None:
     assert metrics._safe_relative("training_artifacts/a.csv")
     for bad in ("", "../a.csv", "a/../../b.csv", "a//b.csv", "./a.csv"):
         assert not metrics._safe_relative(bad), bad
+
+
+# ---------------------------------------------------------------------------- bounds
+
+
+def wide_csv(columns: int, rows: int = 3) -> str:
+    """A CSV with `columns` metric columns (none named like a loss or reward: all "other",
+    one panel each, the worst case for chart size)."""
+    header = ",".join(["step", *(f"m{index}" for index in range(columns))])
+    body = "".join(
+        ",".join([str(step), *(f"{step * 0.1 + index}" for index in range(columns))]) + "\n"
+        for step in range(rows)
+    )
+    return f"{header}\n{body}"
+
+
+def test_a_file_with_thousands_of_columns_is_read_and_charted_within_bounds(
+    tmp_path: Path,
+) -> None:
+    """3,000 columns once meant one 400-pixel panel each: a 1.2-million-pixel-tall image
+    and 5.5 GB. Columns past the limit are not read; lines past the chart limit not drawn."""
+    path = tmp_path / "wide.csv"
+    path.write_text(wide_csv(3000))
+    table = load_metrics_file(path, "wide.csv")
+    assert len(table.series) == metrics.MAX_METRIC_COLUMNS
+    assert table.notes == (
+        f"{3000 - metrics.MAX_METRIC_COLUMNS:,} more metric columns not read (limit "
+        f"{metrics.MAX_METRIC_COLUMNS} per file; the first is 'm{metrics.MAX_METRIC_COLUMNS}')",
+    )
+    assert "  note: 2,950 more metric columns not read" in metrics.render_summary([table])
+    [chart] = metrics.write_charts([table], tmp_path, "t")
+    assert png_size(chart) == (900, 400 * metrics.MAX_LINES_PER_CHART)
+    [note] = metrics.chart_notes([table])
+    assert note.startswith(
+        f"other.png: {metrics.MAX_METRIC_COLUMNS - metrics.MAX_LINES_PER_CHART} of "
+        f"{metrics.MAX_METRIC_COLUMNS} metrics not drawn (limit {metrics.MAX_LINES_PER_CHART} "
+        "per chart): m12, m13, m14, m15, m16, ..."
+    )
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1.7976931348623157e308"])
+def test_huge_values_are_summarised_but_left_out_of_the_charts(tmp_path: Path, value: str) -> None:
+    """1e308 made matplotlib's tick computation overflow; the summary keeps the value."""
+    table = parse_metrics_csv(
+        f"step,loss,thing\n1,0.5,{value}\n2,{value},-1e308\n3,0.25,1\n", "huge.csv"
+    )
+    assert table.notes == (
+        "loss: 1 point(s) beyond ±1e+15, left out of the charts",
+        "thing: 2 point(s) beyond ±1e+15, left out of the charts",
+    )
+    summary = metrics.render_summary([table])
+    assert f"{float(value):.6g}" in summary
+    groups = metrics.chart_lines([table])
+    assert groups["loss"][0][1].values == (0.5, 0.25)
+    assert groups["other"][0][1].values == (1.0,)
+    written = metrics.write_charts([table], tmp_path, "t")
+    assert [path.name for path in written] == ["loss.png", "other.png"]
+
+
+def test_a_series_with_only_huge_values_draws_no_chart(tmp_path: Path) -> None:
+    table = parse_metrics_csv("step,loss\n1,1e308\n2,-1e308\n", "huge.csv")
+    assert metrics.chart_lines([table]) == {}
+    assert metrics.write_charts([table], tmp_path, "t") == []
+    assert "max" in metrics.render_summary([table])
+
+
+def test_non_finite_cells_are_reported() -> None:
+    table = load_metrics_file(FIXTURES / "edge" / "text_and_gaps.csv", "gaps.csv")
+    assert table.notes == ("kl: 2 NaN or infinite value(s), read as missing",)
+    assert "  note: kl: 2 NaN or infinite value(s), read as missing" in metrics.render_summary(
+        [table]
+    )
+
+
+def test_the_command_reports_the_cuts(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    wide = wide_csv(200).replace("0.1,", "1e308,", 1).encode()
+    upload(s3, job, {metrics.TRAINING_FILE: TRAINING, "training_artifacts/wide.csv": wide})
+    assert run_metrics(fake, "--out", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "  note: 150 more metric columns not read (limit 50 per file" in out
+    assert "  note: m0: 1 point(s) beyond ±1e+15, left out of the charts" in out
+    assert "  note: other.png: 39 of 51 metrics not drawn (limit 12 per chart)" in out
+    assert png_size(tmp_path / "other.png") == (900, 400 * metrics.MAX_LINES_PER_CHART)
