@@ -48,12 +48,6 @@ from components.bedrock.common import (
     tag_list,
 )
 from components.bedrock.session import Connection
-from components.bedrock.validation import (
-    DeploymentInputs,
-    ThroughputInputs,
-    _Inputs,
-    check_with_request,
-)
 from components.bedrock.waiting import (
     CALL_POLICY,
     Clock,
@@ -79,7 +73,7 @@ class _InferenceProvider(ResourceProvider):
     """What both inference providers share: pending placeholders, the clock, check."""
 
     serialize_as_secret_always = False
-    inputs_model: type[_Inputs]
+    inputs_model: str  # the name of its input model in components.bedrock.validation
     model_key: str  # the input holding the custom model ARN
     served_key: str  # the output holding the model it serves, as AWS reports it
     output_keys: tuple[str, ...]
@@ -150,8 +144,16 @@ class _InferenceProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = from_engine(news)
-        failures = check_with_request(
-            self.inputs_model, news, self.operation, self.request, self.request_sources
+        # Imported here: only `check` needs the input models, and the program (and every
+        # `rftenv synth`) imports this module without calling it.
+        from components.bedrock import validation
+
+        failures = validation.check_with_request(
+            getattr(validation, self.inputs_model),
+            news,
+            self.operation,
+            self.request,
+            self.request_sources,
         )
         return CheckResult(news, failures)
 
@@ -207,7 +209,7 @@ class _InferenceProvider(ResourceProvider):
 class ProvisionedThroughputProvider(_InferenceProvider):
     """Pickled by reference into state: keep this class at this module path."""
 
-    inputs_model = ThroughputInputs
+    inputs_model = "ThroughputInputs"
     model_key = "modelId"
     served_key = "modelArn"
     output_keys = (
@@ -389,7 +391,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
 class CustomModelDeploymentProvider(_InferenceProvider):
     """Pickled by reference into state: keep this class at this module path."""
 
-    inputs_model = DeploymentInputs
+    inputs_model = "DeploymentInputs"
     model_key = "modelArn"
     served_key = "deployedModelArn"
     output_keys = ("deploymentArn", "status", "deployedModelArn", "failureMessage", "awaitingModel")

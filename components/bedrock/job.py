@@ -50,7 +50,6 @@ from components.bedrock.common import (
     tag_list,
 )
 from components.bedrock.session import Connection
-from components.bedrock.validation import JobInputs, check_with_request
 from components.bedrock.waiting import (
     CALL_POLICY,
     Clock,
@@ -216,6 +215,10 @@ class RftCustomizationJobProvider(ResourceProvider):
     # --- check / diff -------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         news = from_engine(news)
+        # Imported here: only `check` needs the input models, and the program (and every
+        # `rftenv synth`) imports this module without calling it.
+        from components.bedrock.validation import JobInputs, check_with_request
+
         failures = check_with_request(JobInputs, news, CREATE_JOB, create_request, REQUEST_SOURCES)
         return CheckResult(news, failures)
 
