@@ -288,15 +288,19 @@ class RftCustomizationJobProvider(ResourceProvider):
                 f"{job.get('outputModelArn')} no longer exists; {hint}"
             )
 
+    def _until_ended(self, client: Any, job_arn: str, policy: PollPolicy) -> dict[str, Any]:
+        """The job once it is Completed, Failed or Stopped; WaitTimeout at the deadline."""
+        return poll(
+            lambda: client.get_model_customization_job(jobIdentifier=job_arn),
+            lambda job: job["status"] in TERMINAL,
+            policy,
+            self._clock,
+            what=f"RFT job {job_arn}",
+        )
+
     def _wait(self, client: Any, job_arn: str, policy: PollPolicy) -> dict[str, Any]:
         try:
-            return poll(
-                lambda: client.get_model_customization_job(jobIdentifier=job_arn),
-                lambda job: job["status"] in TERMINAL,
-                policy,
-                self._clock,
-                what=f"RFT job {job_arn}",
-            )
+            return self._until_ended(client, job_arn, policy)
         except WaitTimeout as timeout:
             status = (timeout.last or {}).get("status", "unknown")  # type: ignore[union-attr]
             raise WaitTimeout(
@@ -418,13 +422,7 @@ class RftCustomizationJobProvider(ResourceProvider):
         completion, and then the job has produced a model that must be deleted too."""
         job_arn = job["jobArn"]
         try:
-            return poll(
-                lambda: client.get_model_customization_job(jobIdentifier=job_arn),
-                lambda found: found["status"] in TERMINAL,
-                STOP_WAIT,
-                self._clock,
-                what=f"RFT job {job_arn}",
-            )
+            return self._until_ended(client, job_arn, STOP_WAIT)
         except WaitTimeout as timeout:
             status = (timeout.last or job).get("status", "unknown")  # type: ignore[union-attr]
             model = job.get("outputModelName") or props.get("customModelName") or "its model"
