@@ -10,6 +10,8 @@ import pytest
 
 from components.config import StackConfig
 from rftenv import synth
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.clock import FakeClock
 
 STACKS = synth.available_stacks()
 
@@ -53,3 +55,17 @@ def graphs() -> dict[str, Graph]:
 @pytest.fixture(params=STACKS)
 def graph(request: pytest.FixtureRequest, graphs: dict[str, Graph]) -> Graph:
     return graphs[request.param]
+
+
+# --- the fake AWS control plane, on a fake clock (tests never sleep) ----------------------------
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
+    """Fake Bedrock (and STS) in its default account, 111122223333; a module may override
+    it (the grader tests use the bedrock-runtime fake under this name)."""
+    with FakeBedrock(clock) as server:
+        yield server

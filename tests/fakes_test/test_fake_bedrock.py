@@ -8,7 +8,6 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,17 +39,6 @@ JOB_ARN = re.compile(
 MODEL_ARN = re.compile(
     rf"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/{re.escape(BASE_ID)}/[a-z0-9]{{12}}"
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
-    with FakeBedrock(clock) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

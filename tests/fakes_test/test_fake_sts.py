@@ -3,7 +3,6 @@ the fake clock, after which the fake control plane refuses calls signed with the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,17 +18,6 @@ from tests.fakes.bedrock import COMMON_AUTH_ERRORS
 ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/rft-env-deployer"
 HOUR = 3600
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
-    with FakeBedrock(clock, account_id=ACCOUNT) as server:
-        yield server
 
 
 def _config(**extra: Any) -> botocore.config.Config:

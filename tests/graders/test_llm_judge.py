@@ -45,11 +45,6 @@ REAL_SLEEP = time.sleep
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def fake(clock: FakeClock) -> Iterator[FakeBedrockRuntime]:
     with FakeBedrockRuntime(clock) as server:
         yield server

@@ -323,11 +323,6 @@ def test_importing_the_commands_stays_light() -> None:
 # ---------------------------------------------------------------------------- the command
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture(autouse=True)
 def offline_aws_environment(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path
@@ -336,12 +331,6 @@ def offline_aws_environment(
     assumed-role credentials on the fake clock."""
     offline.offline_aws(monkeypatch, tmp_path, clock)
     monkeypatch.setattr(jobs, "credentials_clock", clock)
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
-    with FakeBedrock(clock, account_id=ACCOUNT) as server:
-        yield server
 
 
 @pytest.fixture

@@ -31,11 +31,6 @@ HYPER = {
 }
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture(autouse=True)
 def offline_aws_environment(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, tmp_path: Path

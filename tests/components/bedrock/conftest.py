@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,17 +19,6 @@ ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/rft-env-dev-bedrock-customization"
 GRADER = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rft-env-dev-grader-arithmetic"
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0b7c1a2d-1111-2222-3333-444455556666"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakeBedrock]:
-    with FakeBedrock(clock, account_id=ACCOUNT) as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
