@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from components.bedrock.waiting import Clock, PollPolicy, call_with_retries, error_code
@@ -28,7 +29,10 @@ def client_token(*parts: Any) -> str:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == rpc.UNKNOWN
+    """Is an input not known yet (preview)? The engine's dynamic provider server hands
+    `check` and `diff` `pulumi.output.Unknown` objects (it deserializes with keep_unknowns);
+    the sentinel string is how an unknown travels on the wire, and what the SDK's mocks give."""
+    return isinstance(value, Unknown) or value == rpc.UNKNOWN
 
 
 def changed(olds: dict[str, Any], news: dict[str, Any], key: str) -> bool:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pulumi.dynamic import CheckFailure
-from pulumi.runtime import rpc
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -134,7 +133,7 @@ def _unknown_at(props: Any, key: str) -> bool:
     parents, unknown? Then a problem there is preview noise."""
     value = props
     for part in key.replace("[", ".").replace("]", "").split("."):
-        if value == rpc.UNKNOWN:
+        if is_unknown(value):
             return True
         if isinstance(value, dict):
             value = value.get(part)
@@ -142,7 +141,7 @@ def _unknown_at(props: Any, key: str) -> bool:
             value = value[int(part)]
         else:
             return False
-    return value == rpc.UNKNOWN
+    return is_unknown(value)
 
 
 def check_failures(model: type[_Inputs], props: dict[str, Any]) -> list[CheckFailure]:
