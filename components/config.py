@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -434,6 +434,12 @@ class StackConfig(_Model):
     tags: dict[TagKey, TagValue] = {}
 
     _datasets: dict[str, DatasetReport] = PrivateAttr(default_factory=dict)
+    # Top-level keys (without the namespace) set with `pulumi config set --secret`.
+    _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def is_secret(self, key: str) -> bool:
+        """Whether the stack set top-level `key` (e.g. "notificationEmails") as a secret."""
+        return key in self._secret_keys
 
     def dataset(self, purpose: Literal["training", "validation"]) -> DatasetReport | None:
         """The validated local dataset for `purpose`, or None if it comes from S3 or is absent."""
@@ -470,11 +476,38 @@ def decode_config_values(values: Mapping[str, Any], namespace: str = CONFIG_NAME
     return decoded
 
 
+# Top-level keys whose values the program keeps secret when the stack sets them with
+# `pulumi config set --secret`: it hands them to resources only as secret Outputs. Every
+# other value becomes part of physical names, ARNs, tags or policy documents, which no
+# provider keeps secret, so a secret there would leak while looking protected.
+SECRET_CAPABLE_KEYS = frozenset({"notificationEmails"})
+
+
+def secret_key_problems(secret_keys: Iterable[str]) -> list[ConfigProblem]:
+    """A problem for each key set as a secret that the program could not keep secret (the
+    value itself is never shown)."""
+    allowed = ", ".join(f"{CONFIG_NAMESPACE}:{key}" for key in sorted(SECRET_CAPABLE_KEYS))
+    return [
+        ConfigProblem(
+            f"{CONFIG_NAMESPACE}:{key}",
+            MISSING,
+            "is set as a secret, but its value becomes part of names, ARNs, tags or policies "
+            "that Pulumi cannot keep secret; set it in plain text (only "
+            f"{allowed} may be secret)",
+        )
+        for key in sorted(set(secret_keys) - SECRET_CAPABLE_KEYS)
+    ]
+
+
 def load_stack_config(
-    raw: Mapping[str, Any], project_dir: Path, source: str | None = None
+    raw: Mapping[str, Any],
+    project_dir: Path,
+    source: str | None = None,
+    secret_keys: Iterable[str] = (),
 ) -> StackConfig:
-    """Validate decoded `rft-env:*` config (keys without the namespace) into a StackConfig."""
-    problems: list[ConfigProblem] = []
+    """Validate decoded `rft-env:*` config (keys without the namespace) into a StackConfig.
+    `secret_keys` are the top-level keys the stack set as secrets."""
+    problems: list[ConfigProblem] = secret_key_problems(secret_keys)
     config: StackConfig | None = None
     try:
         config = StackConfig.model_validate(dict(raw), by_alias=True)
@@ -486,17 +519,22 @@ def load_stack_config(
         raise ConfigError(problems, source)
     assert config is not None
     config._datasets = datasets
+    config._secret_keys = frozenset(secret_keys)
     return config
 
 
 def load_from_pulumi(project_dir: Path) -> StackConfig:
     """Read this stack's `rft-env:*` config from the running Pulumi program and validate it."""
     import pulumi
-    from pulumi.runtime.config import CONFIG, get_config_env
+    from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
     values = {**get_config_env(), **CONFIG.get()}
     source = f"stack {pulumi.get_stack()}"
-    return load_stack_config(decode_config_values(values), project_dir, source)
+    prefix = f"{CONFIG_NAMESPACE}:"
+    secret_keys = [
+        key[len(prefix) :] for key in values if key.startswith(prefix) and is_config_secret(key)
+    ]
+    return load_stack_config(decode_config_values(values), project_dir, source, secret_keys)
 
 
 # --------------------------------------------------------------------------------------

@@ -184,6 +184,7 @@ class RftEnvironment(pulumi.ComponentResource):
                     for grader, settings in config.graders.items()
                 ],
                 notification_emails=list(config.notification_emails),
+                notification_emails_secret=config.is_secret("notificationEmails"),
             ),
             opts=child,
         )

@@ -256,6 +256,8 @@ class ObservabilityArgs:
     key_arn: pulumi.Input[str]  # the stack key (or kms.existingKeyArn); encrypts the topic
     graders: list[MonitoredGrader]
     notification_emails: list[str] = field(default_factory=list)
+    # Set with `pulumi config set --secret`: the addresses reach state only encrypted.
+    notification_emails_secret: bool = False
 
 
 class Observability(pulumi.ComponentResource):
@@ -365,7 +367,7 @@ class Observability(pulumi.ComponentResource):
                 f"{name}-email-{suffix}",
                 topic=topic.arn,
                 protocol="email",
-                endpoint=email,
+                endpoint=pulumi.Output.secret(email) if args.notification_emails_secret else email,
                 opts=child,
             )
 

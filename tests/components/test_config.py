@@ -165,6 +165,32 @@ def test_engine_config_decodes_to_the_same_stack_config(stack: str) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Secrets (`pulumi config set --secret`)
+# --------------------------------------------------------------------------------------
+def test_notification_emails_may_be_secret() -> None:
+    config = load_stack_config(
+        stack_config("prod"), PROJECT_DIR, secret_keys=["notificationEmails"]
+    )
+    assert config.is_secret("notificationEmails")
+    assert not config.is_secret("tags")
+    assert not load(stack_config("prod")).is_secret("notificationEmails")
+
+
+def test_a_secret_that_would_leak_into_names_is_refused_without_showing_it() -> None:
+    raw = stack_config("prod")
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(
+            raw, PROJECT_DIR, source="stack prod", secret_keys=["tags", "environment"]
+        )
+    keys = [problem.key for problem in info.value.problems]
+    assert keys == ["rft-env:environment", "rft-env:tags"]
+    message = str(info.value)
+    assert "only rft-env:notificationEmails may be secret" in message
+    # The secret's value never appears in the error.
+    assert "ml-platform-prod" not in message and "got" not in message
+
+
+# --------------------------------------------------------------------------------------
 # The example stacks
 # --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
