@@ -57,6 +57,7 @@ from components.cross_account import (
     allow_list,
     allow_list_from_raw,
     foreign_account,
+    is_account_id,
     is_reason,
 )
 from components.datasets import DatasetReport, validate_dataset
@@ -828,6 +829,10 @@ def _check_accounts_and_keys(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     account, kms = _section(raw, "account"), _section(raw, "kms")
     account_id, region = account.get("id"), raw.get("region")
+    # An invalid id or region has its own problem; comparing ARNs with it (and quoting it
+    # in their messages) would only add noise.
+    account_id = account_id if is_account_id(account_id) else None
+    region = region if isinstance(region, str) and is_region(region) else None
     role = account.get("deploymentRoleArn")
     if isinstance(account_id, str) and _arn_field(role, 4) not in (None, account_id):
         problems.append(
@@ -872,7 +877,7 @@ def _check_cross_account(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Key users and an existing key of another account need an allow-list entry with a
     reason; entries name other accounts only, each once."""
     account_id = _section(raw, "account").get("id")
-    if not isinstance(account_id, str):
+    if not is_account_id(account_id):
         return []  # the structural pass reports it
     problems: list[ConfigProblem] = []
     entries = raw.get(CROSS_ACCOUNT_KEY)

@@ -34,6 +34,10 @@ _ROOT = re.compile(r"arn:[^:]*:iam::(?P<account>\d{12}):root", re.ASCII)
 AWS_OWNED = "aws"
 
 
+def is_account_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_ACCOUNT_ID.fullmatch(value))
+
+
 def account_of(value: str) -> str | None:
     """The account a principal or resource names: the account field of an ARN, or a bare
     12-digit account id. None when it names no account (a service principal, `*`, an S3

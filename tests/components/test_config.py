@@ -1271,3 +1271,15 @@ def test_a_judge_profile_of_another_account_is_refused_unless_its_root_is_listed
         {"arn": "arn:aws:iam::999999999999:root", "reason": "the shared judge account"}
     )
     assert load(raw).cross_account_allow_list.reason_for(profile) == "the shared judge account"
+
+
+def test_an_invalid_account_id_is_one_problem_on_one_line() -> None:
+    """Found by the property test: an id of "\\n" also failed the role's account check, whose
+    message quoted the id raw and broke the one-line-per-problem rule."""
+    raw = stack_config("dev")
+    raw["account"]["id"] = "\n"
+    raw["region"] = "us-east-1\n"
+    with pytest.raises(ConfigError) as info:
+        load(raw)
+    assert {p.key for p in info.value.problems} == {"rft-env:account.id", "rft-env:region"}
+    assert len(str(info.value).splitlines()) == len(info.value.problems) + 1
