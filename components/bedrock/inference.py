@@ -4,8 +4,11 @@ Both can exist only once the job has produced a model. Until then (a job started
 `wait`), the resource is *pending*: create records a placeholder and calls no AWS API,
 and the stack output says inference waits on the job. After the job completes,
 `pulumi up --refresh` reads the model ARN into the job's state, the model input of the
-inference resource changes from empty to that ARN, and the placeholder is replaced by the
-real resource, with no config change.
+inference resource changes from empty to that ARN, and an update turns the placeholder into
+the real resource, with no config change. It is an update, not a replacement, so that a
+committed throughput can be protected from its first `pulumi up`: the engine refuses to
+replace a protected resource. An update cannot change a resource's id, so such a resource
+keeps the placeholder's id, and every AWS call takes the ARN from its outputs.
 
 A real resource is never replaced for its model, so a retrain never stops serving. While
 the new job has no model (the input is empty, or unknown at preview) it keeps serving the
@@ -76,6 +79,7 @@ class _InferenceProvider(ResourceProvider):
     inputs_model: str  # the name of its input model in components.bedrock.validation
     model_key: str  # the input holding the custom model ARN
     served_key: str  # the output holding the model it serves, as AWS reports it
+    arn_key: str  # the output holding the resource's ARN
     output_keys: tuple[str, ...]
     replace_keys: tuple[str, ...]
     kind: str
@@ -98,6 +102,10 @@ class _InferenceProvider(ResourceProvider):
         """One read, update or delete, riding out throttling and 5xx beyond botocore's own
         attempts, as creates do (not-found and other refusals are raised at once)."""
         return call_with_retries(call, CALL_POLICY, self._clock, what=what)
+
+    def _arn(self, id_: str, props: dict[str, Any]) -> str:
+        """The ARN AWS knows the resource by: its id, unless it began as a placeholder."""
+        return props.get(self.arn_key) or id_
 
     def _pending_result(self, props: dict[str, Any]) -> CreateResult:
         placeholder = f"pending-{client_token(self.kind, props['identity'])[:12]}"
@@ -162,11 +170,10 @@ class _InferenceProvider(ResourceProvider):
         replaces = [key for key in self.replace_keys if changed(olds, news, key)]
         if changed(olds.get("connection") or {}, news.get("connection") or {}, "region"):
             replaces.append("connection")
-        if is_pending(olds) and news.get(self.model_key) and changed(olds, news, self.model_key):
-            # Placeholder -> real resource once the job has a model (unknown at preview).
-            replaces.append(self.model_key)
-        # A real resource is never replaced for its model: a new model is swapped in place,
-        # and while the new job has none ("" or unknown) the current model keeps serving.
+        # A placeholder becomes the real resource by an update once the job has a model. A
+        # real resource is never replaced for its model either: a new model is swapped in
+        # place, and while the new job has none ("" or unknown) the current model keeps
+        # serving.
         updates = [
             key
             for key in (self.model_key, "name", "tags", "wait", "connection", "retainModels")
@@ -178,6 +185,17 @@ class _InferenceProvider(ResourceProvider):
         return DiffResult(
             changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True
         )
+
+    def _leave_placeholder(self, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult | None:
+        """Update of a placeholder: create the real resource once there is a model, else
+        only record the new inputs. None for a real resource."""
+        if not is_pending(olds):
+            return None
+        if self.request(news) is None:
+            return UpdateResult(
+                {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
+            )
+        return UpdateResult(self.create(news).outs)
 
     def _create_with(
         self, props: dict[str, Any], start: Callable[[Any], str], ready: Callable[[Any, str], Any]
@@ -212,6 +230,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
     inputs_model = "ThroughputInputs"
     model_key = "modelId"
     served_key = "modelArn"
+    arn_key = "provisionedModelArn"
     output_keys = (
         "provisionedModelArn",
         "status",
@@ -308,7 +327,7 @@ class ProvisionedThroughputProvider(_InferenceProvider):
             return ReadResult(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            pt = self._get_pt(client, id_)
+            pt = self._get_pt(client, self._arn(id_, props))
         except Exception as error:
             if is_not_found(error):
                 return ReadResult(None, {})
@@ -318,10 +337,10 @@ class ProvisionedThroughputProvider(_InferenceProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = from_engine(olds), from_engine(news)
-        if is_pending(olds):  # only wait settings or tags changed while pending
-            return UpdateResult(
-                {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
-            )
+        placeholder = self._leave_placeholder(olds, news)
+        if placeholder is not None:
+            return placeholder
+        arn = self._arn(id_, olds)
         client = Connection.from_props(news).client(clock=self._clock)
         request: dict[str, Any] = {}
         if changed(olds, news, "name"):
@@ -332,20 +351,20 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         if request:
             self._call(
                 lambda: client.update_provisioned_model_throughput(
-                    provisionedModelId=id_, **request
+                    provisionedModelId=arn, **request
                 ),
-                f"updating provisioned throughput {id_}",
+                f"updating provisioned throughput {arn}",
             )
             pt = self._wait(
-                lambda: client.get_provisioned_model_throughput(provisionedModelId=id_),
+                lambda: client.get_provisioned_model_throughput(provisionedModelId=arn),
                 lambda pt: (
                     pt["status"] in ("InService", "Failed")
                     and pt.get("modelArn") == pt.get("desiredModelArn", pt.get("modelArn"))
                 ),
                 news,
-                f"updating provisioned throughput {id_}",
+                f"updating provisioned throughput {arn}",
             )
-        sync_tags(client, id_, olds.get("tags"), news.get("tags"))
+        sync_tags(client, arn, olds.get("tags"), news.get("tags"))
         outputs = self._outputs(pt) if pt else {k: olds.get(k) for k in self.output_keys}
         outputs["awaitingModel"] = self._awaiting(news)
         if "desiredModelId" in request:
@@ -356,33 +375,34 @@ class ProvisionedThroughputProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return
+        arn = self._arn(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
-            pt = self._get_pt(client, id_)
+            pt = self._get_pt(client, arn)
         except Exception as error:
             if is_not_found(error):
-                self._retire(client, props, props.get("modelArn"), deleted=id_)
+                self._retire(client, props, props.get("modelArn"), deleted=arn)
                 return
             raise
         expiry = pt.get("commitmentExpirationTime")
         if isinstance(expiry, datetime) and expiry.timestamp() > self._clock.time():
             raise InferenceError(
-                f"provisioned throughput {id_} has a {pt.get('commitmentDuration')} commitment "
+                f"provisioned throughput {arn} has a {pt.get('commitmentDuration')} commitment "
                 f"that runs until {expiry.isoformat()}: AWS refuses to delete it before then. "
                 "Keep it (it is protected), or remove it from the stack without deleting it: "
                 f"`pulumi state delete` on its URN"
             )
         try:
             self._call(
-                lambda: client.delete_provisioned_model_throughput(provisionedModelId=id_),
-                f"deleting provisioned throughput {id_}",
+                lambda: client.delete_provisioned_model_throughput(provisionedModelId=arn),
+                f"deleting provisioned throughput {arn}",
             )
         except Exception as error:
             if not is_not_found(error):
                 raise InferenceError(
-                    f"deleting provisioned throughput {id_} failed: {error}"
+                    f"deleting provisioned throughput {arn} failed: {error}"
                 ) from error
-        self._retire(client, props, pt.get("modelArn"), deleted=id_)
+        self._retire(client, props, pt.get("modelArn"), deleted=arn)
 
 
 # ------------------------------------------------------------------------------------------
@@ -394,6 +414,7 @@ class CustomModelDeploymentProvider(_InferenceProvider):
     inputs_model = "DeploymentInputs"
     model_key = "modelArn"
     served_key = "deployedModelArn"
+    arn_key = "deploymentArn"
     output_keys = ("deploymentArn", "status", "deployedModelArn", "failureMessage", "awaitingModel")
     # The model can be swapped in place; name and description cannot change.
     replace_keys = ("identity", "name", "description")
@@ -470,10 +491,11 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return ReadResult(id_, props)
+        arn = self._arn(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
             deployment = self._call(
-                lambda: self._get(client, id_), f"reading custom model deployment {id_}"
+                lambda: self._get(client, arn), f"reading custom model deployment {arn}"
             )
         except Exception as error:
             if is_not_found(error):
@@ -484,33 +506,33 @@ class CustomModelDeploymentProvider(_InferenceProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = from_engine(olds), from_engine(news)
-        if is_pending(olds):
-            return UpdateResult(
-                {**self._inputs(news), **{k: olds.get(k) for k in self.output_keys}}
-            )
+        placeholder = self._leave_placeholder(olds, news)
+        if placeholder is not None:
+            return placeholder
+        arn = self._arn(id_, olds)
         client = Connection.from_props(news).client(clock=self._clock)
         deployment = None
         swapped = self._swap_due(olds, news)
         if swapped:
             self._call(
                 lambda: client.update_custom_model_deployment(
-                    customModelDeploymentIdentifier=id_, modelArn=news["modelArn"]
+                    customModelDeploymentIdentifier=arn, modelArn=news["modelArn"]
                 ),
-                f"swapping the model of deployment {id_}",
+                f"swapping the model of deployment {arn}",
             )
             deployment = self._wait(
-                lambda: self._get(client, id_),
+                lambda: self._get(client, arn),
                 lambda d: (
                     (d.get("updateDetails") or {}).get("updateStatus")
                     in ("UpdateCompleted", "UpdateFailed")
                 ),
                 news,
-                f"swapping the model of deployment {id_}",
+                f"swapping the model of deployment {arn}",
             )
             if deployment["updateDetails"]["updateStatus"] == "UpdateFailed":
                 message = deployment.get("failureMessage") or "no message"
-                raise InferenceError(f"model swap of deployment {id_} failed: {message}")
-        sync_tags(client, id_, olds.get("tags"), news.get("tags"))
+                raise InferenceError(f"model swap of deployment {arn} failed: {message}")
+        sync_tags(client, arn, olds.get("tags"), news.get("tags"))
         outputs = (
             self._outputs(deployment) if deployment else {k: olds.get(k) for k in self.output_keys}
         )
@@ -523,16 +545,17 @@ class CustomModelDeploymentProvider(_InferenceProvider):
         props = from_engine(props)
         if is_pending(props):
             return
+        arn = self._arn(id_, props)
         client = Connection.from_props(props).client(clock=self._clock)
         try:
             self._call(
-                lambda: client.delete_custom_model_deployment(customModelDeploymentIdentifier=id_),
-                f"deleting custom model deployment {id_}",
+                lambda: client.delete_custom_model_deployment(customModelDeploymentIdentifier=arn),
+                f"deleting custom model deployment {arn}",
             )
         except Exception as error:
             if not is_not_found(error):
                 raise
-        self._retire(client, props, props.get("deployedModelArn"), deleted=id_)
+        self._retire(client, props, props.get("deployedModelArn"), deleted=arn)
 
 
 # ------------------------------------------------------------------------------------------

@@ -180,7 +180,6 @@ def test_pending_inference_is_created_after_the_job_completes(
     """The engine's calls for: `pulumi up` (job without wait) -> the job completes ->
     `pulumi up --refresh`, with no config change in between."""
     provider = throughputs if kind == "throughput" else deployments
-    model_key = "modelId" if kind == "throughput" else "modelArn"
 
     # First `pulumi up`: the job starts; its model ARN is still empty.
     job = jobs.create(job_props(fake))
@@ -201,12 +200,21 @@ def test_pending_inference_is_created_after_the_job_completes(
     assert jobs.diff(job.id, refreshed.outs, job_props(fake)).changes is False
     news = inference_props(fake, model, kind=kind)
     diff = provider.diff(pending.id, pending.outs, news)
-    assert diff.replaces == [model_key] and diff.delete_before_replace
-    # ...and the placeholder is replaced by the real resource.
-    provider.delete(pending.id, pending.outs)  # nothing on AWS
-    real = provider.create(news)
-    assert real.outs["status"] in ("InService", "Active")
-    assert len(fake.throughputs) + len(fake.deployments) == 1
+    assert diff.changes and diff.replaces == []
+    # ...and an update turns the placeholder into the real resource: not a replacement, which
+    # the engine refuses for a protected (committed) throughput. It keeps the placeholder's id.
+    real = provider.update(pending.id, pending.outs, news).outs
+    assert real["status"] in ("InService", "Active")
+    arn_key = "provisionedModelArn" if kind == "throughput" else "deploymentArn"
+    table = fake.throughputs if kind == "throughput" else fake.deployments
+    assert list(table) == [real[arn_key]] and len(fake.throughputs) + len(fake.deployments) == 1
+    # Every later call finds it by the ARN in its outputs, not by the placeholder id.
+    assert provider.read(pending.id, real).outs[arn_key] == real[arn_key]
+    renamed = {**news, "tags": {"Environment": "dev", "Owner": "ml"}}
+    assert provider.update(pending.id, real, renamed).outs[arn_key] == real[arn_key]
+    assert table[real[arn_key]]["_tags"] == {"Environment": "dev", "Owner": "ml"}
+    provider.delete(pending.id, real)
+    assert fake.throughputs == {} and fake.deployments == {}
 
 
 # --- retraining: serving never stops ---------------------------------------------------------
@@ -311,19 +319,18 @@ def test_inference_never_deletes_a_model_something_else_serves(
 
 
 @pytest.mark.parametrize("kind", ["throughput", "deployment"])
-def test_a_placeholder_is_replaced_even_when_the_model_is_unknown_at_preview(
+def test_a_placeholder_is_updated_even_when_the_model_is_unknown_at_preview(
     kind: str,
     throughputs: ProvisionedThroughputProvider,
     deployments: CustomModelDeploymentProvider,
     fake: FakeBedrock,
 ) -> None:
-    """The first deploy: nothing serves yet, so replacing the placeholder costs nothing."""
+    """The first deploy: the preview shows the placeholder changing in place."""
     provider = throughputs if kind == "throughput" else deployments
-    model_key = "modelId" if kind == "throughput" else "modelArn"
     pending = provider.create(inference_props(fake, "", kind=kind))
     assert pending.outs["awaitingModel"] is False
     diff = provider.diff(pending.id, pending.outs, inference_props(fake, Unknown(), kind=kind))
-    assert diff.replaces == [model_key]
+    assert diff.changes and diff.replaces == []
     assert (
         provider.diff(pending.id, pending.outs, inference_props(fake, "", kind=kind)).changes
         is False
