@@ -1,12 +1,19 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+ and pip only):
 #   make demo   - create .venv, install, synthesize the dev stack offline
 #   make test   - create .venv, install, run lint and the whole test suite
+# The engine tests (pytest marker `engine`) run whenever a `pulumi` CLI is on PATH; without
+# one they are skipped, and pytest says so. `make pulumi-cli` builds the CLI from the Go
+# module proxy into .tools/pulumi/bin, which every target below puts first on PATH.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PULUMI_CLI_DIR := $(CURDIR)/.tools/pulumi
+export PATH := $(PULUMI_CLI_DIR)/bin:$(PATH)
+# The engine never phones home for updates or plugins from tests.
+export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test engine-test pulumi-cli lint bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +31,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -rs
+
+pulumi-cli:
+	PULUMI_CLI_DIR=$(PULUMI_CLI_DIR) tools/pulumi-cli/build.sh
+
+# Only the engine tests, with the CLI built (or reused) first; a skipped engine test fails.
+engine-test: $(STAMP) pulumi-cli
+	RFTENV_REQUIRE_ENGINE=1 $(BIN)/pytest -rs -m engine
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth_bench.py
@@ -32,3 +46,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .build *.egg-info .hypothesis
+	@echo 'kept .tools/ (the Pulumi CLI build); remove it by hand to rebuild from scratch'

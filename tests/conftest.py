@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,25 @@ from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 
 STACKS = synth.available_stacks()
+
+# `make engine-test` and CI set this: there, an engine test that cannot run is a failure.
+REQUIRE_ENGINE = "RFTENV_REQUIRE_ENGINE"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `engine` need the Pulumi CLI: skip them, saying why, when there is
+    none on PATH, unless the run requires them."""
+    engine_tests = [item for item in items if item.get_closest_marker("engine")]
+    if not engine_tests or shutil.which("pulumi"):
+        return
+    reason = (
+        "needs the Pulumi CLI on PATH: `make pulumi-cli` builds one into .tools/pulumi/bin, "
+        "and `make test` puts that on PATH"
+    )
+    if os.environ.get(REQUIRE_ENGINE) == "1":
+        raise pytest.UsageError(f"{REQUIRE_ENGINE}=1, but the engine tests {reason}")
+    for item in engine_tests:
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 class Graph:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -955,29 +952,7 @@ def test_the_worker_command_runs_this_module_per_stack() -> None:
     assert command[command.index("--policy-pack") + 1] == str(automation.POLICY_PACK)
 
 
-@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI on PATH")
-def test_preview_with_the_real_cli(tmp_path: Path) -> None:
-    """With the CLI, the worker talks to the real engine (a local backend here). Without
-    AWS credentials the preview itself may fail, but it must come back as an outcome."""
-    env = {
-        **os.environ,
-        "PULUMI_BACKEND_URL": f"file://{tmp_path}",
-        "PULUMI_CONFIG_PASSPHRASE": "test",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-m", "rftenv.automation", "preview", "dev"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=synth.PROJECT_DIR,
-        timeout=900,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert '"outcome"' in completed.stdout.splitlines()[-1]
-
-
-@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI on PATH")
+@pytest.mark.engine
 def test_the_gate_judges_a_real_engines_preview_against_its_deployed_state(
     tmp_path: Path,
 ) -> None:
