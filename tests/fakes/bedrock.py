@@ -146,6 +146,10 @@ class FakeBedrock(ServedFake):
         # The assumed role's MaxSessionDuration: AssumeRole refuses a longer DurationSeconds.
         self.role_max_session_duration: int = _DEFAULT_SESSION_SECONDS
 
+        # Called in the request's thread once a request has taken effect, before its answer
+        # is sent: a test can act between the two (the engine tests kill `pulumi up` there).
+        self.after_apply: dict[str, Callable[[], None]] = {}
+
         self.calls: list[tuple[str, dict]] = []
         # (operation, code) of every error the fake raised that the operation does not declare.
         self.undeclared: list[tuple[str, str]] = []
@@ -327,6 +331,9 @@ class FakeBedrock(ServedFake):
             if exc.code not in allowed_errors("bedrock", operation):
                 return self._undeclared(operation, exc)
             return _json_error(exc.code, exc.message)
+        hook = self.after_apply.get(operation)
+        if hook is not None:
+            hook()
         if fault is not None:
             return _json_error(fault.error, _INJECTED_MESSAGES.get(fault.error, "injected"))
         payload = render(op_model.output_shape, result) if op_model.output_shape else {}
