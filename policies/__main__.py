@@ -7,7 +7,10 @@ file): the rules live in `policies.rules`, where the tests import them.
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 from policies.rules import ALL_POLICIES, PACK_NAME
+from policies.rules.common import accept_engine_config
 
+# Before the pack serves: the rules read the stack's config through pulumi.Config.
+accept_engine_config()
 PolicyPack(
     name=PACK_NAME,
     policies=ALL_POLICIES,

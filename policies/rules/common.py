@@ -9,7 +9,8 @@ unknown value (during preview) raises `UnknownValueError`, which the framework t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -19,8 +20,9 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
+from pulumi_policy import policy as policy_module
 
-PROJECT = "rft-env"
+from components.naming import PROJECT as PROJECT  # re-exported: the rules' namespace
 
 BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"
@@ -148,6 +150,51 @@ def as_sequence(value: Any) -> list[Any]:
 # --------------------------------------------------------------------------------------
 # Config
 # --------------------------------------------------------------------------------------
+# The stack's config, as the real engine hands it over. The engine gives a policy pack the
+# stack's config only in its ConfigureStack request, and pulumi_policy (1.21) keeps only the
+# request's tags: it reads config from the PULUMI_CONFIG variable, which the engine does not
+# set for an analyzer. Under `pulumi preview --policy-pack policies`, pulumi.Config therefore
+# read nothing in a rule: production stacks were judged as non-production, and the
+# cross-account allow-list was empty (found by the engine tests). `accept_engine_config`
+# makes ConfigureStack record the request's config, and the rules read each key through
+# `config_value`. Offline (`rftenv audit`), rftenv.pack_runner sets pulumi.Config itself
+# and no ConfigureStack arrives.
+_MARK = "_rftenv_records_stack_config"
+# Written by ConfigureStack in one gRPC thread, read by the rules in others.
+_recorded: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def record_stack_config(config: Mapping[str, str]) -> None:
+    """The engine's config for this run (namespaced keys, string values)."""
+    with _lock:
+        _recorded.clear()
+        _recorded.update(config)
+
+
+def config_value(key: str) -> str | None:
+    """`rft-env:<key>` as the engine gave it to the pack, else from pulumi.Config."""
+    with _lock:
+        recorded = _recorded.get(f"{PROJECT}:{key}")
+    return recorded if recorded is not None else pulumi.Config(PROJECT).get(key)
+
+
+def accept_engine_config() -> None:
+    """Wrap pulumi_policy's analyzer so that ConfigureStack records the stack's config.
+    Idempotent."""
+    servicer = policy_module._PolicyAnalyzerServicer
+    original: Callable[..., Any] = servicer.ConfigureStack
+    if getattr(original, _MARK, False):
+        return
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        record_stack_config(dict(request.config))
+        return original(self, request, context)
+
+    setattr(configure_stack, _MARK, True)
+    servicer.ConfigureStack = configure_stack  # type: ignore[method-assign]
+
+
 def policy_config(args: ResourceValidationArgs | StackValidationArgs) -> Mapping[str, Any]:
     return args.get_config() or {}
 
@@ -155,17 +202,19 @@ def policy_config(args: ResourceValidationArgs | StackValidationArgs) -> Mapping
 def is_production(args: ResourceValidationArgs | StackValidationArgs) -> bool:
     """The policy config's `production` if given, else the stack's `rft-env:production`.
 
-    Pulumi hands the stack's config to policy packs, so the pack reads the same flag the
-    program does. A flag that is set but not a bool counts as production: the stricter
-    reading is the safe one when a stack's intent is unclear.
+    The engine hands the stack's config to the pack in ConfigureStack, which
+    `accept_engine_config` records, so the pack reads the same flag the program does. A
+    flag that is set but not a bool counts as production: the stricter reading is the
+    safe one when a stack's intent is unclear.
     """
     configured = as_bool(policy_config(args).get("production"))
     if configured is not None:
         return configured
-    try:
-        return bool(pulumi.Config(PROJECT).get_bool("production"))
-    except pulumi.ConfigTypeError:
-        return True
+    value = config_value("production")
+    if value is None:
+        return False
+    flag = as_bool(value)
+    return True if flag is None else flag
 
 
 # --------------------------------------------------------------------------------------

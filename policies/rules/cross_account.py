@@ -1,8 +1,8 @@
 """Cross-account rule: a policy document names a principal or key of another account only
 when the stack lists it, with a reason, under `rft-env:crossAccount`.
 
-The allow-list is read from the stack's config (`pulumi.Config`), which the engine hands
-to policy packs as it does to the program (`is_production` reads `rft-env:production` the
+The allow-list is read from the stack's config, which the engine hands to policy packs in
+ConfigureStack (see `accept_engine_config`; `is_production` reads `rft-env:production` the
 same way). One list then serves config validation, this rule and `rftenv audit`, and an
 operator cannot widen it with a `--policy-pack-config` that no reviewer sees in the stack
 file.
@@ -10,11 +10,11 @@ file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from components.cross_account import (
@@ -28,6 +28,7 @@ from policies.rules.common import (
     IAM_ROLE,
     KMS_KEY,
     PROJECT,
+    config_value,
     get,
     provider_allowed_accounts,
     text,
@@ -124,9 +125,12 @@ def foreign_references(
 
 
 def _stack_config_object(key: str) -> Any:
+    value = config_value(key)
+    if value is None:
+        return None
     try:
-        return pulumi.Config(PROJECT).get_object(key)
-    except (pulumi.ConfigTypeError, ValueError):
+        return json.loads(value)
+    except ValueError:
         return None  # malformed: config validation names it; nothing is allow-listed
 
 

@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from policies.rules import documents as docs
 from policies.rules.common import (
@@ -237,12 +238,27 @@ def _check_versioning(bucket: PolicyResource, stack: Sequence[PolicyResource]) -
 # --------------------------------------------------------------------------------------
 # Access logging
 # --------------------------------------------------------------------------------------
+def _known_log_targets(stack: Sequence[PolicyResource]) -> list[str]:
+    """The buckets the stack logs into, for a hint. A preview of a new stack does not know
+    them yet (the log bucket's id): reading one would abort the whole check, so that a
+    missing BucketLogging never blocked a preview (found by the engine tests)."""
+    targets = set()
+    for logging in of_type(stack, LOGGING):
+        try:
+            target = text(logging.props.get("targetBucket"))
+        except UnknownValueError:
+            continue
+        if target:
+            targets.add(target)
+    return sorted(targets)
+
+
 def _check_logging(bucket: PolicyResource, stack: Sequence[PolicyResource]) -> Iterator[Finding]:
     if linked_to(stack, LOGGING, "bucket", bucket):
         return
     if linked_to(stack, LOGGING, "targetBucket", bucket):
         return  # the access-log bucket itself: logging it into itself would loop
-    targets = sorted({text(r.props.get("targetBucket")) for r in of_type(stack, LOGGING)} - {""})
+    targets = _known_log_targets(stack)
     hint = f" (the stack logs into {fmt_list(targets)})" if targets else ""
     yield (
         f"{_label(bucket)} has no BucketLogging; add one that delivers its server access "

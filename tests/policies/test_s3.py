@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from tests.policies.helpers import (
     KEY_ARN,
@@ -285,6 +286,26 @@ def test_logging_missing() -> None:
     assert "Bucket 'rft-storage-data' has no BucketLogging" in message
     assert bucket_name("logs") in message
     assert where == urn("aws:s3/bucket:Bucket", "rft-storage-data")
+
+
+def test_logging_missing_blocks_a_preview_that_does_not_know_the_log_bucket_yet() -> None:
+    """A preview of a new stack, as the engine shows it to the pack: each BucketLogging's
+    targetBucket is unknown, and property dependencies say what it links. The check must
+    still find the bucket without one (it aborted on reading the hint's targets)."""
+    stack = [r for r in storage_stack() if "access-logging" not in r.name]
+    logs = next(r for r in stack if r.name == "rft-storage-logs")
+    output = next(r for r in stack if r.name == "rft-storage-output")
+    stack.append(
+        resource(
+            "aws:s3/bucketLogging:BucketLogging",
+            "rft-storage-output-access-logging",
+            {"bucket": bucket_name("output"), "targetBucket": UNKNOWN_STRING_VALUE},
+            deps={"bucket": [output], "targetBucket": [logs]},
+        )
+    )
+    found = run_with_urns(LOGGING, stack_args(stack))
+    assert [where for _, where in found] == [urn("aws:s3/bucket:Bucket", "rft-storage-data")]
+    assert "(the stack logs into" not in found[0][0]
 
 
 def test_log_bucket_is_exempt_only_while_it_is_a_target() -> None:
