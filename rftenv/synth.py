@@ -303,10 +303,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # As the engine does: children of the root stack carry no parent type in the URN.
-        if parent and "::pulumi:pulumi:Stack::" in parent:
-            parent = ""
-        return super().make_urn(parent, type_, name)
+        """The URN the engine gives: a child's type is qualified by its parent's whole type
+        chain (`A$B$C`), where the SDK's mock keeps only the parent's last type (the engine
+        tests found synth's URNs wrong for every resource two levels down). Children of
+        the root stack carry no parent type."""
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = f"{parent.split('::')[2]}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def _own_thread_loop(self) -> None:
         """The SDK's monitor runs in executor threads and gives each an event loop that

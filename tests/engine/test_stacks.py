@@ -76,6 +76,18 @@ def test_an_example_stack_previews_with_the_policy_pack_and_deploys(
     expected = plain(predicted["outputs"])
     assert outputs.keys() == expected.keys()
     assert outputs["jobName"] == expected["jobName"]
+    # Every resource has the URN synth predicts (nested ones were wrong until the engine
+    # showed the whole parent type chain), and the same parent.
+    deployed = {r["urn"]: r.get("parent") for r in engine.resources(stack)}
+    stack_urn = next(
+        urn for urn in deployed if urn.endswith(f"::pulumi:pulumi:Stack::rft-env-{stack}")
+    )
+    assert {r["urn"]: r["parent"] or stack_urn for r in predicted["resources"]} == {
+        urn: parent
+        for urn, parent in deployed.items()
+        # The engine's own default provider for the dynamic resources is not the program's.
+        if urn != stack_urn and not urn.endswith("::pulumi:providers:pulumi-python::default")
+    }
     assert {k: v for k, v in outputs.items() if k not in BEDROCK_OUTPUTS} == {
         k: v for k, v in expected.items() if k not in BEDROCK_OUTPUTS
     }
