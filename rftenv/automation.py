@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -199,8 +200,34 @@ def _emit(kind: str, value: Any) -> None:
 
 def _failure(auto: Any, failure: Exception) -> str:
     if isinstance(failure, auto.CommandError):
-        return _tail(failure.stderr or str(failure))
+        return _command_failure(str(failure))
     return f"{type(failure).__name__}: {failure}"
+
+
+def _command_failure(text: str) -> str:
+    """What a failed pulumi command said went wrong. A CommandError (pulumi 3.272) keeps
+    only its CommandResult's text, "code: N / stdout: ... / stderr: ...", and no `stderr`
+    attribute: reading one crashed the worker inside its own error handling, so no outcome
+    reached the parent (found by the engine tests). The engine prints its diagnostics, a
+    provider's refusal among them, as `error:` lines on stdout; those are the answer, else
+    the end of stderr (or of the whole text)."""
+    before, found, stderr = text.partition("\n stderr: ")
+    errors: list[str] = []
+    for line in (before + "\n" + stderr).splitlines():
+        line = line.strip()
+        # A dynamic provider's failure is a Python traceback: its last line, the
+        # exception and message, is the part to show.
+        wanted = line.startswith("error:") and not line.endswith(_TRACEBACK)
+        if (wanted or _EXCEPTION_LINE.match(line)) and line not in errors:
+            errors.append(line)
+    if errors:
+        return " | ".join(errors[-6:])
+    return _tail(stderr if found and stderr.strip() else text)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+# `botocore.errorfactory.ValidationException: An error occurred ...`
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Timeout)\w*: \S")
 
 
 def worker(operation: str, stack_name: str, project_dir: Path, policy_pack: Path) -> int:

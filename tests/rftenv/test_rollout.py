@@ -1009,3 +1009,46 @@ def test_the_gate_judges_a_real_engines_preview_against_its_deployed_state(
         f"{LOWERED}sets forceDestroy to true on {bucket_urn}{allow}",
     ]
     assert rollout.gate("gate", info, outcome, [], deployed, allow_lowering=True) == []
+
+
+def test_a_failed_engine_command_reaches_the_summary_as_its_error_lines() -> None:
+    """pulumi's CommandError has no `stderr`: reading one crashed the worker inside its own
+    error handling, so the parent saw a traceback instead of the engine's error."""
+    from pulumi import automation as auto
+
+    failure = auto.CommandError(
+        auto.CommandResult(
+            stdout="Previewing update (dev):\n...",
+            stderr="error: preview failed\nerror: update failed",
+            code=255,
+        )
+    )
+    assert automation._failure(auto, failure) == "error: preview failed | error: update failed"
+    # The engine prints a provider's refusal on stdout, among its diagnostics.
+    refused = auto.CommandError(
+        auto.CommandResult(
+            stdout="Updating (dev):\n  error: creating RFT job: ValidationException: bad\n"
+            "Resources:\n    58 created\n",
+            stderr="",
+            code=255,
+        )
+    )
+    assert automation._failure(auto, refused) == "error: creating RFT job: ValidationException: bad"
+    # A dynamic provider's failure arrives as a traceback: its exception line is shown.
+    traceback = auto.CommandError(
+        auto.CommandResult(
+            stdout="  error: Traceback (most recent call last):\n"
+            '      File "/x/job.py", line 9, in create\n        raise error\n'
+            "  botocore.errorfactory.ValidationException: An error occurred "
+            "(ValidationException): bad\n  error: update failed\n",
+            stderr="",
+            code=255,
+        )
+    )
+    assert automation._failure(auto, traceback) == (
+        "botocore.errorfactory.ValidationException: An error occurred (ValidationException): "
+        "bad | error: update failed"
+    )
+    quiet = auto.CommandError(auto.CommandResult(stdout="", stderr="killed\n", code=137))
+    assert automation._failure(auto, quiet) == "killed"
+    assert automation._failure(auto, ValueError("x")) == "ValueError: x"
