@@ -68,6 +68,8 @@ def test_the_pulumi_cli_reads_the_stack_files(tmp_path: Path) -> None:
         **os.environ,
         "PULUMI_BACKEND_URL": f"file://{tmp_path}/state",
         "PULUMI_CONFIG_PASSPHRASE": "rft-env-test",
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
     (tmp_path / "state").mkdir()
     subprocess.run(["pulumi", "stack", "init", "dev"], cwd=project, env=env, check=True)

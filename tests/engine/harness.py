@@ -116,8 +116,10 @@ class Engine:
     def config_set(self, stack: str, key: str, value: str, *flags: str) -> None:
         self.pulumi("config", "set", *flags, key, value, stack=stack)
 
-    def preview(self, stack: str, *flags: str) -> subprocess.CompletedProcess[str]:
-        return self.pulumi("preview", "--diff", *flags, stack=stack)
+    def preview(
+        self, stack: str, *flags: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.pulumi("preview", "--diff", *flags, stack=stack, check=check)
 
     def up(self, stack: str, *flags: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", "--skip-preview", *flags, stack=stack, check=check)

@@ -246,13 +246,17 @@ def test_a_rollout_halts_at_the_first_failed_update(make_engine: MakeEngine) -> 
     assert run.code == 1, run.stdout
     assert run.results() == {"dev": "failed", "staging": "not started", "prod-b": "not started"}
     assert run.verdict() == "rollout FAILED: an update in wave 'first' failed"
-    assert "ValidationException" in run.stdout
+    # dev's update reached Bedrock (its failure is the refusal), which created nothing.
+    assert engine.fake.count("CreateModelCustomizationJob") == 1
     assert engine.fake.jobs == {}
     # The second wave was never updated, nor even previewed.
     for stack in SECOND_WAVE:
         assert cloud_urns(engine, stack) == set(), stack
     assert {stack_of(c.urn) for c in calls_of(engine) if c.urn} == {"dev"}
     assert "wave 2/2" not in run.stdout
+    # The operator is told why: dev's failure line carries Bedrock's refusal.
+    failure_line = run.stdout.splitlines()[run.line_index("dev: update FAILED")]
+    assert "ValidationException" in failure_line, failure_line
 
 
 def test_the_worker_previews_a_stack_of_the_project_it_runs_in(make_engine: MakeEngine) -> None:
@@ -273,9 +277,11 @@ def test_the_worker_previews_a_stack_of_the_project_it_runs_in(make_engine: Make
 
     assert outcome.ok, outcome.error
     assert outcome.policy == []
-    creates = [step for step in outcome.steps if step.op == "create"]
-    assert outcome.changes == {"create": len(creates)}
-    assert any(step.type == "pulumi-python:dynamic/bedrock:RftCustomizationJob" for step in creates)
+    # A new stack: only creates, the training job among them.
+    assert set(outcome.changes) == {"create"} and outcome.changes["create"] > 0
+    assert {step.op for step in outcome.steps} == {"create"}
+    job_type = "pulumi-python:dynamic/bedrock:RftCustomizationJob"
+    assert job_type in {step.type for step in outcome.steps}
     # A preview: nothing exists anywhere, but the stack was made in the copy (its stack
     # file got the encryption salt, which the old version of this test wrote into the repo).
     assert cloud_urns(engine, "dev") == set()

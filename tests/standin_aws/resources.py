@@ -316,6 +316,30 @@ SPECS: dict[str, ResourceSpec] = {
             derived_from=("name",),
             taggable=True,
         ),
+        # The next three: BROKEN_PROGRAM_TYPES.
+        ResourceSpec(
+            type="aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            scope=Scope.ACCOUNT,
+            required=("role", "policyArn"),
+            replace_on_change=frozenset({"role", "policyArn"}),
+            parent=Parent(IAM_ROLE, "role"),
+        ),
+        ResourceSpec(
+            type="aws:lambda/functionUrl:FunctionUrl",
+            scope=Scope.REGION,
+            required=("functionName", "authorizationType"),
+            replace_on_change=frozenset({"functionName", "qualifier"}) | _REGIONAL,
+        ),
+        ResourceSpec(
+            type="aws:lambda/permission:Permission",
+            scope=Scope.REGION,
+            required=("action", "function", "principal"),
+            autoname="statementId",
+            replace_on_change=frozenset(
+                {"action", "function", "principal", "sourceArn", "sourceAccount", "statementId"}
+            )
+            | _REGIONAL,
+        ),
         ResourceSpec(
             type="aws:cloudwatch/dashboard:Dashboard",
             scope=Scope.ACCOUNT,
@@ -326,6 +350,18 @@ SPECS: dict[str, ResourceSpec] = {
         ),
     )
 }
+
+
+# Used only by the deliberately broken program of the policy tests
+# (tests/policies/broken_program), which the engine must plan in full; no example stack
+# has them.
+BROKEN_PROGRAM_TYPES = frozenset(
+    {
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:lambda/functionUrl:FunctionUrl",
+        "aws:lambda/permission:Permission",
+    }
+)
 
 
 class UnsupportedResourceType(LookupError):

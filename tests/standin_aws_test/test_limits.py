@@ -20,7 +20,7 @@ from tests.standin_aws.limits import (
     property_limits,
     shape,
 )
-from tests.standin_aws.resources import SPECS
+from tests.standin_aws.resources import BROKEN_PROGRAM_TYPES, SPECS
 from tests.standin_aws_test.conftest import MakeDeployment, to_wire
 
 
@@ -139,7 +139,14 @@ def test_a_limit_is_refused_naming_the_property(
     assert failures[0][1].startswith(prop) and reason in failures[0][1], failures
 
 
-REQUIRED_CASES = [(spec.type, prop) for spec in SPECS.values() for prop in spec.required]
+# Each case starts from a real resource of an example stack (the broken program's types have
+# none; the engine's policy test plans them).
+REQUIRED_CASES = [
+    (spec.type, prop)
+    for spec in SPECS.values()
+    if spec.type not in BROKEN_PROGRAM_TYPES
+    for prop in spec.required
+]
 
 
 @pytest.mark.parametrize(("type_", "prop"), REQUIRED_CASES)
