@@ -27,12 +27,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     engine_tests = [item for item in items if item.get_closest_marker("engine")]
     if not engine_tests or shutil.which("pulumi"):
         return
-    reason = (
-        "needs the Pulumi CLI on PATH: `make pulumi-cli` builds one into .tools/pulumi/bin, "
-        "and `make test` puts that on PATH"
-    )
+    how = "`make pulumi-cli` builds one into .tools/pulumi/bin, and `make test` puts that on PATH"
     if os.environ.get(REQUIRE_ENGINE) == "1":
-        raise pytest.UsageError(f"{REQUIRE_ENGINE}=1, but the engine tests {reason}")
+        raise pytest.UsageError(f"{REQUIRE_ENGINE}=1, but there is no `pulumi` on PATH: {how}")
+    reason = f"needs the Pulumi CLI on PATH: {how}"
     for item in engine_tests:
         item.add_marker(pytest.mark.skip(reason=reason))
 

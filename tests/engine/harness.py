@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests import standin_aws
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 
@@ -55,6 +56,11 @@ class FlowingClock(FakeClock):
 
     def time(self) -> float:
         return time.time() + super().time()
+
+
+# How long a fake job runs, in the real seconds the engine's providers wait (a test
+# advances the fake's clock to finish one sooner).
+JOB_SECONDS = 15.0
 
 
 class EngineError(AssertionError):
@@ -107,6 +113,19 @@ class Engine:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+        )
+
+    def run_python(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python ARGS` as a user runs a module of the project from its directory: the
+        copy's packages first on the path, with the engine's environment."""
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=self.project,
+            env={**self.env, "PYTHONPATH": str(self.project)},
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
         )
 
     # --- the commands tests use ----------------------------------------------------------
@@ -223,3 +242,27 @@ def engine_env(
     )
     env.update(extra or {})
     return env
+
+
+def build_engine(root: Path, pulumi_home: Path, account_id: str, program: Path = REPO) -> Engine:
+    """An Engine at `root` (made here): a copy of `program`, a backend, the stand-in's
+    cloud and log, and a started fake Bedrock of `account_id` (the caller stops it)."""
+    (root / "state").mkdir(parents=True)
+    fake = FakeBedrock(FlowingClock(), account_id=account_id)
+    # The engine's providers wait on the real clock: a job runs JOB_SECONDS of it, and
+    # inference is ready at once.
+    fake.job_duration = JOB_SECONDS
+    fake.stop_duration = 0.0
+    fake.pt_duration = fake.pt_update_duration = 0.0
+    fake.deployment_duration = fake.deployment_update_duration = 0.0
+    fake.start()
+    env = engine_env(
+        root=root,
+        pulumi_home=pulumi_home,
+        fake=fake,
+        extra={
+            standin_aws.STATE_ENV: str(root / "aws-cloud.json"),
+            standin_aws.LOG_ENV: str(root / "aws-calls.jsonl"),
+        },
+    )
+    return Engine(root=root, project=copy_project(root / "project", program), fake=fake, env=env)

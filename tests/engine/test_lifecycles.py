@@ -14,8 +14,8 @@ import pytest
 from components.bedrock.job import RftCustomizationJobProvider
 from tests import standin_aws
 from tests.components.bedrock.conftest import completed_job
-from tests.engine.conftest import JOB_SECONDS, MakeEngine
-from tests.engine.harness import COMMAND_TIMEOUT, PROGRAMS, Engine, kill_session
+from tests.engine.conftest import MakeEngine
+from tests.engine.harness import COMMAND_TIMEOUT, JOB_SECONDS, PROGRAMS, Engine, kill_session
 from tests.engine.test_stacks import account_of
 from tests.fakes import offline
 

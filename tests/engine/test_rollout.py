@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +15,8 @@ import pytest
 
 from rftenv import automation, synth
 from tests import standin_aws
-from tests.engine.conftest import JOB_SECONDS, MakeEngine
-from tests.engine.harness import (
-    COMMAND_TIMEOUT,
-    Engine,
-    FlowingClock,
-    copy_project,
-    engine_env,
-)
-from tests.fakes.bedrock import FakeBedrock
+from tests.engine.conftest import MakeEngine
+from tests.engine.harness import Engine, build_engine
 from tests.standin_aws import LoggedCall
 
 pytestmark = pytest.mark.engine
@@ -107,14 +98,8 @@ def run_rollout(engine: Engine, *flags: str) -> RolloutRun:
     copy (so its PROJECT_DIR, the workers' project, is the copy), with the engine's env."""
     plan = engine.root / "rollout-plan.yaml"
     plan.write_text(PLAN)
-    completed = subprocess.run(
-        [sys.executable, "-m", "rftenv.cli", "rollout", "--plan", str(plan), "--yes", *flags],
-        cwd=engine.project,
-        env={**engine.env, "PYTHONPATH": str(engine.project)},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
+    completed = engine.run_python(
+        "-m", "rftenv.cli", "rollout", "--plan", str(plan), "--yes", *flags
     )
     return RolloutRun(completed.returncode, completed.stdout, completed.stderr)
 
@@ -133,30 +118,13 @@ def rolled_out(tmp_path_factory: pytest.TempPathFactory, pulumi_home: Path) -> I
     """Three stacks deployed by one rollout (an up of each takes 15-60 s, so the tests
     that only read its results share it). The engine is built as conftest's make_engine
     builds one, at module scope."""
-    root = tmp_path_factory.mktemp("rollout")
-    (root / "state").mkdir()
-    fake = FakeBedrock(FlowingClock(), account_id=FAKE_ACCOUNT)
-    fake.job_duration = JOB_SECONDS
-    fake.stop_duration = 0.0
-    fake.pt_duration = fake.pt_update_duration = 0.0
-    fake.deployment_duration = fake.deployment_update_duration = 0.0
-    fake.start()
+    engine = build_engine(tmp_path_factory.mktemp("rollout"), pulumi_home, FAKE_ACCOUNT)
     try:
-        env = engine_env(
-            root=root,
-            pulumi_home=pulumi_home,
-            fake=fake,
-            extra={
-                standin_aws.STATE_ENV: str(root / "aws-cloud.json"),
-                standin_aws.LOG_ENV: str(root / "aws-calls.jsonl"),
-            },
-        )
-        engine = Engine(root=root, project=copy_project(root / "project"), fake=fake, env=env)
         first = run_rollout(engine)
         assert first.code == 0, f"{first.stdout[-6000:]}\n{first.stderr[-4000:]}"
         yield RolledOut(engine, first)
     finally:
-        fake.stop()
+        engine.fake.stop()
 
 
 def test_a_rollout_deploys_its_waves_in_order(rolled_out: RolledOut) -> None:
@@ -263,15 +231,7 @@ def test_the_worker_previews_a_stack_of_the_project_it_runs_in(make_engine: Make
     """`python -m rftenv.automation preview dev`, as AutomationRunner starts it, over a
     copy of the project: the real engine previews dev with the policy pack."""
     engine = make_engine(account_of("dev"))
-    completed = subprocess.run(
-        [sys.executable, "-m", "rftenv.automation", "preview", "dev"],
-        cwd=engine.project,
-        env={**engine.env, "PYTHONPATH": str(engine.project)},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    completed = engine.run_python("-m", "rftenv.automation", "preview", "dev")
     assert completed.returncode == 0, completed.stderr
     outcome = automation.outcome_from_json(json.loads(completed.stdout.splitlines()[-1])["outcome"])
 
