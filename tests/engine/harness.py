@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ class Engine:
     project: Path
     fake: FakeBedrock
     env: dict[str, str]
-    commands: list[list[str]] = field(default_factory=list)
 
     def pulumi(
         self, *args: str, stack: str | None = None, check: bool = True, input: str | None = None
@@ -83,7 +82,6 @@ class Engine:
         command = ["pulumi", *args, "--non-interactive"]
         if stack is not None:
             command += ["--stack", stack]
-        self.commands.append(command)
         completed = subprocess.run(
             command,
             cwd=self.project,
@@ -104,7 +102,6 @@ class Engine:
     def start(self, *args: str, stack: str) -> subprocess.Popen[str]:
         """A pulumi command in a session of its own (see `kill_session`), not waited for."""
         command = ["pulumi", *args, "--non-interactive", "--stack", stack]
-        self.commands.append(command)
         return subprocess.Popen(
             command,
             cwd=self.project,
