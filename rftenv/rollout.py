@@ -246,7 +246,9 @@ def lowered_protections(
         )
     before = {resource.urn: resource for resource in deployed.resources}
     judged: set[str] = set()
-    for after in planned:
+    # By URN: the engine emits independent resources' steps in any order, and the same
+    # change must give the same report (the engine test found the order varying).
+    for after in sorted(planned, key=lambda resource: resource.urn):
         old = before.get(after.urn)
         if old is None or after.urn in judged:
             continue

@@ -851,11 +851,12 @@ def test_a_previews_events_carry_the_state_each_resource_is_left_in() -> None:
     assert [s.protected for s in outcome.steps] == [True, True, True, True, True]
     assert automation.outcome_from_json(automation._outcome_json(outcome)) == outcome
     # These events, against the deployed state, are the red-team change.
+    # (In URN order, whatever order the events came in.)
     assert rollout.lowered_protections(DEPLOYED_PROD, outcome.planned, production=True) == [
-        f"removes protect from {BUCKET}",
-        f"sets forceDestroy to true on {BUCKET}",
         f"removes protect from {KEY}",
         f"shortens the deletion window (deletionWindowInDays) from 30 days to 7 days on {KEY}",
+        f"removes protect from {BUCKET}",
+        f"sets forceDestroy to true on {BUCKET}",
     ]
 
 
@@ -1002,11 +1003,12 @@ def test_the_gate_judges_a_real_engines_preview_against_its_deployed_state(
     assert reasons == [
         LOWERED + "leaves production (the deployed stack has production: true; its stack "
         "config now says production: false)" + allow,
+        # Resources in URN order, whatever order the engine's events came in.
+        f"{LOWERED}removes protect from {bucket_urn}{allow}",
+        f"{LOWERED}sets forceDestroy to true on {bucket_urn}{allow}",
         f"{LOWERED}removes protect from {key_urn}{allow}",
         f"{LOWERED}shortens the deletion window (deletionWindowInDays) from 30 days to 7 "
         f"days on {key_urn}{allow}",
-        f"{LOWERED}removes protect from {bucket_urn}{allow}",
-        f"{LOWERED}sets forceDestroy to true on {bucket_urn}{allow}",
     ]
     assert rollout.gate("gate", info, outcome, [], deployed, allow_lowering=True) == []
 
@@ -1052,3 +1054,13 @@ def test_a_failed_engine_command_reaches_the_summary_as_its_error_lines() -> Non
     quiet = auto.CommandError(auto.CommandResult(stdout="", stderr="killed\n", code=137))
     assert automation._failure(auto, quiet) == "killed"
     assert automation._failure(auto, ValueError("x")) == "ValueError: x"
+
+
+def test_lowered_protections_do_not_depend_on_the_order_of_the_engines_events() -> None:
+    """Independent resources' steps arrive in any order (the real engine's did vary from
+    run to run); the same change gives the same report, in URN order."""
+    planned = [key(7, protect=False), bucket(True)]
+    forward = rollout.lowered_protections(DEPLOYED_PROD, planned, production=True)
+    backward = rollout.lowered_protections(DEPLOYED_PROD, planned[::-1], production=True)
+    assert forward == backward and len(forward) == 3
+    assert forward[0].endswith(key().urn) and forward[-1].endswith(bucket().urn)
