@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pulumi
 
-from components.config import ConfigError, load_from_pulumi
-from components.environment import RftEnvironment, RftEnvironmentArgs
-from components.providers import resource_options, target_account_provider
+from rft_env.components.config import ConfigError, load_from_pulumi
+from rft_env.components.environment import RftEnvironment, RftEnvironmentArgs
+from rft_env.components.providers import resource_options, target_account_provider
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

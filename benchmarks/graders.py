@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from graders.contract import grade_batch  # noqa: E402
-from graders.registry import build_grader  # noqa: E402
+from rft_env.graders.contract import grade_batch  # noqa: E402
+from rft_env.graders.registry import build_grader  # noqa: E402
 
 BATCH = 256
 RATIO_LIMIT = 3.0

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rftenv import synth  # noqa: E402
+from rft_env.rftenv import synth  # noqa: E402
 
 WALL_LIMIT_S = 1.0
 RATIO_LIMIT = 2.5
@@ -63,7 +63,15 @@ def main() -> int:
 
     # One warm-up each, so bytecode compilation is not measured.
     timed([sys.executable, "-c", floor_code], 1)
-    synth_command = [sys.executable, "-m", "rftenv.cli", "synth", largest, "--format", "json"]
+    synth_command = [
+        sys.executable,
+        "-m",
+        "rft_env.rftenv.cli",
+        "synth",
+        largest,
+        "--format",
+        "json",
+    ]
     timed(synth_command, 1)
 
     floor = statistics.median(timed([sys.executable, "-c", floor_code], args.runs))

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components import documents
-from components.documents import S3Location
-from components.naming import Names
+from rft_env.components import documents
+from rft_env.components.documents import S3Location
+from rft_env.components.naming import Names
 
 
 @dataclass(frozen=True)

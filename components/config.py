@@ -39,7 +39,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from components.bedrock.api import (
+from rft_env.components.bedrock.api import (
     ASSUME_ROLE,
     CREATE_JOB,
     CREATE_THROUGHPUT,
@@ -48,7 +48,7 @@ from components.bedrock.api import (
     api_checked,
     api_enum,
 )
-from components.cross_account import (
+from rft_env.components.cross_account import (
     CROSS_ACCOUNT_KEY,
     ENTRY_ARN_ALLOWED,
     ENTRY_ARN_PATTERN,
@@ -60,12 +60,12 @@ from components.cross_account import (
     is_account_id,
     is_reason,
 )
-from components.datasets import DatasetReport, validate_dataset
-from components.naming import PROJECT, is_region
-from components.packaging import grader_directory_problems
-from components.project_paths import ProjectPathError, resolve_in_project
-from components.tags import RESERVED_TAG_KEYS
-from graders.registry import spec_problems
+from rft_env.components.datasets import DatasetReport, validate_dataset
+from rft_env.components.naming import PROJECT, is_region
+from rft_env.components.packaging import grader_directory_problems
+from rft_env.components.project_paths import ProjectPathError, resolve_in_project
+from rft_env.components.tags import RESERVED_TAG_KEYS
+from rft_env.graders.registry import spec_problems
 
 CONFIG_NAMESPACE = PROJECT
 DEFAULT_BASE_MODEL = "amazon.nova-2-lite-v1:0:256k"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.files import open_regular
-from graders.contract import json_type_name
+from rft_env.components.files import open_regular
+from rft_env.graders.contract import json_type_name
 
 ALLOWED_ROLES: tuple[str, ...] = ("system", "user", "assistant")
 PURPOSES: tuple[str, ...] = ("training", "validation")

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.naming import Names, partition_for
-from graders.judge_models import judge_model
+from rft_env.components.naming import Names, partition_for
+from rft_env.graders.judge_models import judge_model
 
 Document = dict[str, Any]
 VERSION = "2012-10-17"

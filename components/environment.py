@@ -7,24 +7,24 @@ from pathlib import Path
 
 import pulumi
 
-from components import documents
-from components.access import CustomizationRole, CustomizationRoleArgs
-from components.config import StackConfig
-from components.datasets import content_key
-from components.documents import S3Location
-from components.encryption import EncryptionKey, EncryptionKeyArgs
-from components.graders import (
+from rft_env.components import documents
+from rft_env.components.access import CustomizationRole, CustomizationRoleArgs
+from rft_env.components.config import StackConfig
+from rft_env.components.datasets import content_key
+from rft_env.components.documents import S3Location
+from rft_env.components.encryption import EncryptionKey, EncryptionKeyArgs
+from rft_env.components.graders import (
     GraderFunction,
     GraderFunctionArgs,
     grader_files,
     grader_role_statements,
 )
-from components.naming import PRODUCTION_OUTPUT, PROJECT, Names
-from components.observability import MonitoredGrader, Observability, ObservabilityArgs
-from components.packaging import code_digest, grader_archive, relative_path
-from components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
-from components.tags import default_tags
-from components.training import RftTraining, RftTrainingArgs, models_retained
+from rft_env.components.naming import PRODUCTION_OUTPUT, PROJECT, Names
+from rft_env.components.observability import MonitoredGrader, Observability, ObservabilityArgs
+from rft_env.components.packaging import code_digest, grader_archive, relative_path
+from rft_env.components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
+from rft_env.components.tags import default_tags
+from rft_env.components.training import RftTraining, RftTrainingArgs, models_retained
 
 OUTPUT_PREFIX = "rft-output/"
 PURPOSES = ("training", "validation")

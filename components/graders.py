@@ -10,9 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import documents
-from components.naming import Names
-from components.packaging import (
+from rft_env.components import documents
+from rft_env.components.naming import Names
+from rft_env.components.packaging import (
     custom_grader_files,
     grader_code_files,
     merge_archive_files,

@@ -21,8 +21,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import documents
-from components.naming import Names
+from rft_env.components import documents
+from rft_env.components.naming import Names
 
 # As EventBridge reports it (not "Bedrock Model Customization Job State Change").
 JOB_STATE_DETAIL_TYPE = "Model Customization Job State Change"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.files import read_text
+from rft_env.components.files import read_text
 
 if TYPE_CHECKING:
     import pulumi

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.config import StackConfig
-from components.naming import PROJECT
-from components.tags import default_tags
+from rft_env.components.config import StackConfig
+from rft_env.components.naming import PROJECT
+from rft_env.components.tags import default_tags
 
 
 def provider_args(config: StackConfig, stack: str) -> aws.ProviderArgs:

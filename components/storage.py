@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import documents
-from components.naming import Names
+from rft_env.components import documents
+from rft_env.components.naming import Names
 
 ACCESS_LOG_PREFIX = "access-logs/"
 NONCURRENT_VERSION_DAYS = 30

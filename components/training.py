@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.bedrock.inference import (
+from rft_env.components.bedrock.inference import (
     PENDING,
     CustomModelDeployment,
     InferenceArgs,
     ProvisionedThroughput,
 )
-from components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
-from components.bedrock.session import Connection
-from components.config import StackConfig
-from components.naming import PROJECT, Names, inference_name
+from rft_env.components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.config import StackConfig
+from rft_env.components.naming import PROJECT, Names, inference_name
 
 
 @dataclass(frozen=True)

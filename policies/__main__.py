@@ -6,8 +6,8 @@ file): the rules live in `policies.rules`, where the tests import them.
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.rules import ALL_POLICIES, PACK_NAME
-from policies.rules.common import accept_engine_config
+from rft_env.policies.rules import ALL_POLICIES, PACK_NAME
+from rft_env.policies.rules.common import accept_engine_config
 
 # Before the pack serves: the rules read the stack's config through pulumi.Config.
 accept_engine_config()

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.cross_account import CROSS_ACCOUNT_KEY, AllowList
-from components.documents import (
+from rft_env.components.cross_account import CROSS_ACCOUNT_KEY, AllowList
+from rft_env.components.documents import (
     DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS,
     WILDCARD_RESOURCE_ACTIONS,
     statement_purpose,
 )
-from policies.rules.cross_account import foreign_references
-from rftenv.pack_runner import Graph, Violation, run_pack
-from rftenv.yamlfile import YamlFileError, load_yaml
+from rft_env.policies.rules.cross_account import foreign_references
+from rft_env.rftenv.pack_runner import Graph, Violation, run_pack
+from rft_env.rftenv.yamlfile import YamlFileError, load_yaml
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 RENDERED_DIR = POLICIES_DIR / "rendered"
@@ -520,8 +520,8 @@ def deployment_documents(
 ) -> list[PolicyDocument]:
     """The deployment role's documents for this stack (see
     `components.environment.deployment_role_documents`)."""
-    from components.environment import deployment_role_documents
-    from rftenv import synth
+    from rft_env.components.environment import deployment_role_documents
+    from rft_env.rftenv import synth
 
     config = synth.stack_config(stack, values=dict(stack_config))
     role_arn = config.account.deployment_role_arn
@@ -542,8 +542,8 @@ def plan_principals(plan: Path | None = None) -> list[str]:
     plan = plan or ROLLOUT_PLAN
     if not plan.is_file():
         return []
-    from rftenv.rollout import load_plan
-    from rftenv.synth import available_stacks
+    from rft_env.rftenv.rollout import load_plan
+    from rft_env.rftenv.synth import available_stacks
 
     return list(load_plan(plan, available_stacks()).rollout_principals)
 
@@ -558,8 +558,8 @@ def audit(
 ) -> AuditReport:
     """Everything `rftenv audit` checks for one stack. `rollout_principals` default to
     those of stacks/rollout.yaml."""
-    from policies.rules import ALL_POLICIES
-    from rftenv import synth
+    from rft_env.policies.rules import ALL_POLICIES
+    from rft_env.rftenv import synth
 
     principals = plan_principals() if rollout_principals is None else rollout_principals
     config = synth.stack_config(str(graph["stack"]), values=dict(stack_config))

@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rftenv.rollout import (
+from rft_env.rftenv.rollout import (
     PROTECTION_INPUTS,
     REMOVING_OPS,
     Deployed,
@@ -301,7 +301,7 @@ class AutomationRunner:
         return [
             sys.executable,
             "-m",
-            "rftenv.automation",
+            "rft_env.rftenv.automation",
             operation,
             stack,
             "--project-dir",

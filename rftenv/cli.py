@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from rftenv.rollout import StackResult
+    from rft_env.rftenv.rollout import StackResult
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,7 +40,7 @@ def _at_least(minimum: int) -> Callable[[str], int]:
 def _synth(args: argparse.Namespace) -> int:
     import pulumi
 
-    from rftenv import synth
+    from rft_env.rftenv import synth
 
     try:
         result = synth.synthesize(args.stack)
@@ -59,7 +59,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _validate_data(args: argparse.Namespace) -> int:
-    from components.datasets import validate_dataset
+    from rft_env.components.datasets import validate_dataset
 
     if args.min_records > args.max_records:
         print(
@@ -96,7 +96,7 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
         except RecursionError:
             raise ValueError("--spec is nested too deeply to read") from None
         return "ad-hoc spec", spec
-    from rftenv import synth
+    from rft_env.rftenv import synth
 
     config = synth.stack_config(args.stack)
     if args.grader not in config.graders:
@@ -107,7 +107,7 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
 
 def _resolve_paths(spec: dict) -> dict:
     """Custom graders' directories are relative to the project: make them absolute."""
-    from rftenv import synth
+    from rft_env.rftenv import synth
 
     if spec.get("type") == "custom":
         return {**spec, "path": str((synth.PROJECT_DIR / spec["path"]).resolve())}
@@ -118,10 +118,10 @@ def _resolve_paths(spec: dict) -> dict:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from components.config import ConfigError
-    from graders.contract import GraderSpecError
-    from graders.registry import build_grader
-    from rftenv import grading, synth
+    from rft_env.components.config import ConfigError
+    from rft_env.graders.contract import GraderSpecError
+    from rft_env.graders.registry import build_grader
+    from rft_env.rftenv import grading, synth
 
     try:
         label, spec = _grader_spec(args)
@@ -149,8 +149,8 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _policy_config(path: Path) -> Any:
     """The `--policy-pack-config` document; ValueError or OSError naming `path`."""
-    from components.files import read_text
-    from rftenv.pack_runner import require_policy_config
+    from rft_env.components.files import read_text
+    from rft_env.rftenv.pack_runner import require_policy_config
 
     try:
         return require_policy_config(json.loads(read_text(path)))
@@ -163,8 +163,8 @@ def _policy_config(path: Path) -> Any:
 def _audit(args: argparse.Namespace) -> int:
     import pulumi
 
-    from rftenv import audit, synth
-    from rftenv.pack_runner import PolicyConfigError
+    from rft_env.rftenv import audit, synth
+    from rft_env.rftenv.pack_runner import PolicyConfigError
 
     stacks = synth.available_stacks() if args.all else list(args.stacks)
     if not stacks:
@@ -235,7 +235,7 @@ def _confirm_interactively(assume_yes: bool) -> Callable[[str, list[StackResult]
                 file=sys.stderr,
             )
             return False
-        from rftenv.rollout import format_changes
+        from rft_env.rftenv.rollout import format_changes
 
         planned = ", ".join(f"{r.stack} ({format_changes(r.changes)})" for r in results)
         answer = input(f"Update wave {wave!r}: {planned}? [y/N] ")
@@ -245,8 +245,8 @@ def _confirm_interactively(assume_yes: bool) -> Callable[[str, list[StackResult]
 
 
 def _rollout(args: argparse.Namespace) -> int:
-    from components.config import ConfigError
-    from rftenv import automation, rollout, synth
+    from rft_env.components.config import ConfigError
+    from rft_env.rftenv import automation, rollout, synth
 
     plan_path = args.plan or synth.PROJECT_DIR / "stacks" / "rollout.yaml"
     try:
@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollout_cmd.set_defaults(handler=_rollout)
 
-    from rftenv import metrics, status
+    from rft_env.rftenv import metrics, status
 
     status.register(commands)
     metrics.register(commands)

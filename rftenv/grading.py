@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.files import NotTextError, read_text
-from graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
+from rft_env.components.files import NotTextError, read_text
+from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
 
 CANDIDATE_KEYS = ("candidates", "answers")
 HISTOGRAM_BINS = 10

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from components import naming
+from rft_env.components import naming
 
 if TYPE_CHECKING:
-    from components.bedrock.session import Connection
-    from components.bedrock.waiting import Clock
-    from components.config import StackConfig
+    from rft_env.components.bedrock.session import Connection
+    from rft_env.components.bedrock.waiting import Clock
+    from rft_env.components.config import StackConfig
 
 # Job statuses that mean the stack's training did not (and will not) produce a model.
 UNSUCCESSFUL_JOB_STATUSES = frozenset({"Failed", "Stopping", "Stopped"})
@@ -57,7 +57,7 @@ class Stack:
 
     @property
     def prefix(self) -> str:
-        from components.naming import Names
+        from rft_env.components.naming import Names
 
         config = self.config
         return Names(config.environment, config.account.id, config.region).prefix
@@ -74,7 +74,7 @@ class Stack:
 
     def connection(self, endpoint_url: str | None = None) -> Connection:
         """How the stack's Bedrock providers connect: region, deployment role, external id."""
-        from components.bedrock.session import Connection
+        from rft_env.components.bedrock.session import Connection
 
         account = self.config.account
         return Connection(
@@ -96,7 +96,7 @@ def endpoint_url(text: str) -> str:
     """An argparse type for --endpoint-url: the one rule for endpoint overrides
     (`graders.endpoints`), checked while parsing so a bad URL is a usage error, not a
     traceback from deep inside botocore."""
-    from graders.endpoints import endpoint_url_problem
+    from rft_env.graders.endpoints import endpoint_url_problem
 
     problem = endpoint_url_problem(text)
     if problem is not None:
@@ -108,8 +108,8 @@ def open_stack(name: str) -> Stack:
     """Load and validate a stack's config; unusable input exits 2, like `rftenv synth`."""
     import yaml
 
-    from components.config import ConfigError
-    from rftenv import synth
+    from rft_env.components.config import ConfigError
+    from rft_env.rftenv import synth
 
     try:
         config = synth.stack_config(name)
@@ -130,7 +130,7 @@ def client(connection: Connection, service: str) -> Any:
     AssumeRole or missing credentials become a CommandError."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from components.bedrock.waiting import WaitTimeout
+    from rft_env.components.bedrock.waiting import WaitTimeout
 
     try:
         return connection.client(service, clock=credentials_clock)

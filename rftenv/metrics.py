@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rftenv import jobs
+from rft_env.rftenv import jobs
 
 STEP_COLUMNS = ("step_number", "step", "global_step")
 # Numeric columns that index rows rather than measure anything: kept out of the charts.

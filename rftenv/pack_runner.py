@@ -34,7 +34,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from graders.contract import json_type_name
+from rft_env.graders.contract import json_type_name
 
 Graph = Mapping[str, Any]  # the JSON shape of `rftenv.synth.synthesize`
 

@@ -26,8 +26,8 @@ from typing import Annotated, Any, Protocol, TextIO, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from components.config import IamPrincipalArn, problems_from_validation_error
-from components.naming import PRODUCTION_OUTPUT
+from rft_env.components.config import IamPrincipalArn, problems_from_validation_error
+from rft_env.components.naming import PRODUCTION_OUTPUT
 
 StackName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 # Operations that destroy a resource's current instance.
@@ -90,7 +90,7 @@ class PlanError(ValueError):
 
 def load_plan(path: Path, known_stacks: Iterable[str]) -> RolloutPlan:
     """Read and check a rollout plan; every problem is reported at once, by key."""
-    from rftenv.yamlfile import YamlFileError, load_yaml
+    from rft_env.rftenv.yamlfile import YamlFileError, load_yaml
 
     try:
         # The loader every YAML file of the project goes through: bounded, and refusing

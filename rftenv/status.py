@@ -14,8 +14,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from components.naming import JOB_NAME_SEPARATOR
-from rftenv import jobs
+from rft_env.components.naming import JOB_NAME_SEPARATOR
+from rft_env.rftenv import jobs
 
 DESCRIPTION = (
     f"Show STACK's RFT customization job - the newest job named <prefix>{JOB_NAME_SEPARATOR}"

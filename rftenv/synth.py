@@ -31,13 +31,13 @@ from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.bedrock.inference import PENDING
-from components.bedrock.job import job_identity
-from components.naming import partition_for
-from rftenv import yamlfile
+from rft_env.components.bedrock.inference import PENDING
+from rft_env.components.bedrock.job import job_identity
+from rft_env.components.naming import partition_for
+from rft_env.rftenv import yamlfile
 
 if TYPE_CHECKING:
-    from components.config import StackConfig
+    from rft_env.components.config import StackConfig
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "rft-env"
@@ -102,7 +102,7 @@ def stack_config(
     """A stack's validated config, from its stack file read the way the engine reads it
     (or from engine-style `values`). Raises StackNotFoundError, StackFileError or
     ConfigError."""
-    from components.config import decode_config_values, load_stack_config
+    from rft_env.components.config import decode_config_values, load_stack_config
 
     raw = engine_config(stack, project_dir) if values is None else values
     return load_stack_config(decode_config_values(dict(raw)), project_dir, source=f"stack {stack}")

@@ -30,7 +30,7 @@ from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from components.files import read_bytes
+from rft_env.components.files import read_bytes
 
 # A stack file is a few KB; these leave room for any real one and stop a bomb long before
 # it costs time or memory (a 7-level anchor bomb expands to 4.8 million values).

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.config import StackConfig
-from rftenv import synth
+from rft_env.components.config import StackConfig
+from rft_env.rftenv import synth
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 

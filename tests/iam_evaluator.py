@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from policies.rules.documents import (
+from rft_env.policies.rules.documents import (
     Document,
     Statement,
     account_of_root,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic.alias_generators import to_snake
 
-from components.config import StackConfig
-from rftenv.synth import available_stacks, load_yaml
+from rft_env.components.config import StackConfig
+from rft_env.rftenv.synth import available_stacks, load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
@@ -41,7 +41,7 @@ def test_pulumi_yaml() -> None:
 
 def test_pyproject_declares_the_console_script_and_lower_bounds() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["rftenv"] == "rftenv.cli:run"
+    assert pyproject["project"]["scripts"]["rftenv"] == "rft_env.rftenv.cli:run"
     for requirement in pyproject["project"]["dependencies"]:
         assert ">=" in requirement, requirement
     names = " ".join(pyproject["project"]["dependencies"])

@@ -12,7 +12,7 @@ from typing import Any
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.bedrock.waiting import Clock, PollPolicy, call_with_retries, error_code
+from rft_env.components.bedrock.waiting import Clock, PollPolicy, call_with_retries, error_code
 
 NOT_FOUND = "ResourceNotFoundException"
 CONFLICT = "ConflictException"

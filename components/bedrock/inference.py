@@ -36,8 +36,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.bedrock.api import CREATE_DEPLOYMENT, CREATE_THROUGHPUT
-from components.bedrock.common import (
+from rft_env.components.bedrock.api import CREATE_DEPLOYMENT, CREATE_THROUGHPUT
+from rft_env.components.bedrock.common import (
     changed,
     client_token,
     delete_custom_model,
@@ -50,8 +50,8 @@ from components.bedrock.common import (
     sync_tags,
     tag_list,
 )
-from components.bedrock.session import Connection
-from components.bedrock.waiting import (
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.bedrock.waiting import (
     CALL_POLICY,
     Clock,
     PollPolicy,
@@ -154,7 +154,7 @@ class _InferenceProvider(ResourceProvider):
         news = from_engine(news)
         # Imported here: only `check` needs the input models, and the program (and every
         # `rftenv synth`) imports this module without calling it.
-        from components.bedrock import validation
+        from rft_env.components.bedrock import validation
 
         failures = validation.check_with_request(
             getattr(validation, self.inputs_model),

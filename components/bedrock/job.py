@@ -34,9 +34,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components import naming
-from components.bedrock.api import CREATE_JOB
-from components.bedrock.common import (
+from rft_env.components import naming
+from rft_env.components.bedrock.api import CREATE_JOB
+from rft_env.components.bedrock.common import (
     changed,
     client_token,
     delete_custom_model,
@@ -49,8 +49,8 @@ from components.bedrock.common import (
     sync_tags,
     tag_list,
 )
-from components.bedrock.session import Connection
-from components.bedrock.waiting import (
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.bedrock.waiting import (
     CALL_POLICY,
     Clock,
     PollPolicy,
@@ -217,7 +217,7 @@ class RftCustomizationJobProvider(ResourceProvider):
         news = from_engine(news)
         # Imported here: only `check` needs the input models, and the program (and every
         # `rftenv synth`) imports this module without calling it.
-        from components.bedrock.validation import JobInputs, check_with_request
+        from rft_env.components.bedrock.validation import JobInputs, check_with_request
 
         failures = check_with_request(JobInputs, news, CREATE_JOB, create_request, REQUEST_SOURCES)
         return CheckResult(news, failures)

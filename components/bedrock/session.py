@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from graders.endpoints import check_endpoint_url
+from rft_env.graders.endpoints import check_endpoint_url
 
 if TYPE_CHECKING:
-    from components.bedrock.waiting import Clock
+    from rft_env.components.bedrock.waiting import Clock
 
 SESSION_NAME = "rft-env-bedrock"
 # botocore's name for credentials from an assume-role fetcher (its AssumeRoleProvider's).
@@ -150,7 +150,7 @@ class Connection:
         )
         # The first AssumeRole, with the providers' bounded retry on top of botocore's: a
         # throttled STS must not fail `refresh` or `up` before any Bedrock call is made.
-        from components.bedrock.waiting import CALL_POLICY, SystemClock, call_with_retries
+        from rft_env.components.bedrock.waiting import CALL_POLICY, SystemClock, call_with_retries
 
         call_with_retries(
             credentials.get_frozen_credentials,

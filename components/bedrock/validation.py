@@ -22,9 +22,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components.bedrock.api import request_problems
-from components.bedrock.common import is_unknown
-from components.config import (
+from rft_env.components.bedrock.api import request_problems
+from rft_env.components.bedrock.common import is_unknown
+from rft_env.components.config import (
     BaseModelId,
     Commitment,
     ExternalId,
@@ -41,7 +41,7 @@ from components.config import (
     problems_from_validation_error,
     show_value,
 )
-from graders.endpoints import endpoint_url_problem
+from rft_env.graders.endpoints import endpoint_url_problem
 
 # Our own form for the prefix of derived names; the names themselves are checked as the
 # requests' jobName, customModelName... by the second pass.

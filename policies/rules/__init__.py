@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import (
+from rft_env.policies.rules import (
     bedrock,
     cross_account,
     iam,

@@ -14,7 +14,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.rules.common import (
+from rft_env.policies.rules.common import (
     IAM_ROLE,
     KMS_KEY,
     SSE_CONFIG,

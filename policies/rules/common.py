@@ -22,7 +22,7 @@ from pulumi_policy import (
 )
 from pulumi_policy import policy as policy_module
 
-from components.naming import PROJECT as PROJECT  # re-exported: the rules' namespace
+from rft_env.components.naming import PROJECT as PROJECT  # re-exported: the rules' namespace
 
 BUCKET = "aws:s3/bucket:Bucket"
 KMS_KEY = "aws:kms/key:Key"

@@ -17,14 +17,14 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from components.cross_account import (
+from rft_env.components.cross_account import (
     CROSS_ACCOUNT_KEY,
     AllowList,
     allow_list_from_raw,
     foreign_account,
 )
-from policies.rules import documents as docs
-from policies.rules.common import (
+from rft_env.policies.rules import documents as docs
+from rft_env.policies.rules.common import (
     IAM_ROLE,
     KMS_KEY,
     PROJECT,
@@ -33,7 +33,7 @@ from policies.rules.common import (
     provider_allowed_accounts,
     text,
 )
-from policies.rules.iam import identity_documents
+from rft_env.policies.rules.iam import identity_documents
 
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"

@@ -16,9 +16,9 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from components.documents import WILDCARD_RESOURCE_ACTIONS
-from policies.rules import documents as docs
-from policies.rules.common import IAM_ROLE, as_sequence, fmt_list, get, policy_config, text
+from rft_env.components.documents import WILDCARD_RESOURCE_ACTIONS
+from rft_env.policies.rules import documents as docs
+from rft_env.policies.rules.common import IAM_ROLE, as_sequence, fmt_list, get, policy_config, text
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"

@@ -10,8 +10,8 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from policies.rules import documents as docs
-from policies.rules.common import (
+from rft_env.policies.rules import documents as docs
+from rft_env.policies.rules.common import (
     KMS_KEY,
     as_bool,
     as_number,

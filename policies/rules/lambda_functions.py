@@ -11,7 +11,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.rules.common import as_number, dependencies_of, get, of_type, text
+from rft_env.policies.rules.common import as_number, dependencies_of, get, of_type, text
 
 FUNCTION = "aws:lambda/function:Function"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"

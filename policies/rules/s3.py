@@ -16,8 +16,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import documents as docs
-from policies.rules.common import (
+from rft_env.policies.rules import documents as docs
+from rft_env.policies.rules.common import (
     BUCKET,
     SSE_CONFIG,
     as_bool,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from policies.rules.common import text
-from policies.rules.s3 import is_aws_managed_key
+from rft_env.policies.rules.common import text
+from rft_env.policies.rules.s3 import is_aws_managed_key
 
 TOPIC = "aws:sns/topic:Topic"
 

@@ -18,8 +18,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.tags import RESERVED_TAG_KEYS
-from policies.rules.common import (
+from rft_env.components.tags import RESERVED_TAG_KEYS
+from rft_env.policies.rules.common import (
     decode_json,
     fmt_list,
     is_default_provider,

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from components import bedrock_calls, documents
-from components.bedrock_calls import BEDROCK_CALLS, BedrockCall
-from components.config import StackConfig
-from components.environment import deployment_role_documents, key_policy_document, stack_names
-from components.tags import default_tags
-from rftenv import synth
+from rft_env.components import bedrock_calls, documents
+from rft_env.components.bedrock_calls import BEDROCK_CALLS, BedrockCall
+from rft_env.components.config import StackConfig
+from rft_env.components.environment import (
+    deployment_role_documents,
+    key_policy_document,
+    stack_names,
+)
+from rft_env.components.tags import default_tags
+from rft_env.rftenv import synth
 from tests.iam_evaluator import Request, allowed, identity_allows
 
 REPO = Path(__file__).resolve().parents[2]

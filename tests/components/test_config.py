@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import (
+from rft_env.components.config import (
     DEFAULT_BASE_MODEL,
     MISSING,
     ConfigError,
@@ -23,7 +23,7 @@ from components.config import (
     decode_config_values,
     load_stack_config,
 )
-from rftenv.synth import load_yaml
+from rft_env.rftenv.synth import load_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STACKS_DIR = PROJECT_DIR / "stacks"
@@ -157,7 +157,7 @@ def test_decode_config_values_other_namespace() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_engine_config_decodes_to_the_same_stack_config(stack: str) -> None:
-    from rftenv.synth import engine_config
+    from rft_env.rftenv.synth import engine_config
 
     via_engine = load(decode_config_values(engine_config(stack, PROJECT_DIR)))
     direct = load(stack_config(stack))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_stack_config
+from rft_env.components.config import ConfigError, load_stack_config
 from tests.components.test_config import PROJECT_DIR, stack_config
 
 GRADE = "def grade(sample):\n    return 1.0\n"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import datasets
-from components.datasets import (
+from rft_env.components import datasets
+from rft_env.components.datasets import (
     DatasetError,
     DatasetProblem,
     DatasetReport,

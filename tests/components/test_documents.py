@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import documents
-from components.documents import S3Location
-from components.naming import Names
-from graders.judge_models import ModelIdError, judge_model
+from rft_env.components import documents
+from rft_env.components.documents import S3Location
+from rft_env.components.naming import Names
+from rft_env.graders.judge_models import ModelIdError, judge_model
 
 NAMES = Names("dev", "111122223333", "us-east-1")
 KEY = "arn:aws:kms:us-east-1:111122223333:key/abc"

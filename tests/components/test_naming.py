@@ -12,10 +12,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from components import naming
-from components.bedrock.job import job_identity
-from components.config import EnvironmentName
-from components.naming import Names, partition_for
+from rft_env.components import naming
+from rft_env.components.bedrock.job import job_identity
+from rft_env.components.config import EnvironmentName
+from rft_env.components.naming import Names, partition_for
 
 ENVIRONMENTS = st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True)
 GRADERS = st.from_regex(r"[a-z][a-z0-9-]{0,23}", fullmatch=True)

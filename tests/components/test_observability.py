@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto.events.models import EventPattern
 
-from components import observability
-from components.bedrock.job import job_identity
-from components.naming import Names
-from components.observability import MonitoredGrader
-from rftenv import synth
+from rft_env.components import observability
+from rft_env.components.bedrock.job import job_identity
+from rft_env.components.naming import Names
+from rft_env.components.observability import MonitoredGrader
+from rft_env.rftenv import synth
 
 NAMES = Names("dev", "111122223333", "us-east-1")
 GRADERS = [
@@ -232,8 +232,8 @@ PROGRAM = """
 import pulumi
 import pulumi_aws as aws
 
-from components.naming import Names
-from components.observability import MonitoredGrader, Observability, ObservabilityArgs
+from rft_env.components.naming import Names
+from rft_env.components.observability import MonitoredGrader, Observability, ObservabilityArgs
 
 provider = aws.Provider("target-account", region="us-east-1", allowed_account_ids=["111122223333"])
 component = Observability(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from components.packaging import (
+from rft_env.components.packaging import (
     IGNORE_FILE,
     PackagingError,
     code_digest,

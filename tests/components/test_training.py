@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.training import inference_status
+from rft_env.components.training import inference_status
 
 JOB = "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/m/abc"
 

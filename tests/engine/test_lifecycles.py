@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
 from tests import standin_aws
 from tests.components.bedrock.conftest import completed_job
 from tests.engine.conftest import MakeEngine

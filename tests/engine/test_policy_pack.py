@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from policies.rules import ALL_POLICIES
-from rftenv import audit, synth
+from rft_env.policies.rules import ALL_POLICIES
+from rft_env.rftenv import audit, synth
 from tests import standin_aws
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine

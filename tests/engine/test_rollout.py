@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rftenv import automation, synth
+from rft_env.rftenv import automation, synth
 from tests import standin_aws
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine, build_engine
@@ -99,7 +99,7 @@ def run_rollout(engine: Engine, *flags: str) -> RolloutRun:
     plan = engine.root / "rollout-plan.yaml"
     plan.write_text(PLAN)
     completed = engine.run_python(
-        "-m", "rftenv.cli", "rollout", "--plan", str(plan), "--yes", *flags
+        "-m", "rft_env.rftenv.cli", "rollout", "--plan", str(plan), "--yes", *flags
     )
     return RolloutRun(completed.returncode, completed.stdout, completed.stderr)
 
@@ -231,7 +231,7 @@ def test_the_worker_previews_a_stack_of_the_project_it_runs_in(make_engine: Make
     """`python -m rftenv.automation preview dev`, as AutomationRunner starts it, over a
     copy of the project: the real engine previews dev with the policy pack."""
     engine = make_engine(account_of("dev"))
-    completed = engine.run_python("-m", "rftenv.automation", "preview", "dev")
+    completed = engine.run_python("-m", "rft_env.rftenv.automation", "preview", "dev")
     assert completed.returncode == 0, completed.stderr
     outcome = automation.outcome_from_json(json.loads(completed.stdout.splitlines()[-1])["outcome"])
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from rftenv import synth
+from rft_env.rftenv import synth
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine
 

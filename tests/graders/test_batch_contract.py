@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from graders.contract import (
+from rft_env.graders.contract import (
     GRADER_ERROR_METRIC,
     INVALID_SAMPLE_METRIC,
     BatchGrader,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from graders import composite
-from graders.contract import BatchGrader, GraderOutput, Sample, grade_batch
-from graders.registry import build_grader, spec_problems
+from rft_env.graders import composite
+from rft_env.graders.contract import BatchGrader, GraderOutput, Sample, grade_batch
+from rft_env.graders.registry import build_grader, spec_problems
 
 
 def sample(answer: str, reference: Any = "42", sample_id: str = "s") -> dict[str, Any]:

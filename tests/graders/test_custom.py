@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from graders import custom
-from graders.contract import GRADER_ERROR_METRIC, GraderSpecError, grade_batch
-from graders.registry import build_grader, spec_problems
+from rft_env.graders import custom
+from rft_env.graders.contract import GRADER_ERROR_METRIC, GraderSpecError, grade_batch
+from rft_env.graders.registry import build_grader, spec_problems
 
 GRADE_CODE = """
 def grade(sample):
@@ -123,7 +123,7 @@ def grade(sample):
 
 def lambda_reply(monkeypatch: pytest.MonkeyPatch, spec: dict[str, Any], event: list) -> list:
     """What the Lambda would send back: the handler's output, as strict JSON."""
-    from graders import handler
+    from rft_env.graders import handler
 
     monkeypatch.setattr(handler, "_cached", None)
     monkeypatch.setenv(handler.ENV_VAR, json.dumps(spec))

@@ -2,14 +2,14 @@ from typing import Any
 
 import pytest
 
-from graders.contract import GRADER_ERROR_METRIC, grade_batch
-from graders.exact_match import (
+from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch
+from rft_env.graders.exact_match import (
     MAX_REGEX_INPUT_CHARS,
     reference_alternatives,
     select_answer,
     spec_problems,
 )
-from graders.registry import build_grader
+from rft_env.graders.registry import build_grader
 
 
 def score(answer: Any, reference: Any, **spec: Any) -> float:

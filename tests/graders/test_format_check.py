@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graders.contract import grade_sample, parse_event
-from graders.exact_match import MAX_REGEX_INPUT_CHARS
-from graders.format_check import TYPE, build, reasoning_tags_ok, spec_problems
+from rft_env.graders.contract import grade_sample, parse_event
+from rft_env.graders.exact_match import MAX_REGEX_INPUT_CHARS
+from rft_env.graders.format_check import TYPE, build, reasoning_tags_ok, spec_problems
 
 THINK = {"open": "<think>", "close": "</think>", "required": True}
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from graders import handler
-from graders.contract import GraderSpecError
+from rft_env.graders import handler
+from rft_env.graders.contract import GraderSpecError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
-from graders.json_format import (
+from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
+from rft_env.graders.json_format import (
     JSON_TYPES,
     MAX_DEPTH,
     MAX_NODES,

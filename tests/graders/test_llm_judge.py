@@ -17,10 +17,15 @@ from typing import Any
 
 import pytest
 
-from graders import judge_models
-from graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, grade_batch, parse_event
-from graders.judge_models import JudgeModel, judge_model
-from graders.llm_judge import (
+from rft_env.graders import judge_models
+from rft_env.graders.contract import (
+    GRADER_ERROR_METRIC,
+    INVALID_SAMPLE_METRIC,
+    grade_batch,
+    parse_event,
+)
+from rft_env.graders.judge_models import JudgeModel, judge_model
+from rft_env.graders.llm_judge import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
     SPEC_KEYS,
@@ -446,7 +451,7 @@ def test_ids_resolve_in_the_judges_region_and_partition() -> None:
 
 
 def test_a_composite_names_the_judge_key_of_an_unknown_prefix() -> None:
-    from graders.registry import spec_problems as any_spec_problems
+    from rft_env.graders.registry import spec_problems as any_spec_problems
 
     composite = {
         "type": "composite",

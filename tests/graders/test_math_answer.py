@@ -5,8 +5,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
-from graders.math_answer import (
+from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
+from rft_env.graders.math_answer import (
     MAX_SCAN_CHARS,
     build,
     extract_answer,

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graders.contract import Sample, grade_batch, parse_event
-from graders.registry import build_grader
+from rft_env.graders.contract import Sample, grade_batch, parse_event
+from rft_env.graders.registry import build_grader
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(

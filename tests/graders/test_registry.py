@@ -2,8 +2,8 @@ from typing import Any
 
 import pytest
 
-from graders.contract import GraderSpecError, parse_event
-from graders.registry import GRADER_TYPES, build_grader, spec_problems
+from rft_env.graders.contract import GraderSpecError, parse_event
+from rft_env.graders.registry import GRADER_TYPES, build_grader, spec_problems
 
 
 def problems_for(**spec: Any) -> list[tuple[str, str]]:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graders.contract import grade_sample, parse_event
-from graders.text_similarity import (
+from rft_env.graders.contract import grade_sample, parse_event
+from rft_env.graders.text_similarity import (
     FUZZY_WORK_BUDGET,
     MAX_FUZZY_CHARS,
     MAX_LCS_TOKENS,

@@ -26,7 +26,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies.rules import ALL_POLICIES
+from rft_env.policies.rules import ALL_POLICIES
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"

@@ -7,8 +7,8 @@ import json
 import pytest
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies.rules import documents as docs
-from policies.rules.common import (
+from rft_env.policies.rules import documents as docs
+from rft_env.policies.rules.common import (
     as_bool,
     as_number,
     decode_json,

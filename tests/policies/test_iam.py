@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.documents import VPC_DESCRIBE_ACTIONS, WILDCARD_RESOURCE_ACTIONS
+from rft_env.components.documents import VPC_DESCRIBE_ACTIONS, WILDCARD_RESOURCE_ACTIONS
 from tests.policies.helpers import ACCOUNT, doc, policy_named, resource_args, run
 
 WILDCARD_ACTIONS = policy_named("iam-no-wildcard-actions")

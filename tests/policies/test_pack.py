@@ -19,7 +19,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from policies.rules import ALL_POLICIES, PACK_NAME
+from rft_env.policies.rules import ALL_POLICIES, PACK_NAME
 from tests.policies.helpers import policy_named, resource, resource_args, run
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
@@ -102,7 +102,7 @@ def test_main_builds_the_pack_from_all_policies() -> None:
     imports = {
         alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module == "policies.rules"
+        if isinstance(node, ast.ImportFrom) and node.module == "rft_env.policies.rules"
         for alias in node.names
     }
     assert imports == {"ALL_POLICIES", "PACK_NAME"}

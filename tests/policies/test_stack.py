@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.tags import RESERVED_TAG_KEYS
-from policies.rules.stack import python_module, taggable_type
+from rft_env.components.tags import RESERVED_TAG_KEYS
+from rft_env.policies.rules.stack import python_module, taggable_type
 from tests.policies.helpers import (
     DEFAULT_TAGS,
     provider,

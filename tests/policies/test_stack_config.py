@@ -11,13 +11,13 @@ import pytest
 from pulumi_policy import policy as policy_module
 from pulumi_policy.policy import proto
 
-from policies.rules.common import (
+from rft_env.policies.rules.common import (
     accept_engine_config,
     config_value,
     is_production,
     record_stack_config,
 )
-from policies.rules.cross_account import stack_allow_list
+from rft_env.policies.rules.cross_account import stack_allow_list
 
 
 @pytest.fixture(autouse=True)

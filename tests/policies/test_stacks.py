@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from policies.rules import ALL_POLICIES
-from rftenv import audit, synth
-from rftenv.cli import main
-from rftenv.pack_runner import Violation, run_pack
+from rft_env.policies.rules import ALL_POLICIES
+from rft_env.rftenv import audit, synth
+from rft_env.rftenv.cli import main
+from rft_env.rftenv.pack_runner import Violation, run_pack
 from tests.conftest import STACKS, Graph
 
 BROKEN_PROGRAM = Path(__file__).parent / "broken_program" / "__main__.py"

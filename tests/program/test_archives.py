@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rftenv import synth
+from rft_env.rftenv import synth
 
 CONCISE = {"type": "custom", "path": "stacks/graders/concise"}
 

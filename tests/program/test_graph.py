@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from components.documents import WILDCARD_RESOURCE_ACTIONS
-from components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
-from components.naming import PRODUCTION_OUTPUT
-from components.tags import RESERVED_TAG_KEYS
-from graders.judge_models import judge_model
+from rft_env.components.documents import WILDCARD_RESOURCE_ACTIONS
+from rft_env.components.graders import GRADER_ARCHITECTURE, GRADER_HANDLER
+from rft_env.components.naming import PRODUCTION_OUTPUT
+from rft_env.components.tags import RESERVED_TAG_KEYS
+from rft_env.graders.judge_models import judge_model
 from tests.conftest import Graph
 from tests.fakes import offline
 from tests.fakes.bedrock import FakeBedrock
@@ -77,7 +77,7 @@ def test_provider_default_tags_carry_the_required_tags(graph: Graph) -> None:
 
 
 def test_every_stack_file_disables_the_default_aws_provider() -> None:
-    from rftenv import synth
+    from rft_env.rftenv import synth
 
     for stack in synth.available_stacks():
         config = synth.engine_config(stack)
@@ -506,11 +506,11 @@ def test_inference_follows_the_configured_mode(graph: Graph) -> None:
 
 def test_the_providers_accept_what_the_program_sends(graph: Graph) -> None:
     """`check` runs first under the real engine: the program's own inputs must pass it."""
-    from components.bedrock.inference import (
+    from rft_env.components.bedrock.inference import (
         CustomModelDeploymentProvider,
         ProvisionedThroughputProvider,
     )
-    from components.bedrock.job import RftCustomizationJobProvider
+    from rft_env.components.bedrock.job import RftCustomizationJobProvider
 
     providers = {
         JOB: RftCustomizationJobProvider(),
@@ -705,7 +705,7 @@ def test_synth_shows_the_job_the_provider_creates(
 ) -> None:
     """Synth records the inputs as the engine delivers them (2 arrives as 2.0); the name,
     model name and client token it shows must be those the provider sends."""
-    from components.bedrock.job import RftCustomizationJobProvider
+    from rft_env.components.bedrock.job import RftCustomizationJobProvider
 
     (job,) = graph.of_type(JOB)
     hyper = job["inputs"]["hyperParameters"].values()

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from rftenv import synth
+from rft_env.rftenv import synth
 from tests.conftest import Graph
 
 
@@ -113,7 +113,7 @@ def test_the_deployed_grader_spec_runs_in_the_lambda_handler(
     graphs: dict[str, Graph], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """End to end: stack config -> GRADER_SPEC on the function -> the handler's scores."""
-    from graders.handler import lambda_handler
+    from rft_env.graders.handler import lambda_handler
 
     function = graphs["dev"].of_type("aws:lambda/function:Function")[0]
     monkeypatch.setitem(

@@ -9,10 +9,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from policies.rules import ALL_POLICIES
-from rftenv import audit, synth
-from rftenv.cli import main
-from rftenv.pack_runner import run_pack
+from rft_env.policies.rules import ALL_POLICIES
+from rft_env.rftenv import audit, synth
+from rft_env.rftenv.cli import main
+from rft_env.rftenv.pack_runner import run_pack
 from tests.conftest import STACKS, Graph
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from graders import custom
-from rftenv.cli import main
+from rft_env.graders import custom
+from rft_env.rftenv.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = REPO / "stacks" / "data" / "arithmetic-train.jsonl"
@@ -130,7 +130,7 @@ def test_grade_custom_grader_with_a_syntax_error(
 def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
     """In a child process with a deadline, so a regression fails instead of hanging CI."""
     return subprocess.run(
-        [sys.executable, "-m", "rftenv.cli", *argv],
+        [sys.executable, "-m", "rft_env.rftenv.cli", *argv],
         capture_output=True,
         text=True,
         timeout=60,
@@ -237,7 +237,7 @@ def test_any_input_too_deep_for_a_parser_is_one_line(
 ) -> None:
     """Whatever parser meets it (JSON, YAML, a repr in a message), a RecursionError is input
     nested too deeply: the CLI reports it in one line."""
-    from rftenv import synth
+    from rft_env.rftenv import synth
 
     def too_deep(stack: str) -> None:
         raise RecursionError("maximum recursion depth exceeded")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rftenv.cli import main
+from rft_env.rftenv.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN = REPO / "stacks" / "data" / "arithmetic-train.jsonl"

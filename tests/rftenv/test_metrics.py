@@ -16,9 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.bedrock.job import create_request
-from rftenv import jobs, metrics
-from rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
+from rft_env.components.bedrock.job import create_request
+from rft_env.rftenv import jobs, metrics
+from rft_env.rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
 from tests.fakes import FakeBedrock, FakeClock, offline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
@@ -309,7 +309,7 @@ def test_charts_ignore_the_users_matplotlibrc(
 
 def test_importing_the_commands_stays_light() -> None:
     code = (
-        "import sys, rftenv.metrics, rftenv.status, rftenv.jobs\n"
+        "import sys, rft_env.rftenv.metrics, rft_env.rftenv.status, rft_env.rftenv.jobs\n"
         "heavy = sorted(m for m in ('matplotlib', 'boto3', 'botocore', 'pulumi') "
         "if m in sys.modules)\n"
         "print(heavy)"

@@ -15,7 +15,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rftenv.pack_runner import PolicyConfigError, policy_resources, run_pack
+from rft_env.rftenv.pack_runner import PolicyConfigError, policy_resources, run_pack
 
 PROVIDER_URN = "urn:pulumi:dev::rft-env::pulumi:providers:aws::target-account"
 BUCKET_URN = "urn:pulumi:dev::rft-env::aws:s3/bucket:Bucket::data"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pulumi.automation import EngineEvent
 
-from rftenv import automation, rollout, synth
-from rftenv.cli import main
-from rftenv.rollout import (
+from rft_env.rftenv import automation, rollout, synth
+from rft_env.rftenv.cli import main
+from rft_env.rftenv.rollout import (
     Deployed,
     Outcome,
     PlanError,
@@ -949,7 +949,7 @@ def test_the_deployed_worker_reports_a_failure_as_its_result(
 
 def test_the_worker_command_runs_this_module_per_stack() -> None:
     command = automation.AutomationRunner().command("preview", "prod")
-    assert command[:5] == [sys.executable, "-m", "rftenv.automation", "preview", "prod"]
+    assert command[:5] == [sys.executable, "-m", "rft_env.rftenv.automation", "preview", "prod"]
     assert command[command.index("--policy-pack") + 1] == str(automation.POLICY_PACK)
 
 
@@ -963,7 +963,7 @@ def test_the_gate_judges_a_real_engines_preview_against_its_deployed_state(
     import pulumi
     from pulumi import automation as auto
 
-    from components.naming import PRODUCTION_OUTPUT
+    from rft_env.components.naming import PRODUCTION_OUTPUT
 
     wanted: dict[str, object] = {"production": True, "protect": True, "window": 30, "force": False}
 

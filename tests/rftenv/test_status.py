@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from components.bedrock.job import create_request
-from rftenv import jobs, status, synth
+from rft_env.components.bedrock.job import create_request
+from rft_env.rftenv import jobs, status, synth
 from tests.fakes import FakeBedrock, FakeClock, offline
 
 ROLE = "arn:aws:iam::{account}:role/rft-env-{env}-bedrock-customization"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rftenv import synth
-from rftenv.cli import main
+from rft_env.rftenv import synth
+from rft_env.rftenv.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,7 +121,7 @@ def test_engine_config_reads_yaml_1_2_floats_and_project_defaults(tmp_path: Path
 
 def test_console_script_runs_from_a_subprocess() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "rftenv.cli", "synth", "prod", "--format", "json"],
+        [sys.executable, "-m", "rft_env.rftenv.cli", "synth", "prod", "--format", "json"],
         capture_output=True,
         text=True,
         check=True,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rftenv import rollout, synth, yamlfile
-from rftenv.cli import main
+from rft_env.rftenv import rollout, synth, yamlfile
+from rft_env.rftenv.cli import main
 
 PROJECT_YAML = "name: rft-env\nruntime: python\nstackConfigDir: stacks\n"
 
@@ -168,7 +168,7 @@ def test_rollout_plans_go_through_the_same_loader(tmp_path: Path, text: str, exp
 
 
 def test_accepted_findings_go_through_the_same_loader(tmp_path: Path) -> None:
-    from rftenv import audit
+    from rft_env.rftenv import audit
 
     path = tmp_path / "accepted-findings.yaml"
     path.write_text("- issue: a\n  issue: b\n")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pulumi
 
-from rftenv.synth import SynthMocks
+from rft_env.rftenv.synth import SynthMocks
 from tests.standin_aws import wire
 from tests.standin_aws.calllog import CallLog, LoggedCall, secret_strings
 from tests.standin_aws.cloud import STATE_ENV, CloudStore

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from components.bedrock.inference import (
+from rft_env.components.bedrock.inference import (
     CustomModelDeploymentProvider,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
 from tests.fakes import offline
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.bedrock import api
-from components.bedrock.api import (
+from rft_env.components.bedrock import api
+from rft_env.components.bedrock.api import (
     ASSUME_ROLE,
     CREATE_DEPLOYMENT,
     CREATE_JOB,
@@ -26,16 +26,16 @@ from components.bedrock.api import (
     request_members,
     request_problems,
 )
-from components.bedrock.inference import (
+from rft_env.components.bedrock.inference import (
     CustomModelDeploymentProvider,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import create_request
-from components.bedrock.session import Connection
-from components.config import ConfigError, decode_config_values, load_stack_config
-from components.datasets import content_key
-from components.naming import Names
-from rftenv import synth
+from rft_env.components.bedrock.job import create_request
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.config import ConfigError, decode_config_values, load_stack_config
+from rft_env.components.datasets import content_key
+from rft_env.components.naming import Names
+from rft_env.rftenv import synth
 from tests.conftest import STACKS, Graph
 
 PROJECT_DIR = synth.PROJECT_DIR

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import NoCredentialsError
 
-from components.bedrock.inference import ProvisionedThroughputProvider
-from components.bedrock.job import RftCustomizationJobProvider
-from components.bedrock.session import SESSION_NAME, Connection
-from rftenv import jobs as rftenv_jobs
+from rft_env.components.bedrock.inference import ProvisionedThroughputProvider
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.session import SESSION_NAME, Connection
+from rft_env.rftenv import jobs as rftenv_jobs
 from tests.components.bedrock.conftest import completed_job, inference_props, job_props
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.bedrock.session import Connection
-from components.bedrock.validation import ConnectionInputs, check_failures
-from graders.endpoints import check_endpoint_url, endpoint_url_problem
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.bedrock.validation import ConnectionInputs, check_failures
+from rft_env.graders.endpoints import check_endpoint_url, endpoint_url_problem
 
 ALLOWED = [
     "http://127.0.0.1:8080",

@@ -6,14 +6,14 @@ import pytest
 from botocore.exceptions import ClientError
 from pulumi.output import Unknown
 
-from components.bedrock.common import ModelInUseError
-from components.bedrock.inference import (
+from rft_env.components.bedrock.common import ModelInUseError
+from rft_env.components.bedrock.inference import (
     PENDING,
     CustomModelDeploymentProvider,
     InferenceError,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
 from tests.components.bedrock.conftest import completed_job, inference_props, job_props
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock

@@ -8,18 +8,18 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.bedrock.common import ModelInUseError
-from components.bedrock.inference import (
+from rft_env.components.bedrock.common import ModelInUseError
+from rft_env.components.bedrock.inference import (
     CustomModelDeploymentProvider,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import (
+from rft_env.components.bedrock.job import (
     JobFailedError,
     RftCustomizationJobProvider,
     create_request,
     job_identity,
 )
-from components.bedrock.waiting import WaitTimeout
+from rft_env.components.bedrock.waiting import WaitTimeout
 from tests.components.bedrock.conftest import completed_job, inference_props, job_props
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock

@@ -11,12 +11,12 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.bedrock.inference import (
+from rft_env.components.bedrock.inference import (
     CustomModelDeploymentProvider,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import RftCustomizationJobProvider
-from components.bedrock.session import Connection
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.session import Connection
 from tests.components.bedrock.conftest import job_props
 from tests.fakes.bedrock import FakeBedrock
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from components.bedrock.inference import (
+from rft_env.components.bedrock.inference import (
     CustomModelDeploymentProvider,
     ProvisionedThroughputProvider,
 )
-from components.bedrock.job import RftCustomizationJobProvider
-from components.bedrock.session import Connection
-from components.bedrock.waiting import CALL_POLICY, WaitTimeout
-from rftenv import jobs as rftenv_jobs
+from rft_env.components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.session import Connection
+from rft_env.components.bedrock.waiting import CALL_POLICY, WaitTimeout
+from rft_env.rftenv import jobs as rftenv_jobs
 from tests.components.bedrock.conftest import completed_job, inference_props
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock

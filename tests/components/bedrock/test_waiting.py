@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.bedrock.waiting import PollPolicy, WaitTimeout, is_retryable, poll
+from rft_env.components.bedrock.waiting import PollPolicy, WaitTimeout, is_retryable, poll
 from tests.fakes.clock import FakeClock
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.bedrock.inference import InferenceArgs, ProvisionedThroughput
-from components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
-from components.bedrock.session import Connection
+from rft_env.components.bedrock.inference import InferenceArgs, ProvisionedThroughput
+from rft_env.components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
+from rft_env.components.bedrock.session import Connection
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 ACCOUNT = "777788889999"

@@ -5,8 +5,8 @@ Run by the engine tests: renaming it must update it in place through the real en
 
 import pulumi
 
-from components.bedrock.inference import InferenceArgs, ProvisionedThroughput
-from components.bedrock.session import Connection
+from rft_env.components.bedrock.inference import InferenceArgs, ProvisionedThroughput
+from rft_env.components.bedrock.session import Connection
 
 config = pulumi.Config()
 throughput = ProvisionedThroughput(
