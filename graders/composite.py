@@ -26,6 +26,31 @@ SPEC_KEYS = ("type", "parts")
 PART_KEYS = ("name", "weight", "grader")
 MAX_DEPTH = 4
 _PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Where a spec sits inside another: ("parts", 0, "grader", "parts", 1, "grader"), say.
+SpecPath = tuple[str | int, ...]
+
+
+def nested_specs(
+    spec: object, *, of_type: str | None = None, path: SpecPath = ()
+) -> list[tuple[SpecPath, dict[str, Any]]]:
+    """Every grader spec in `spec`, each with its path: `spec` itself, then its parts'
+    graders (and theirs), depth first and in order; only those of type `of_type` if given.
+
+    The one walk over composite parts: config validation finds custom and llm_judge specs
+    with it, the grader role its judges, and `rftenv grade` the paths to resolve. What is
+    not an object is skipped rather than refused, because config validation walks the raw
+    input before anything has checked it (`spec_problems` reports it)."""
+    if not isinstance(spec, dict):
+        return []
+    found = [(path, spec)] if of_type is None or spec.get("type") == of_type else []
+    parts = spec.get("parts") if spec.get("type") == TYPE else None
+    if not isinstance(parts, list):
+        return found
+    for index, part in enumerate(parts):
+        if isinstance(part, dict):
+            inner_path = (*path, "parts", index, "grader")
+            found += nested_specs(part.get("grader"), of_type=of_type, path=inner_path)
+    return found
 
 
 def spec_problems(

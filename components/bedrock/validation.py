@@ -2,7 +2,8 @@
 
 Two passes, both before anything is created:
 
-1. the inputs' shape and types (pydantic models, with the stack config's wording);
+1. the inputs' shape and types (pydantic models over the AWS API's value types of
+   `components.bedrock.values`, reported in the stack config's words: `components.problems`);
 2. the request the provider will send, built by the same function `create` uses and
    checked member by member against the service model's lengths, patterns, enums and
    ranges (`components.bedrock.api`). botocore checks only minimums on the client, so
@@ -24,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from rft_env.components.bedrock.api import request_problems
 from rft_env.components.bedrock.common import is_unknown
-from rft_env.components.config import (
+from rft_env.components.bedrock.values import (
     BaseModelId,
     Commitment,
     ExternalId,
@@ -38,9 +39,8 @@ from rft_env.components.config import (
     TagKey,
     TagValue,
     patterned,
-    problems_from_validation_error,
-    show_value,
 )
+from rft_env.components.problems import problems_from_validation_error, show_value
 from rft_env.graders.endpoints import endpoint_url_problem
 
 # Our own form for the prefix of derived names; the names themselves are checked as the

@@ -18,7 +18,6 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rft_env.components.tags import RESERVED_TAG_KEYS
 from rft_env.policies.rules.common import (
     decode_json,
     fmt_list,
@@ -27,6 +26,12 @@ from rft_env.policies.rules.common import (
     provider_default_tags,
     string_list,
 )
+
+# The tags every taggable AWS resource must carry unless the policy's config says otherwise:
+# the pack's own statement, never imported from the code it guards (components.tags), so
+# that no diff drops a tag from the stacks and from this rule at once.
+# tests/policies/test_allow_lists.py fails when the stacks' default tags lack one of these.
+REQUIRED_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
 
 
 def is_aws(resource: PolicyResource) -> bool:
@@ -108,9 +113,9 @@ def effective_tags(resource: PolicyResource) -> dict[str, Any]:
 
 
 def required_tags(args: StackValidationArgs) -> list[str]:
-    """The policy config's `requiredTags` when set (even to []), else the reserved keys."""
+    """The policy config's `requiredTags` when set (even to []), else REQUIRED_TAG_KEYS."""
     configured = policy_config(args).get("requiredTags")
-    return list(RESERVED_TAG_KEYS) if configured is None else string_list(configured)
+    return list(REQUIRED_TAG_KEYS) if configured is None else string_list(configured)
 
 
 def _validate_required_tags(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -140,7 +145,7 @@ POLICIES: list[StackValidationPolicy] = [
     StackValidationPolicy(
         name="aws-required-tags",
         description="Every taggable AWS resource carries the required tags (default: "
-        f"{', '.join(RESERVED_TAG_KEYS)}), from its own tags or its provider's defaultTags, "
+        f"{', '.join(REQUIRED_TAG_KEYS)}), from its own tags or its provider's defaultTags, "
         "so cost and ownership are attributable.",
         validate=_validate_required_tags,
         config_schema=PolicyConfigSchema(
@@ -150,7 +155,8 @@ POLICIES: list[StackValidationPolicy] = [
                     "items": {"type": "string", "minLength": 1},
                     "uniqueItems": True,
                     "description": "Tag keys every taggable AWS resource must carry. Default: "
-                    "components.tags.RESERVED_TAG_KEYS.",
+                    f"{', '.join(REQUIRED_TAG_KEYS)} (REQUIRED_TAG_KEYS in "
+                    "policies/rules/stack.py).",
                 }
             }
         ),

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from rft_env.components.config import (
+from rft_env.components.bedrock.values import (
     RFT_CONTEXT_TOKENS,
     RFT_MAX_INFERENCE_TOKENS,
 )

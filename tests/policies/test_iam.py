@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from rft_env.components.documents import VPC_DESCRIBE_ACTIONS, WILDCARD_RESOURCE_ACTIONS
+from rft_env.components.documents import VPC_DESCRIBE_ACTIONS
+from rft_env.policies.rules.iam import ALLOWED_WILDCARD_RESOURCE_ACTIONS
 from tests.policies.helpers import ACCOUNT, doc, policy_named, resource_args, run
 
 WILDCARD_ACTIONS = policy_named("iam-no-wildcard-actions")
@@ -143,8 +144,9 @@ def test_partial_wildcard_is_not_a_wildcard_action() -> None:
 # --------------------------------------------------------------------------------------
 # Wildcard resources
 # --------------------------------------------------------------------------------------
-def test_allow_list_is_the_components_one() -> None:
-    assert set(VPC_DESCRIBE_ACTIONS) <= set(WILDCARD_RESOURCE_ACTIONS)
+def test_the_pack_allows_the_vpc_lookups_on_star() -> None:
+    assert set(VPC_DESCRIBE_ACTIONS) <= set(ALLOWED_WILDCARD_RESOURCE_ACTIONS)
+    assert run(WILDCARD_RESOURCES, role_policy(DESCRIBE_NETWORK)) == []
 
 
 def test_unlisted_actions_on_star_are_named() -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from rft_env.components.tags import RESERVED_TAG_KEYS
-from rft_env.policies.rules.stack import python_module, taggable_type
+from rft_env.policies.rules.stack import REQUIRED_TAG_KEYS, python_module, taggable_type
 from tests.policies.helpers import (
     DEFAULT_TAGS,
     provider,
@@ -64,8 +63,8 @@ def test_non_aws_resources_are_not_checked() -> None:
 # --------------------------------------------------------------------------------------
 # Required tags
 # --------------------------------------------------------------------------------------
-def test_default_required_tags_are_the_reserved_keys() -> None:
-    assert set(RESERVED_TAG_KEYS) <= set(DEFAULT_TAGS)
+def test_the_fixtures_default_tags_hold_every_required_tag() -> None:
+    assert set(REQUIRED_TAG_KEYS) <= set(DEFAULT_TAGS)
 
 
 def test_tags_from_json_string_default_tags_comply() -> None:
@@ -107,7 +106,7 @@ def test_tags_all_in_outputs_count() -> None:
 
 def test_no_provider_means_no_default_tags() -> None:
     (message,) = run(TAGS, stack_args([bucket(provider_=None)]))
-    assert all(key in message for key in RESERVED_TAG_KEYS)
+    assert all(key in message for key in REQUIRED_TAG_KEYS)
 
 
 def test_untaggable_types_are_skipped() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rft_env.policies.rules import ALL_POLICIES
-from rft_env.rftenv import audit, synth
+from rft_env.rftenv import audit, stack_files, synth
 from rft_env.rftenv.cli import main
 from rft_env.rftenv.pack_runner import Violation, run_pack
 from tests.conftest import STACKS, Graph
@@ -18,7 +18,7 @@ BROKEN_PROGRAM = Path(__file__).parent / "broken_program" / "__main__.py"
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_example_stack_passes_the_whole_pack(stack: str, graphs: dict[str, Graph]) -> None:
     violations = run_pack(
-        graphs[stack].result, ALL_POLICIES, stack_config=synth.engine_config(stack)
+        graphs[stack].result, ALL_POLICIES, stack_config=stack_files.engine_config(stack)
     )
     assert [str(v) for v in violations] == []
 
@@ -31,7 +31,7 @@ def broken() -> dict:
 
 @pytest.fixture(scope="module")
 def broken_violations(broken: dict) -> list[Violation]:
-    return run_pack(broken, ALL_POLICIES, stack_config=synth.engine_config("prod"))
+    return run_pack(broken, ALL_POLICIES, stack_config=stack_files.engine_config("prod"))
 
 
 # Which resource of the broken program each rule must block.
@@ -88,7 +88,7 @@ def test_the_compliant_part_of_the_broken_stack_stays_clean(
 def test_audit_of_the_broken_stack_fails(
     broken: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    report = audit.audit(broken, synth.engine_config("prod"))
+    report = audit.audit(broken, stack_files.engine_config("prod"))
     assert not report.ok
     assert {v.policy for v in report.blocking} == set(EXPECTED)
     summary = report.files()[audit.SUMMARY]
