@@ -1,16 +1,38 @@
-"""Physical names and ARNs, derived from the stack's identity.
+"""Physical names, ARNs and connections, derived from the stack's identity.
 
-Everything here is a pure function of (project, environment, account, region), so policy
-documents can name resources before they exist (a KMS key policy that must list roles
-created later, for instance) and the audit renders the same names a real deployment uses.
+Everything here is a pure function of (project, environment, account, region), or of the
+stack's config, so policy documents can name resources before they exist (a KMS key policy
+that must list roles created later, for instance) and the audit renders the same names a
+real deployment uses. It is the one source of every name: the program's components and
+`rftenv status`/`metrics` (rftenv.jobs) both call it, and
+tests/rftenv/test_names_agree.py checks that they agree for every stack.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-PROJECT = "rft-env"
+from rft_env.components.bedrock.session import Connection
+
+if TYPE_CHECKING:
+    # Type only: config imports this module (PROJECT, is_region).
+    from rft_env.components.config import StackConfig
+
+PROJECT = "rft-env"  # also the distribution's name on PyPI
+
+
+def installed_version() -> str:
+    """The installed rft-env's version: pyproject.toml's `version`, the one place it is
+    written. `rftenv --version` and the component provider report it; the policy pack's
+    PulumiPolicy.yaml must repeat it (Pulumi reads a pack's version only from there), and
+    tests/test_project.py checks that it does."""
+    from importlib.metadata import version
+
+    return version(PROJECT)
+
+
 # The stack output recording whether a deployment was made as production: the rollout gate
 # reads it from the deployed state, so leaving production is seen as a change of its own.
 PRODUCTION_OUTPUT = "production"
@@ -91,6 +113,17 @@ def inference_name(name_prefix: str, mode: str) -> str:
 def inference_names(name_prefix: str) -> frozenset[str]:
     """Every name the stack's inference can have, whatever its mode."""
     return frozenset(inference_name(name_prefix, mode) for mode in INFERENCE_NAME_SUFFIXES)
+
+
+# Where in the output bucket the RFT job writes (its outputDataConfig), and so where the
+# customization role may write and `rftenv metrics` reads.
+OUTPUT_PREFIX = "rft-output/"
+
+
+def provider_identity(stack: str, resource: str) -> str:
+    """What a dynamic resource's client tokens derive from (bedrock.common.client_token), and
+    so its job and model names: fixed per stack and logical resource name."""
+    return f"{PROJECT}/{stack}/{resource}"
 
 
 @dataclass(frozen=True)
@@ -215,3 +248,31 @@ class Names:
         """The `kms:ViaService` value for a regional service (e.g. s3.us-east-1.amazonaws.com)."""
         suffix = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
         return f"{service}.{self.region}.{suffix}"
+
+
+# --- From a stack's config --------------------------------------------------------------------
+# What the program creates and what `rftenv status`/`metrics` look up on AWS both come from
+# here, so the two cannot drift apart.
+def stack_names(config: StackConfig) -> Names:
+    return Names(config.environment, config.account.id, config.region)
+
+
+def stack_inference_name(config: StackConfig) -> str | None:
+    """The name of the stack's provisioned throughput or deployment; None without inference."""
+    mode = config.inference.mode
+    if mode == "none":
+        return None
+    return inference_name(stack_names(config).prefix, mode)
+
+
+def stack_connection(config: StackConfig, endpoint_url: str | None = None) -> Connection:
+    """How the stack reaches Bedrock: its region, through its deployment role (with the
+    external id) when it has one, the role its aws provider assumes too. `endpoint_url` is
+    for tests only (a loopback fake)."""
+    account = config.account
+    return Connection(
+        region=config.region,
+        role_arn=account.deployment_role_arn,
+        external_id=account.external_id,
+        endpoint_url=endpoint_url,
+    )

@@ -11,23 +11,25 @@ import pulumi
 import pulumi_aws as aws
 
 from rft_env.components.config import StackConfig
-from rft_env.components.naming import PROJECT
+from rft_env.components.naming import PROJECT, stack_connection
 from rft_env.components.tags import default_tags
 
 
 def provider_args(config: StackConfig, stack: str) -> aws.ProviderArgs:
     """The typed provider arguments for a stack (pure: easy to assert on)."""
+    # The region and role the dynamic providers and `rftenv status`/`metrics` use too.
+    connection = stack_connection(config)
     assume_roles = None
-    if config.account.deployment_role_arn:
+    if connection.role_arn:
         assume_roles = [
             aws.ProviderAssumeRoleArgs(
-                role_arn=config.account.deployment_role_arn,
+                role_arn=connection.role_arn,
                 session_name=f"{PROJECT}-{stack}",
-                external_id=config.account.external_id,
+                external_id=connection.external_id,
             )
         ]
     return aws.ProviderArgs(
-        region=config.region,
+        region=connection.region,
         allowed_account_ids=[config.account.id],
         assume_roles=assume_roles,
         default_tags=aws.ProviderDefaultTagsArgs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -13,9 +14,13 @@ from rft_env.components.bedrock.inference import (
     ProvisionedThroughput,
 )
 from rft_env.components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
-from rft_env.components.bedrock.session import Connection
 from rft_env.components.config import StackConfig
-from rft_env.components.naming import PROJECT, Names, inference_name
+from rft_env.components.naming import (
+    Names,
+    provider_identity,
+    stack_connection,
+    stack_inference_name,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class RftTrainingArgs:
     key_arn: pulumi.Input[str]
     tags: dict[str, str]
     validation_data_uri: pulumi.Input[str] | None = None
+    # The VPC the job runs in (empty: none), from the config or another stack's outputs.
+    subnet_ids: pulumi.Input[Sequence[str]] = ()
+    security_group_ids: pulumi.Input[Sequence[str]] = ()
     # Must exist before the job starts (the service role's permissions).
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
@@ -86,18 +94,14 @@ class RftTraining(pulumi.ComponentResource):
     ) -> None:
         super().__init__("rftenv:bedrock:RftTraining", name, None, opts)
         config, names = args.config, args.names
-        connection = Connection(
-            region=config.region,
-            role_arn=config.account.deployment_role_arn,
-            external_id=config.account.external_id,
-        )
+        # The same connection `rftenv status` and `metrics` use (naming.stack_connection).
+        connection = stack_connection(config)
         job = config.job
-        vpc = config.vpc
         self.job = RftCustomizationJob(
             f"{name}-job",
             RftCustomizationJobArgs(
                 connection=connection,
-                identity=f"{PROJECT}/{args.stack}/{name}-job",
+                identity=provider_identity(args.stack, f"{name}-job"),
                 name_prefix=names.prefix,
                 base_model=job.base_model,
                 service_role_arn=args.service_role_arn,
@@ -107,8 +111,8 @@ class RftTraining(pulumi.ComponentResource):
                 grader_arn=args.grader_arn,
                 hyper_parameters=job.hyperparameters.api_shape(),
                 kms_key_id=args.key_arn,
-                subnet_ids=list(vpc.subnet_ids) if vpc else [],
-                security_group_ids=list(vpc.security_group_ids) if vpc else [],
+                subnet_ids=args.subnet_ids,
+                security_group_ids=args.security_group_ids,
                 job_tags=args.tags,
                 model_tags=args.tags,
                 revision=job.revision,
@@ -127,8 +131,9 @@ class RftTraining(pulumi.ComponentResource):
         self.inference: ProvisionedThroughput | CustomModelDeployment | None = None
         inference_args = InferenceArgs(
             connection=connection,
-            identity=f"{PROJECT}/{args.stack}/{name}-inference",
-            name=inference_name(names.prefix, inference.mode) if inference.mode != "none" else "",
+            identity=provider_identity(args.stack, f"{name}-inference"),
+            # The name `rftenv status` looks the inference up by (naming.stack_inference_name).
+            name=stack_inference_name(config) or "",
             model_arn=self.job.customModelArn,
             tags=args.tags,
             retain_models=models_retained(config),

@@ -1,10 +1,11 @@
 """What `rftenv status` and `rftenv metrics` share: a stack's config, its AWS clients, and
 finding its RFT job and inference on AWS without Pulumi state.
 
-Neither command needs the Pulumi CLI or the stack's state. Names are derived from the stack
-config exactly as the program derives them (`components/naming.py`, which `job_identity` in
-`components/bedrock/job.py` and the notification rule use too, and `components/training.py`),
-and AWS is asked what exists under them. boto3 and the config models are imported inside
+Neither command needs the Pulumi CLI or the stack's state. Names and the connection come
+from the stack config through the functions the program's components call
+(`components/naming.py`: `stack_names`, `stack_inference_name`, `stack_connection`), and AWS
+is asked what exists under them; tests/rftenv/test_names_agree.py checks that they agree
+with the synthesized program for every stack. boto3 and the config models are imported inside
 functions, so that `rftenv --help` and the other commands do not pay for them.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rft_env.components import naming
+from rft_env.rftenv.command import CommandError  # the CLI's one error type, used here too
 
 if TYPE_CHECKING:
     from rft_env.components.bedrock.session import Connection
@@ -27,14 +29,6 @@ if TYPE_CHECKING:
 UNSUCCESSFUL_JOB_STATUSES = frozenset({"Failed", "Stopping", "Stopped"})
 
 INFERENCE_KINDS = {"provisioned": "provisioned throughput", "on_demand": "on-demand deployment"}
-
-
-class CommandError(Exception):
-    """A failure reported in one message, with the exit code that goes with it."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class AwsCallError(CommandError):
@@ -50,46 +44,36 @@ class AwsCallError(CommandError):
 
 @dataclass(frozen=True)
 class Stack:
-    """A stack's validated config and the name prefix of everything it creates."""
+    """A stack's validated config, and what its resources are named on AWS."""
 
     name: str
     config: StackConfig
 
     @property
-    def prefix(self) -> str:
-        from rft_env.components.naming import Names
+    def names(self) -> naming.Names:
+        return naming.stack_names(self.config)
 
-        config = self.config
-        return Names(config.environment, config.account.id, config.region).prefix
+    @property
+    def prefix(self) -> str:
+        return self.names.prefix
 
     @property
     def job_name_prefix(self) -> str:
-        return naming.job_name_prefix(self.prefix)
+        return self.names.job_name_prefix
 
     @property
     def job_name_pattern(self) -> re.Pattern[str]:
         # ListModelCustomizationJobs' nameContains matches anywhere in the name: environment
         # `x-rft-env-dev`'s jobs (`rft-env-x-rft-env-dev--rft-…`) contain dev's prefix too.
-        return naming.job_name_pattern(self.prefix)
+        return self.names.job_name_pattern
 
     def connection(self, endpoint_url: str | None = None) -> Connection:
         """How the stack's Bedrock providers connect: region, deployment role, external id."""
-        from rft_env.components.bedrock.session import Connection
-
-        account = self.config.account
-        return Connection(
-            region=self.config.region,
-            role_arn=account.deployment_role_arn,
-            external_id=account.external_id,
-            endpoint_url=endpoint_url,
-        )
+        return naming.stack_connection(self.config, endpoint_url)
 
     def inference_name(self) -> str | None:
         """The inference resource's name as `RftTraining` builds it; None without inference."""
-        mode = self.config.inference.mode
-        if mode == "none":
-            return None
-        return naming.inference_name(self.prefix, mode)
+        return naming.stack_inference_name(self.config)
 
 
 def endpoint_url(text: str) -> str:
@@ -109,11 +93,11 @@ def open_stack(name: str) -> Stack:
     import yaml
 
     from rft_env.components.config import ConfigError
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files
 
     try:
-        config = synth.stack_config(name)
-    except (synth.StackNotFoundError, ConfigError) as error:
+        config = stack_files.stack_config(name)
+    except (stack_files.StackNotFoundError, ConfigError) as error:
         raise CommandError(str(error), exit_code=2) from error
     except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or malformed file
         raise CommandError(f"stack {name}: {error}", exit_code=2) from error

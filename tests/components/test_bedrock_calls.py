@@ -20,17 +20,17 @@ from rft_env.components.environment import (
     stack_names,
 )
 from rft_env.components.tags import default_tags
-from rft_env.rftenv import synth
+from rft_env.rftenv import stack_files
 from tests.iam_evaluator import Request, allowed, identity_allows
 
 REPO = Path(__file__).resolve().parents[2]
-STACKS = synth.available_stacks()
+STACKS = stack_files.available_stacks()
 ASSIGNED_ID = "a1b2c3d4e5f6"  # the 12-character ids Bedrock gives its resources
 NEW_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def _config(stack: str) -> StackConfig:
-    return synth.stack_config(stack)
+    return stack_files.stack_config(stack)
 
 
 def _requests(row: BedrockCall, config: StackConfig, stack: str) -> list[tuple[Request, bool]]:

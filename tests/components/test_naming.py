@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
+import sys
 from typing import Any
 
 import botocore.session
@@ -160,3 +162,15 @@ def test_the_longest_environment_name_leaves_room() -> None:
 def test_a_name_prefix_that_could_start_other_stacks_job_names_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="must not contain '--' or end with '-'"):
         naming.job_name_prefix(prefix)
+
+
+def test_naming_is_pure() -> None:
+    """The program and the CLI both take their names from it: importing it loads neither
+    Pulumi nor boto3 (it reads the config models for their types only)."""
+    code = (
+        "import sys, rft_env.components.naming; "
+        "loaded = sorted(m for m in ('pulumi', 'boto3', 'botocore') if m in sys.modules); "
+        "assert not loaded, loaded"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
