@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rft_env.rftenv import synth  # noqa: E402
+from rft_env.rftenv import stack_files, synth  # noqa: E402
 
 WALL_LIMIT_S = 1.0
 RATIO_LIMIT = 2.5
@@ -57,7 +57,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
-    sizes = {stack: len(synth.synthesize(stack)["resources"]) for stack in synth.available_stacks()}
+    sizes = {
+        stack: len(synth.synthesize(stack)["resources"]) for stack in stack_files.available_stacks()
+    }
     largest = max(sizes, key=lambda s: sizes[s])
     floor_code = floor_program(synth.synthesize(largest))
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rft_env.policies.rules import ALL_POLICIES
-from rft_env.rftenv import audit, synth
+from rft_env.rftenv import audit, stack_files, synth
 from tests import standin_aws
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.engine
 
 BROKEN_PROGRAM = Path(__file__).resolve().parents[1] / "policies" / "broken_program" / "__main__.py"
 STACK = "prod"  # the stack the broken program is written for (its ACCOUNT is prod's)
-ACCOUNT = synth.stack_config(STACK).account.id
+ACCOUNT = stack_files.stack_config(STACK).account.id
 DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
 # Where a verdict that names no resource (a stack-wide finding) is filed.
 STACK_WIDE = "stack"
@@ -108,7 +108,7 @@ def test_the_engine_blocks_the_broken_program_with_the_offline_audits_verdicts(
     events = [json.loads(line) for line in preview.stdout.splitlines() if line.strip()]
 
     # The offline audit of the same program, with the config the engine ran it with.
-    stack_config = synth.engine_config(STACK, engine.project)
+    stack_config = stack_files.engine_config(STACK, engine.project)
     assert DISABLE_DEFAULT_PROVIDERS not in stack_config
     graph = synth.synthesize(STACK, config=stack_config, program=BROKEN_PROGRAM)
     offline = audit.audit(graph, stack_config)

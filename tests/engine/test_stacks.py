@@ -9,20 +9,20 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from rft_env.rftenv import synth
+from rft_env.rftenv import stack_files, synth
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine
 
 pytestmark = pytest.mark.engine
 
-STACKS = synth.available_stacks()
+STACKS = stack_files.available_stacks()
 # An address set with `pulumi config set --secret`: it must never reach state or output in
 # plain text.
 SECRET_EMAIL = "secret-oncall-7f3a@example.com"
 
 
 def account_of(stack: str) -> str:
-    return synth.stack_config(stack).account.id
+    return stack_files.stack_config(stack).account.id
 
 
 def engine_values(engine: Engine, stack: str) -> dict[str, str]:

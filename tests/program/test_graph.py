@@ -77,10 +77,10 @@ def test_provider_default_tags_carry_the_required_tags(graph: Graph) -> None:
 
 
 def test_every_stack_file_disables_the_default_aws_provider() -> None:
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files
 
-    for stack in synth.available_stacks():
-        config = synth.engine_config(stack)
+    for stack in stack_files.available_stacks():
+        config = stack_files.engine_config(stack)
         assert json.loads(config["pulumi:disable-default-providers"]) == ["aws"], stack
 
 

@@ -9,13 +9,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from rft_env.rftenv import synth
+from rft_env.rftenv import stack_files, synth
 from tests.conftest import Graph
 
 
 def dev_config(**changes: Any) -> dict[str, str]:
     """The dev stack's engine config with `rft-env:<key>` values replaced (None deletes)."""
-    values = synth.engine_config("dev")
+    values = stack_files.engine_config("dev")
     for key, value in changes.items():
         full = f"rft-env:{key}"
         if value is None:

@@ -27,10 +27,8 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
-from pulumi.runtime import proto
-from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
-from pulumi.runtime.proto import provider_pb2_grpc
 
+from rft_env.rftenv.pulumi_internals import GRPC_CHANNEL_OPTIONS, proto, provider_pb2_grpc
 from tests.standin_aws import wire
 from tests.standin_aws.install import plugin_version
 from tests.standin_aws.provider import (
@@ -271,7 +269,7 @@ def serve(argv: list[str]) -> None:
     parser.add_argument("engine", nargs="?", help="the engine's address (unused)")
     parser.parse_known_args(argv)  # the engine may add --logtostderr, -v=..., --tracing
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=_GRPC_CHANNEL_OPTIONS)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=GRPC_CHANNEL_OPTIONS)
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(
         StandinAwsServicer(StandinAwsProvider.from_environment(), plugin_version()), server
     )

@@ -5,7 +5,8 @@ SDK objects: a secret stays `{sig: secret, value: ...}`, an unknown stays the en
 unknown string, an asset keeps the hash the engine computed. (The SDK's deserializers lose
 some of that: `pulumi.runtime.rpc.deserialize_properties` drops asset hashes and nulls,
 and `pulumi.provider.experimental.PropertyValue` reads an unknown as an ordinary string.)
-The signature constants are the SDK's own, from `pulumi.runtime.rpc`.
+The signature constants are the SDK's own, from `pulumi.runtime.rpc`, through rftenv's
+adapter for the SDK's internals (`rftenv.pulumi_internals`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from pulumi.runtime import rpc
 
-SIGNATURE = rpc._special_sig_key
-SECRET = rpc._special_secret_sig
-ASSET = rpc._special_asset_sig
-ARCHIVE = rpc._special_archive_sig
-UNKNOWN = rpc.UNKNOWN
+from rft_env.rftenv import pulumi_internals as internals
+
+SIGNATURE = internals.SIGNATURE_KEY
+SECRET = internals.SECRET_SIGNATURE
+ASSET = internals.ASSET_SIGNATURE
+ARCHIVE = internals.ARCHIVE_SIGNATURE
+UNKNOWN = internals.UNKNOWN
 # What a secret looks like wherever the stand-in writes to disk or to its log.
 REDACTED = "[secret]"
 
@@ -41,11 +43,11 @@ def to_struct(props: Props) -> struct_pb2.Struct:
 
 
 def is_secret(value: Any) -> bool:
-    return rpc.is_rpc_secret(value)
+    return internals.is_secret(value)
 
 
 def secret(value: Any) -> dict[str, Any]:
-    return rpc.wrap_rpc_secret(value)
+    return internals.wrap_secret(value)
 
 
 def is_unknown(value: Any) -> bool:
