@@ -24,6 +24,7 @@ from typing import Any
 
 from rft_env.components.files import NotTextError, read_text
 from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
+from rft_env.rftenv import display
 
 CANDIDATE_KEYS = ("candidates", "answers")
 HISTOGRAM_BINS = 10
@@ -167,29 +168,51 @@ def run(grader: Grader, samples: Samples) -> dict[str, Any]:
     }
 
 
-def _line(name: str, stats: dict[str, Any]) -> str:
+def _cells(name: str, stats: dict[str, Any]) -> tuple[str, ...]:
     if not stats["count"]:
-        return f"  {name}: no values"
+        return (name, "0", "-", "-", "-", "-", "-", "no values")
     bars = "".join(" ▁▂▃▄▅▆▇█"[min(8, round(8 * c / stats["count"]))] for c in stats["histogram"])
-    return (
-        f"  {name}: n={stats['count']} mean={stats['mean']:.3f} sd={stats['stdev']:.3f} "
-        f"min={stats['min']:.3f} p50={stats['p50']:.3f} max={stats['max']:.3f} |{bars}|"
-    )
+    figures = ("mean", "stdev", "min", "p50", "max")
+    return (name, str(stats["count"]), *(f"{stats[key]:.3f}" for key in figures), f"|{bars}|")
+
+
+def _distribution_table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One row per metric, numbers right-aligned; a metric name too long for 80 columns is
+    shortened in the middle (--format json has it whole)."""
+    table = [("metric", "n", "mean", "sd", "min", "p50", "max", "histogram")]
+    table += [_cells(name, stats) for name, stats in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    room = display.WIDTH - 2 - sum(widths[1:]) - 2 * (len(widths) - 1)
+    widths[0] = max(display.MIN_COLUMN, min(widths[0], room))
+    return [
+        "  "
+        + "  ".join(
+            [
+                display.shorten(row[0], widths[0]).ljust(widths[0]),
+                *(cell.rjust(width) for cell, width in zip(row[1:-1], widths[1:-1], strict=True)),
+                row[-1],
+            ]
+        ).rstrip()
+        for row in table
+    ]
 
 
 def render(label: str, summary: dict[str, Any]) -> str:
     seconds, count = summary["seconds"], max(1, summary["samples"])
     lines = [
-        f"{label}: {summary['samples']} samples from {summary['prompts']} prompts in "
-        f"{seconds:.3f} s ({1000 * seconds / count:.2f} ms per sample)",
+        *display.fill(
+            f"{label}: {summary['samples']} samples from {summary['prompts']} prompts in "
+            f"{seconds:.3f} s ({1000 * seconds / count:.2f} ms each)"
+        ),
         "reward distribution (histogram over [0, 1] in tenths):",
-        _line("aggregate_reward_score", summary["reward"]),
+        *_distribution_table(
+            [("aggregate_reward_score", summary["reward"]), *summary["metrics"].items()]
+        ),
     ]
-    lines += [_line(name, stats) for name, stats in summary["metrics"].items()]
     several = summary["promptsWithSeveralCandidates"]
     if several:
         flat = summary["promptsWithoutSignal"]
-        lines.append(
+        lines += display.fill(
             f"prompts without learning signal (every candidate scored the same): {flat} of "
             f"{several} ({100 * flat / several:.0f}%)"
         )
@@ -197,8 +220,12 @@ def render(label: str, summary: dict[str, Any]) -> str:
         lines.append("prompts without learning signal: n/a (no prompt has several candidates)")
     if summary["errors"]:
         counts = ", ".join(f"{name} {n}" for name, n in sorted(summary["errors"].items()))
-        lines.append(f"errors: {counts}")
-        lines += [f"  {e['id']}: {e['error']}" for e in summary["errorExamples"]]
+        lines += display.fill(f"errors: {counts}")
+        lines += [
+            line
+            for e in summary["errorExamples"]
+            for line in display.fill(f"  {e['id']}: {e['error']}")
+        ]
     else:
         lines.append("errors: none")
     return "\n".join(lines)

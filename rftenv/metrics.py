@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from rft_env.rftenv import jobs
+from rft_env.rftenv import display, jobs
+from rft_env.rftenv.command import Command, about
 
 STEP_COLUMNS = ("step_number", "step", "global_step")
 # Numeric columns that index rows rather than measure anything: kept out of the charts.
@@ -310,7 +311,7 @@ def render_summary(tables: Sequence[MetricsTable]) -> str:
     blocks: list[str] = []
     for table in tables:
         title = f"{table.source}: {table.rows} rows, step column {table.step_column}"
-        lines = [title]
+        lines = display.fill(title)
         if table.series:
             rows = [("metric", "first", "last", "min", "max", "steps")]
             for series in table.series:
@@ -318,18 +319,21 @@ def render_summary(tables: Sequence[MetricsTable]) -> str:
                 numbers = (s.first, s.last, s.minimum, s.maximum)
                 rows.append((s.metric, *map(_fmt, numbers), str(s.steps)))
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            # 80 columns: a long metric name is shortened in the middle, not the numbers.
+            room = display.WIDTH - 2 - sum(widths[1:]) - 2 * (len(widths) - 1)
+            widths[0] = max(display.MIN_COLUMN, min(widths[0], room))
             for row in rows:
-                cells = [row[0].ljust(widths[0])] + [
+                cells = [display.shorten(row[0], widths[0]).ljust(widths[0])] + [
                     cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
                 ]
                 lines.append("  " + "  ".join(cells).rstrip())
         else:
             lines.append("  no metric values yet")
         if table.skipped:
-            lines.append(
+            lines += display.fill(
                 "  not charted: " + ", ".join(f"{name} ({why})" for name, why in table.skipped)
             )
-        lines += [f"  note: {note}" for note in table.notes]
+        lines += [line for note in table.notes for line in display.fill(f"  note: {note}")]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -456,13 +460,7 @@ DESCRIPTION = (
 )
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add `metrics` to the CLI's subcommands."""
-    parser = commands.add_parser(
-        "metrics",
-        help="download a stack's RFT job metrics from S3, chart and summarise them",
-        description=DESCRIPTION,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
     parser.add_argument(
         "--out",
@@ -488,16 +486,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="send S3 requests (and their STS AssumeRole) to URL: a loopback test endpoint",
     )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """The handler: download, parse, chart, print; returns the exit code."""
-    try:
+    with about(args.stack):
         return _run(args)
-    except jobs.CommandError as error:
-        print(f"rftenv metrics {args.stack}: {error}", file=sys.stderr)
-        return error.exit_code
+
+
+COMMAND = Command(
+    "metrics",
+    help="download a stack's RFT job metrics from S3, chart and summarise them",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    handler=run,
+)
 
 
 def _run(args: argparse.Namespace) -> int:

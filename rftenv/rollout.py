@@ -26,8 +26,10 @@ from typing import Annotated, Any, Protocol, TextIO, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from rft_env.components.config import IamPrincipalArn, problems_from_validation_error
+from rft_env.components.bedrock.values import IamPrincipalArn
 from rft_env.components.naming import PRODUCTION_OUTPUT
+from rft_env.components.problems import problems_from_validation_error
+from rft_env.rftenv import display
 
 StackName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 # Operations that destroy a resource's current instance.
@@ -540,13 +542,11 @@ def render_summary(report: RolloutReport) -> str:
                 f"{r.seconds:.0f}s" if r.result != "not started" else "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+    # Fits 80 columns: the widest column gives way first, its long cells shortened; an
+    # account id or region cut short would say nothing, so those are never shortened.
+    lines = display.table(rows, keep=(2, 3, 6))
     verdict = "rollout complete" if report.ok else f"rollout FAILED: {report.halted or 'see above'}"
-    return "\n".join(["", *lines, "", verdict])
+    return "\n".join(["", *lines, "", *display.fill(verdict)])
 
 
 def run_and_report(

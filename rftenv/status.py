@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from rft_env.components.naming import JOB_NAME_SEPARATOR
-from rft_env.rftenv import jobs
+from rft_env.rftenv import display, jobs
+from rft_env.rftenv.command import Command, about
 
 DESCRIPTION = (
     f"Show STACK's RFT customization job - the newest job named <prefix>{JOB_NAME_SEPARATOR}"
@@ -32,15 +32,15 @@ DESCRIPTION = (
 )
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    """Add `status` to the CLI's subcommands."""
-    parser = commands.add_parser(
-        "status",
-        help="show a stack's RFT job and inference, read from AWS",
-        description=DESCRIPTION,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: fits 80 columns (long ARNs shortened); json: every field, whole "
+        "(default: table)",
+    )
     parser.add_argument(
         "--job",
         metavar="NAME_OR_ARN",
@@ -54,7 +54,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "role) to URL instead of AWS's public endpoint: a loopback test endpoint (a fake); "
         "VPC endpoints need no override, private DNS resolves the default name to them",
     )
-    parser.set_defaults(handler=run)
 
 
 def _now() -> datetime:
@@ -64,16 +63,22 @@ def _now() -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: print the report, return the exit code."""
-    try:
+    with about(args.stack):
         report = collect(args.stack, job=args.job, endpoint_url=args.endpoint_url, now=_now())
-    except jobs.CommandError as error:
-        print(f"rftenv status {args.stack}: {error}", file=sys.stderr)
-        return error.exit_code
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(render_table(report))
     return report["exitCode"]
+
+
+COMMAND = Command(
+    "status",
+    help="show a stack's RFT job and inference, read from AWS",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    handler=run,
+)
 
 
 def collect(
@@ -194,6 +199,8 @@ def render_table(report: dict[str, Any]) -> str:
         rows.append(("validation loss", job["validationLoss"]))
     lines += _rows(rows)
     lines += ["", *_inference_lines(report["inference"], job)]
+    if display.any_shortened(lines):
+        lines += ["", display.SHORTENED_NOTE]
     return "\n".join(lines)
 
 
@@ -236,8 +243,8 @@ def _inference_lines(inference: dict[str, Any], job: dict[str, Any]) -> list[str
 
 
 def _rows(rows: list[tuple[str, Any]]) -> list[str]:
-    width = max(len(label) for label, _ in rows)
-    return [f"  {label:<{width}}  {'-' if value is None else value}" for label, value in rows]
+    # Within 80 columns: long values wrap under themselves, ARNs are shortened.
+    return display.fields([(label, "-" if value is None else str(value)) for label, value in rows])
 
 
 def format_duration(seconds: float) -> str:

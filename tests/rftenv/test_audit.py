@@ -10,16 +10,16 @@ import pulumi
 import pytest
 
 from rft_env.policies.rules import ALL_POLICIES
-from rft_env.rftenv import audit, synth
+from rft_env.rftenv import audit, stack_files, synth
 from rft_env.rftenv.cli import main
 from rft_env.rftenv.pack_runner import run_pack
-from tests.conftest import STACKS, Graph
+from tests.conftest import REPO, STACKS, Graph
 
 
 @pytest.fixture(scope="module")
 def reports(graphs: dict[str, Graph]) -> dict[str, audit.AuditReport]:
     return {
-        stack: audit.audit(graph.result, synth.engine_config(stack))
+        stack: audit.audit(graph.result, stack_files.engine_config(stack))
         for stack, graph in graphs.items()
     }
 
@@ -36,7 +36,7 @@ def test_every_stack_passes_the_audit(stack: str, reports: dict[str, audit.Audit
 def test_committed_rendered_documents_are_up_to_date(
     stack: str, reports: dict[str, audit.AuditReport]
 ) -> None:
-    outdated = audit.stale(reports[stack].files(), audit.RENDERED_DIR / stack)
+    outdated = audit.stale(reports[stack].files(), REPO / audit.RENDERED_PATH / stack)
     assert outdated == [], (
         f"policies/rendered/{stack} is out of date ({', '.join(outdated)}): run "
         f"`rftenv audit {stack}` and commit the diff"
@@ -239,7 +239,7 @@ def test_a_statement_without_a_purpose_or_with_an_unlisted_wildcard_fails(
         {"Sid": "ReadEverything", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
     )
     policy["inputs"]["policy"] = json.dumps(document)
-    report = audit.audit(graph, synth.engine_config("dev"))
+    report = audit.audit(graph, stack_files.engine_config("dev"))
     assert not report.ok
     assert report.missing_purposes == ["iam-policy.rft-customization-policy.json: ReadEverything"]
     assert report.unlisted_wildcards == ["iam-policy.rft-customization-policy.json: ReadEverything"]
@@ -306,7 +306,9 @@ def test_the_deployment_role_is_rendered_from_config_and_the_rollout_plan(
 
 
 def test_without_rollout_principals_no_trust_is_rendered(graphs: dict[str, Graph]) -> None:
-    report = audit.audit(graphs["dev"].result, synth.engine_config("dev"), rollout_principals=[])
+    report = audit.audit(
+        graphs["dev"].result, stack_files.engine_config("dev"), rollout_principals=[]
+    )
     kinds = {d.kind for d in report.documents}
     assert audit.DEPLOY_POLICY in kinds and audit.DEPLOY_TRUST not in kinds
     assert report.ok
@@ -317,7 +319,7 @@ def test_cli_names_a_broken_rollout_plan(
 ) -> None:
     plan = tmp_path / "rollout.yaml"
     plan.write_text("rolloutPrincipals: [nobody]\nwaves: [{name: a, stacks: [dev]}]\n")
-    monkeypatch.setattr(audit, "ROLLOUT_PLAN", plan)
+    monkeypatch.setattr(audit, "ROLLOUT_PLAN_PATH", plan)  # absolute: replaces the project's
     assert main(["audit", "dev", "--out", str(tmp_path)]) == 2
     assert 'rolloutPrincipals[0]: got "nobody"' in capsys.readouterr().err
 
@@ -330,7 +332,7 @@ DEPLOY_TRUST_FILE = "deployment-role-trust.rft-env-deployer.json"
 
 
 def dev_values(**changes: Any) -> dict[str, str]:
-    values = synth.engine_config("dev")
+    values = stack_files.engine_config("dev")
     values.update({f"rft-env:{key}": json.dumps(value) for key, value in changes.items()})
     return values
 
@@ -339,7 +341,7 @@ def test_a_rollout_principal_of_another_account_must_be_listed(
     graphs: dict[str, Graph],
 ) -> None:
     report = audit.audit(
-        graphs["dev"].result, synth.engine_config("dev"), rollout_principals=[ATTACKER]
+        graphs["dev"].result, stack_files.engine_config("dev"), rollout_principals=[ATTACKER]
     )
     assert not report.ok
     (grant,) = report.unlisted_cross_account
@@ -355,7 +357,7 @@ def test_a_rollout_principal_of_another_account_must_be_listed(
     # A rollout principal of the stack's own account is no cross-account grant.
     own = audit.audit(
         graphs["dev"].result,
-        synth.engine_config("dev"),
+        stack_files.engine_config("dev"),
         rollout_principals=["arn:aws:iam::111122223333:role/release"],
     )
     assert own.ok and own.cross_account == []
@@ -377,9 +379,9 @@ def test_every_cross_account_grant_is_printed_with_its_reason(
     ) in summary
     figures = "1 principal and 0 resources of other accounts, 0 not listed under"
     assert figures in summary
-    assert f"cross-account: {figures} rft-env:crossAccount" in audit.render_report(
-        report, tmp_path, [], written=False
-    )
+    printed = audit.render_report(report, tmp_path, [], written=False)
+    assert all(len(line) <= 80 for line in printed.splitlines())  # wrapped, not cut
+    assert f"cross-account: {figures} rft-env:crossAccount" in " ".join(printed.split())
 
 
 def test_a_foreign_key_user_is_refused_by_config_and_pack_and_audited_when_listed() -> None:
@@ -387,7 +389,7 @@ def test_a_foreign_key_user_is_refused_by_config_and_pack_and_audited_when_liste
     with pytest.raises(pulumi.RunError, match=r"rft-env:kms\.keyUserArns\[0\]"):
         synth.synthesize("dev", config=dev_values(kms=kms))
     entries = [
-        *json.loads(synth.engine_config("dev")["rft-env:crossAccount"]),
+        *json.loads(stack_files.engine_config("dev")["rft-env:crossAccount"]),
         {"arn": ATTACKER, "reason": "the analytics account's pipeline reads job output"},
     ]
     listed = dev_values(kms=kms, crossAccount=entries)
@@ -414,7 +416,7 @@ def test_a_foreign_existing_key_is_refused_by_config_and_audited_when_listed() -
     with pytest.raises(pulumi.RunError, match=r"rft-env:kms\.existingKeyArn"):
         synth.synthesize("dev", config=dev_values(kms={"existingKeyArn": FOREIGN_KEY}))
     entries = [
-        *json.loads(synth.engine_config("dev")["rft-env:crossAccount"]),
+        *json.loads(stack_files.engine_config("dev")["rft-env:crossAccount"]),
         {"arn": FOREIGN_KEY, "reason": "the platform account's shared data key"},
     ]
     listed = dev_values(kms={"existingKeyArn": FOREIGN_KEY}, crossAccount=entries)

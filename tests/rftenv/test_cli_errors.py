@@ -28,11 +28,17 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """argparse's way out: SystemExit(2), and (with the CLI's parser) one line."""
+    """argparse's way out: SystemExit(2), the subcommand's usage, then the error in one
+    line (returned)."""
     with pytest.raises(SystemExit) as raised:
         main(argv)
     assert raised.value.code == 2
-    return one_line_error(capsys)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    usage, _, error = err.partition(f"\nrftenv {argv[0]}: error: ")
+    assert usage.startswith(f"usage: rftenv {argv[0]} "), err
+    assert error.count("\n") == 1, err
+    return f"rftenv {argv[0]}: error: {error}"
 
 
 def samples_file(tmp_path: Path) -> Path:
@@ -239,7 +245,7 @@ def test_any_input_too_deep_for_a_parser_is_one_line(
     nested too deeply: the CLI reports it in one line."""
     from rft_env.rftenv import synth
 
-    def too_deep(stack: str) -> None:
+    def too_deep(stack: str, **options: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(synth, "synthesize", too_deep)

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from rft_env.components.bedrock.job import create_request
 from rft_env.rftenv import jobs, metrics
+from rft_env.rftenv.cli import main
 from rft_env.rftenv.metrics import MetricsFileError, load_metrics_file, parse_metrics_csv
 from tests.fakes import FakeBedrock, FakeClock, offline
 
@@ -235,14 +236,16 @@ def test_expected_files_accepts_both_validation_layouts() -> None:
 def test_render_summary() -> None:
     training, validation, _ = fixture_tables()
     assert metrics.render_summary([validation, training]).splitlines() == [
-        "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv: 2 rows, "
-        "step column step_number",
+        # Wrapped: every line fits 80 columns.
+        "validation_artifacts/post_fine_tuning_validation/validation_metrics.csv: 2 rows,",
+        "  step column step_number",
         "  metric            first    last     min     max  steps",
         "  validation_loss  0.6123  0.4871  0.4871  0.6123      2",
         "  perplexity       1.8447  1.6276  1.6276  1.8447      2",
         "  not charted: epoch_number (index)",
         "",
-        "training_artifacts/step_wise_training_metrics.csv: 20 rows, step column step_number",
+        "training_artifacts/step_wise_training_metrics.csv: 20 rows, step column",
+        "  step_number",
         "  metric           first    last     min      max  steps",
         "  training_loss    2.351  0.4605  0.4605    2.351     20",
         "  perplexity     10.4961  1.5849  1.5849  10.4961     20",
@@ -375,11 +378,7 @@ def upload(s3: Any, job: dict[str, str], files: dict[str, Path | bytes]) -> None
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="rftenv")
-    commands = parser.add_subparsers(dest="command", required=True)
-    metrics.register(commands)
-    args = parser.parse_args(list(argv))
-    return args.handler(args)
+    return main(list(argv))
 
 
 def run_metrics(fake: FakeBedrock, *extra: str) -> int:
@@ -452,9 +451,12 @@ def test_default_directory_and_missing_validation(
     capsys: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Run from another directory: the project comes from --project-dir, and the charts
+    # land under the working directory.
+    project = Path.cwd()
     monkeypatch.chdir(tmp_path)
     upload(s3, job, {metrics.TRAINING_FILE: TRAINING})
-    assert run_metrics(fake) == 0
+    assert run_metrics(fake, "--project-dir", str(project)) == 0
     out = capsys.readouterr().out
     directory = Path("metrics") / "dev" / job["name"]
     assert (tmp_path / directory / metrics.TRAINING_FILE).read_bytes() == TRAINING.read_bytes()
@@ -585,7 +587,7 @@ def test_no_job_and_unknown_stack(fake: FakeBedrock, capsys: Any) -> None:
 def test_register_documents_options_and_exit_codes() -> None:
     parser = argparse.ArgumentParser(prog="rftenv")
     commands = parser.add_subparsers(dest="command", required=True)
-    metrics.register(commands)
+    metrics.COMMAND.register(commands)
     help_text = " ".join(commands.choices["metrics"].format_help().split())
     for phrase in (
         "--out DIR",

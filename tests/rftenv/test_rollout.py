@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pulumi.automation import EngineEvent
 
-from rft_env.rftenv import automation, rollout, synth
+from rft_env.rftenv import automation, rollout, stack_files
 from rft_env.rftenv.cli import main
 from rft_env.rftenv.rollout import (
     Deployed,
@@ -30,6 +30,7 @@ from rft_env.rftenv.rollout import (
     load_plan,
     run_rollout,
 )
+from tests.conftest import REPO
 
 NONPROD = StackInfo("111122223333", "us-east-1", production=False)
 PROD = StackInfo("777788889999", "us-east-1", production=True)
@@ -588,8 +589,8 @@ def test_change_counts_read_like_pulumi() -> None:
 
 # --- the plan -------------------------------------------------------------------------------
 def test_the_example_plan_rolls_out_every_example_stack() -> None:
-    example = load_plan(synth.PROJECT_DIR / "stacks" / "rollout.yaml", synth.available_stacks())
-    assert sorted(example.stacks()) == synth.available_stacks()
+    example = load_plan(REPO / "stacks" / "rollout.yaml", stack_files.available_stacks())
+    assert sorted(example.stacks()) == stack_files.available_stacks()
     assert [w.name for w in example.waves] == ["dev", "staging", "production"]
 
 
@@ -659,7 +660,7 @@ def test_cli_rollout_with_an_injected_runner(
     """The real command, end to end, with the runner swapped at the seam."""
     runner = FakeRunner()
     monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
-    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(automation, "AutomationRunner", lambda *paths: runner)
     assert main(["rollout", "--yes", "--parallel", "2"]) == 0
     out = capsys.readouterr().out
     assert "rollout complete" in out
@@ -675,7 +676,7 @@ def test_cli_without_yes_and_without_a_terminal_does_not_update(
 ) -> None:
     runner = FakeRunner()
     monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
-    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(automation, "AutomationRunner", lambda *paths: runner)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["rollout"]) == 1
     captured = capsys.readouterr()
@@ -688,7 +689,7 @@ def test_cli_refuses_leave_to_lower_for_a_stack_not_in_the_plan(
 ) -> None:
     runner = FakeRunner()
     monkeypatch.setattr(automation.shutil, "which", lambda name: "/usr/bin/pulumi")
-    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(automation, "AutomationRunner", lambda *paths: runner)
     assert main(["rollout", "--yes", "--allow-lowering-protection", "prdo"]) == 2
     assert capsys.readouterr().err == (
         "rftenv rollout: --allow-lowering-protection: got 'prdo'; allowed: a stack of the "
@@ -716,7 +717,7 @@ def test_cli_rollout_gates_a_lowered_protection_unless_the_command_allows_it(
     lowered = f"shortens the deletion window (deletionWindowInDays) from 30 days to 7 days on {urn}"
 
     runner = FakeRunner(previews={"prod": shorter}, deployed={"prod": deployed})
-    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(automation, "AutomationRunner", lambda *paths: runner)
     assert main(["rollout", "--yes"]) == 1
     out = capsys.readouterr().out
     assert (
@@ -726,7 +727,7 @@ def test_cli_rollout_gates_a_lowered_protection_unless_the_command_allows_it(
     assert [stack for op, stack in runner.calls if op == "up"] == ["dev", "staging"]
 
     runner = FakeRunner(previews={"prod": shorter}, deployed={"prod": deployed})
-    monkeypatch.setattr(automation, "AutomationRunner", lambda: runner)
+    monkeypatch.setattr(automation, "AutomationRunner", lambda *paths: runner)
     assert main(["rollout", "--yes", "--allow-lowering-protection", "prod"]) == 0
     out = capsys.readouterr().out
     assert f"prod:   allowed by --allow-lowering-protection: {lowered}" in out
@@ -796,7 +797,7 @@ print(json.dumps({"outcome": {"ok": True, "changes": {"create": 1}, "steps": [],
 
 class ScriptRunner(automation.AutomationRunner):
     def __init__(self, script: str) -> None:
-        super().__init__()
+        super().__init__(REPO, REPO / "policies")
         self.script = script
 
     def command(self, operation: str, stack: str) -> list[str]:
@@ -940,7 +941,9 @@ def test_the_deployed_worker_reports_a_failure_as_its_result(
 ) -> None:
     """The real worker, with no `pulumi` to run: it still answers, and the gate stops."""
     monkeypatch.setenv("PATH", str(tmp_path))  # the worker starts by sys.executable's path
-    deployed = automation.AutomationRunner().deployed("dev", lambda line: None)
+    deployed = automation.AutomationRunner(REPO, REPO / "policies").deployed(
+        "dev", lambda line: None
+    )
     assert not deployed.ok and "pulumi" in deployed.error
     assert rollout.gate("dev", NONPROD, Outcome(ok=True), [], deployed)[0].startswith(
         "could not read the deployed state: "
@@ -948,9 +951,10 @@ def test_the_deployed_worker_reports_a_failure_as_its_result(
 
 
 def test_the_worker_command_runs_this_module_per_stack() -> None:
-    command = automation.AutomationRunner().command("preview", "prod")
+    command = automation.AutomationRunner(REPO, REPO / "policies").command("preview", "prod")
     assert command[:5] == [sys.executable, "-m", "rft_env.rftenv.automation", "preview", "prod"]
-    assert command[command.index("--policy-pack") + 1] == str(automation.POLICY_PACK)
+    assert command[command.index("--project-dir") + 1] == str(REPO)
+    assert command[command.index("--policy-pack") + 1] == str(REPO / "policies")
 
 
 @pytest.mark.engine

@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from rft_env.components.bedrock.job import create_request
-from rft_env.rftenv import jobs, status, synth
+from rft_env.rftenv import display, jobs, stack_files, status
+from rft_env.rftenv.cli import main
 from tests.fakes import FakeBedrock, FakeClock, offline
 
 ROLE = "arn:aws:iam::{account}:role/rft-env-{env}-bedrock-customization"
@@ -80,11 +81,8 @@ def start_job(fake: FakeBedrock, env: str, revision: int = 1, **overrides: Any) 
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="rftenv")
-    commands = parser.add_subparsers(dest="command", required=True)
-    status.register(commands)
-    args = parser.parse_args(list(argv))
-    return args.handler(args)
+    """Through the CLI's main: it prints the handler's errors."""
+    return main(list(argv))
 
 
 def run_status(
@@ -92,7 +90,15 @@ def run_status(
 ) -> tuple[int, str, str]:
     code = cli("status", stack, "--endpoint-url", fake.endpoint_url, *extra)
     captured = capsys.readouterr()
+    if "json" not in extra:  # the table fits an 80-column terminal
+        assert all(len(line) <= 80 for line in captured.out.splitlines()), captured.out
     return code, captured.out, captured.err
+
+
+def inference_lines(out: str) -> list[str]:
+    """The table's last block (the inference), without the note on shortened values."""
+    blocks = [block for block in out.split("\n\n") if block.strip() != display.SHORTENED_NOTE]
+    return blocks[-1].splitlines()
 
 
 def json_status(fake: FakeBedrock, stack: str, *extra: str, capsys: Any) -> tuple[int, dict]:
@@ -128,7 +134,7 @@ def test_running_job_table(dev: FakeBedrock, clock: FakeClock, capsys: Any) -> N
         "",
         "RFT job",
         f"  name          {job['name']}",
-        f"  arn           {job['arn']}",
+        f"  arn           {display.shorten(job['arn'], 64)}",
         "  status        InProgress",
         "  created       2026-01-01T00:00:00Z",
         "  ended         -",
@@ -136,10 +142,16 @@ def test_running_job_table(dev: FakeBedrock, clock: FakeClock, capsys: Any) -> N
         "  failure       -",
         f"  output model  {job['model']}",
         "  model arn     -",
-        "  output        s3://rft-env-dev-output-111122223333-us-east-1/rft-output/"
-        f"model-customization-job-{job_id}/",
+        "  output        "
+        + display.shorten(
+            "s3://rft-env-dev-output-111122223333-us-east-1/rft-output/"
+            f"model-customization-job-{job_id}/",
+            64,
+        ),
         "",
         "inference: none configured (rft-env:inference.mode is none)",
+        "",
+        display.SHORTENED_NOTE,
     ]
 
 
@@ -238,14 +250,14 @@ def neighbours(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
     once started with (`rft-env-dev-rft-rft-…`) or still contain (`rft-env-x-rft-env-dev--rft-…`)
     dev's job-name prefix, all in dev's account."""
     environments = ("dev-rft", "x-rft-env-dev")
-    read = synth.engine_config
+    read = stack_files.engine_config
 
     def engine_config(stack: str, *args: Any, **kwargs: Any) -> dict[str, str]:
         if stack not in environments:
             return read(stack, *args, **kwargs)
         return {**read("dev", *args, **kwargs), "rft-env:environment": stack}
 
-    monkeypatch.setattr(synth, "engine_config", engine_config)
+    monkeypatch.setattr(stack_files, "engine_config", engine_config)
     for environment in environments:
         monkeypatch.setitem(ACCOUNTS, environment, ACCOUNTS["dev"])
     return environments
@@ -322,17 +334,17 @@ def test_provisioned_throughput_in_service(clock: FakeClock, capsys: Any) -> Non
         clock.advance(fake.pt_duration)
         code, out, _ = run_status(fake, "prod", capsys=capsys)
     assert code == 0
-    inference = out.split("\n\n")[-1].splitlines()
-    assert inference == [
+    assert inference_lines(out) == [
         "inference: provisioned throughput",
         "  name         rft-env-prod-pt",
-        f"  arn          {arn}",
+        f"  arn          {display.shorten(arn, 65)}",
         "  status       InService",
         "  failure      -",
         "  model units  1",
         "  commitment   none (billed hourly; can be deleted at any time)",
         "  expires      -",
-        f"  model        {job['modelArn']} (this job's model)",
+        f"  model        {display.shorten(job['modelArn'], 65)}",
+        "               (this job's model)",
     ]
 
 
@@ -360,11 +372,11 @@ def test_missing_throughput_is_reported_not_failed(clock: FakeClock, capsys: Any
         start_job(fake, "prod")
         code, out, _ = run_status(fake, "prod", capsys=capsys)
     assert code == 0
-    assert out.split("\n\n")[-1].splitlines() == [
+    assert inference_lines(out) == [
         "inference: provisioned throughput",
         "  name    rft-env-prod-pt",
-        "  status  not found: it is created once the job has Completed (then run "
-        "`pulumi up --refresh`)",
+        "  status  not found: it is created once the job has Completed (then run `pulumi",
+        "          up --refresh`)",
     ]
 
 
@@ -405,7 +417,9 @@ def test_deployment_serving_another_model(clock: FakeClock, capsys: Any) -> None
         code, out, _ = run_status(fake, "staging", capsys=capsys)
     assert code == 0
     assert "  status   Active\n" in out
-    assert f"  model    {older['modelArn']} (not this job's model)\n" in out
+    assert (
+        f"  model    {display.shorten(older['modelArn'], 69)}\n           (not this job's model)\n"
+    ) in out
 
 
 # ---------------------------------------------------------------------------- failures
@@ -460,11 +474,11 @@ def test_unknown_stack_exits_2(capsys: Any) -> None:
 
 
 def test_invalid_config_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-    values = synth.engine_config("dev")
+    values = stack_files.engine_config("dev")
     job = json.loads(values["rft-env:job"])
     job["hyperparameters"]["epochCount"] = 99
     broken = {**values, "rft-env:job": json.dumps(job)}
-    monkeypatch.setattr(synth, "engine_config", lambda stack, *a, **k: broken)
+    monkeypatch.setattr(stack_files, "engine_config", lambda stack, *a, **k: broken)
     assert cli("status", "dev") == 2
     err = capsys.readouterr().err
     assert err.startswith("rftenv status dev: invalid rft-env stack config (stack dev): 1 problem")
@@ -477,7 +491,7 @@ def test_invalid_config_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: Any) ->
 def test_register_documents_the_exit_codes() -> None:
     parser = argparse.ArgumentParser(prog="rftenv")
     commands = parser.add_subparsers(dest="command", required=True)
-    status.register(commands)
+    status.COMMAND.register(commands)
     help_text = commands.choices["status"].format_help()
     for phrase in ("--format {table,json}", "--job NAME_OR_ARN", "--endpoint-url URL"):
         assert phrase in help_text

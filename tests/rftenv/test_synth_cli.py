@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rft_env.rftenv import synth
+from rft_env.rftenv import stack_files, synth
 from rft_env.rftenv.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,16 +19,45 @@ REPO = Path(__file__).resolve().parents[2]
 def test_table_lists_every_resource_and_the_outputs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", "dev"]) == 0
     out = capsys.readouterr().out
-    first = out.splitlines()[0]
+    first, second, *_ = out.splitlines()
     assert "account 111122223333, region us-east-1" in first
     result = synth.synthesize("dev")
-    assert f"would create {len(result['resources'])} resources" in first
+    assert f"would create {len(result['resources'])} resources" in second
     for resource in result["resources"]:
         assert resource["name"] in out
     assert "rft-env-dev-data-111122223333-us-east-1" in out
+    # Too long for one line with its key: the value goes on the next, whole.
     assert (
-        "customizationRoleArn: arn:aws:iam::111122223333:role/rft-env-dev-bedrock-customization"
-        in out
+        "  customizationRoleArn:\n"
+        "    arn:aws:iam::111122223333:role/rft-env-dev-bedrock-customization\n"
+    ) in out
+
+
+@pytest.mark.parametrize("stack", stack_files.available_stacks(REPO))
+def test_the_table_fits_80_columns(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", stack]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    too_long = [line for line in lines if len(line) > 80]
+    assert too_long == []
+    # What was shortened to fit is said, and stays readable: both ends are kept.
+    assert lines[-1] == "(… marks a value shortened to fit; --format json prints it whole)"
+    assert "    arn:aws:bedrock:us-east-1:" in "\n".join(lines)
+
+
+def test_the_headline_counts_the_rft_job_as_a_resource(capsys: pytest.CaptureFixture[str]) -> None:
+    """The job is a dynamic resource (`pulumi-python:dynamic/...`): a custom resource on
+    AWS, not a component, although its type is not an `aws:` one."""
+    result = synth.synthesize("dev")
+    types = [resource["type"] for resource in result["resources"]]
+    assert "pulumi-python:dynamic/bedrock:RftCustomizationJob" in types
+    providers = sum(t.startswith("pulumi:providers:") for t in types)
+    components = sum(t.startswith("rftenv:") for t in types)  # the program's own types
+    custom = len(types) - providers - components
+    assert (providers, custom) == (1, sum(t.startswith("aws:") for t in types) + 1)
+    headline = synth.render_table(result).splitlines()[1]
+    assert headline == (
+        f"pulumi up would create {len(types)} resources: {custom} AWS resources, "
+        f"{components} components, 1 provider"
     )
 
 
@@ -69,10 +98,11 @@ def test_the_table_flags_protected_and_retained_resources(
 ) -> None:
     assert main(["synth", "prod"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    (job,) = [line for line in lines if "dynamic/bedrock:RftCustomizationJob" in line]
-    assert job.endswith("[retained on delete]") and "[protected]" not in job
-    (key,) = [line for line in lines if "aws:kms/key:Key" in line]
-    assert key.endswith("[protected] [retained on delete]")
+    # Each resource's flags follow its physical id, on the line below its type and name.
+    (job,) = [i for i, line in enumerate(lines) if "dynamic/bedrock:RftCustomizationJob" in line]
+    assert lines[job + 1].endswith("[retained on delete]") and "[protected]" not in lines[job + 1]
+    (key,) = [i for i, line in enumerate(lines) if "aws:kms:Key  rft-kms-key" in line]
+    assert lines[key + 1].endswith("[protected] [retained on delete]")
 
 
 def test_unknown_stack_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,11 +116,13 @@ def test_invalid_config_exits_2_with_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = tmp_path / "project"
-    shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
+    shutil.copytree(
+        REPO, project, ignore=shutil.ignore_patterns(".venv", ".tools", ".git", "__pycache__")
+    )
     stack_file = project / "stacks" / "Pulumi.dev.yaml"
     text = stack_file.read_text().replace("epochCount: 1", "epochCount: 99")
     stack_file.write_text(text.replace("grader: arithmetic", "grader: nope"))
-    monkeypatch.setattr(synth, "PROJECT_DIR", project)
+    monkeypatch.chdir(project)
     assert main(["synth", "dev"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -113,7 +145,7 @@ def test_engine_config_reads_yaml_1_2_floats_and_project_defaults(tmp_path: Path
         "config:\n  rft-env:job:\n    hyperparameters:\n      learningRate: 1e-5\n"
         "  environment: s\n"
     )
-    values = synth.engine_config("s", tmp_path)
+    values = stack_files.engine_config("s", tmp_path)
     assert json.loads(values["rft-env:job"]) == {"hyperparameters": {"learningRate": 1e-05}}
     assert values["rft-env:environment"] == "s"  # bare keys take the project namespace
     assert values["rft-env:logRetentionDays"] == "90"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rft_env.rftenv import rollout, synth, yamlfile
+from rft_env.rftenv import rollout, stack_files, yamlfile
 from rft_env.rftenv.cli import main
 
 PROJECT_YAML = "name: rft-env\nruntime: python\nstackConfigDir: stacks\n"
@@ -30,7 +30,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project whose stack `s` the test writes; `rftenv synth s` reads it."""
     (tmp_path / "Pulumi.yaml").write_text(PROJECT_YAML)
     (tmp_path / "stacks").mkdir()
-    monkeypatch.setattr(synth, "PROJECT_DIR", tmp_path)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
@@ -118,7 +118,7 @@ def test_dates_stay_strings_as_the_engine_reads_them(project: Path) -> None:
     (project / "stacks" / "Pulumi.s.yaml").write_text(
         "config:\n  rft-env:tags:\n    Since: 2020-01-01\n  rft-env:day: 2020-01-01\n"
     )
-    values = synth.engine_config("s", project)
+    values = stack_files.engine_config("s", project)
     assert json.loads(values["rft-env:tags"]) == {"Since": "2020-01-01"}
     assert values["rft-env:day"] == "2020-01-01"
 
@@ -128,7 +128,7 @@ def test_merge_keys_still_work_and_may_override(project: Path) -> None:
         "base: &base {type: exact_match, operation: eq}\n"
         "config:\n  rft-env:graders:\n    a:\n      <<: *base\n      operation: contains\n"
     )
-    values = synth.engine_config("s", project)
+    values = stack_files.engine_config("s", project)
     assert json.loads(values["rft-env:graders"]) == {
         "a": {"type": "exact_match", "operation": "contains"}
     }
