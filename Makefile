@@ -13,12 +13,15 @@ export PATH := $(PULUMI_CLI_DIR)/bin:$(PATH)
 # The engine never phones home for updates or plugins from tests.
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: install demo test engine-test pulumi-cli lint bench clean
+.PHONY: install demo test engine-test pulumi-cli lint bench lock clean
 
-$(STAMP): pyproject.toml requirements.txt
+# Installs at the versions of constraints.txt, showing pip's progress (a first install
+# downloads about 300 MB and takes a few minutes).
+$(STAMP): pyproject.toml requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo '--- installing pip, then rft-env and its dependencies into $(VENV) (constraints.txt)'
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +46,17 @@ engine-test: $(STAMP) pulumi-cli
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth_bench.py
 	$(BIN)/python benchmarks/graders.py
+
+# A fresh resolve of pyproject.toml's dependencies (dev extras included) into
+# constraints.txt, in a scratch virtual environment; run the tests after it.
+lock:
+	rm -rf .build/lock && $(PYTHON) -m venv .build/lock
+	.build/lock/bin/python -m pip install --upgrade pip
+	.build/lock/bin/python -m pip install -e '.[dev]'
+	head -3 constraints.txt > .build/constraints.txt
+	.build/lock/bin/python -m pip freeze --all --exclude-editable >> .build/constraints.txt
+	mv .build/constraints.txt constraints.txt
+	rm -rf .build/lock
 
 clean:
 	rm -rf $(VENV) .build *.egg-info .hypothesis

@@ -12,7 +12,8 @@ from rft_env.components.config import ConfigError, load_from_pulumi
 from rft_env.components.environment import RftEnvironment, RftEnvironmentArgs
 from rft_env.components.providers import resource_options, target_account_provider
 
-PROJECT_DIR = Path(__file__).resolve().parent
+# Pulumi runs the program in its project directory (so does `rftenv synth`).
+PROJECT_DIR = Path.cwd()
 
 try:
     config = load_from_pulumi(PROJECT_DIR)

@@ -20,8 +20,9 @@ class CustomizationRoleArgs:
     output: S3Location
     key_arn: pulumi.Input[str]
     grader_arns: Sequence[pulumi.Input[str]]
-    subnet_ids: Sequence[str] = ()
-    security_group_ids: Sequence[str] = ()
+    # The job's VPC (empty: none); another stack's outputs are welcome.
+    subnet_ids: pulumi.Input[Sequence[str]] = ()
+    security_group_ids: pulumi.Input[Sequence[str]] = ()
 
 
 class CustomizationRole(pulumi.ComponentResource):
@@ -44,17 +45,19 @@ class CustomizationRole(pulumi.ComponentResource):
             assume_role_policy=documents.to_json(documents.bedrock_trust_policy(names)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        policy = pulumi.Output.all(args.key_arn, *args.grader_arns).apply(
+        policy = pulumi.Output.all(
+            args.key_arn, args.subnet_ids, args.security_group_ids, *args.grader_arns
+        ).apply(
             lambda resolved: documents.to_json(
                 documents.customization_role_policy(
                     names,
                     data=args.data,
                     output=args.output,
                     key_arn=resolved[0],
-                    grader_arns=resolved[1:],
+                    grader_arns=resolved[3:],
                     key_buckets=[names.bucket(purpose) for purpose in ("data", "output")],
-                    subnet_ids=args.subnet_ids,
-                    security_group_ids=args.security_group_ids,
+                    subnet_ids=resolved[1],
+                    security_group_ids=resolved[2],
                 )
             )
         )

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-import annotated_types
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,21 +29,28 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from rft_env.components.bedrock.api import (
-    ASSUME_ROLE,
-    CREATE_JOB,
-    CREATE_THROUGHPUT,
-    STS,
-    api_bounds,
-    api_checked,
-    api_enum,
+from rft_env.components.bedrock.api import CREATE_JOB, api_bounds
+from rft_env.components.bedrock.values import (
+    STRICT_CAMEL_CASE,
+    BaseModelId,
+    Commitment,
+    DeploymentRoleArn,
+    ExternalId,
+    HyperParameters,
+    IamPrincipalArn,
+    KmsKeyArn,
+    ModelUnits,
+    Region,
+    S3Uri,
+    SecurityGroupId,
+    SubnetId,
+    TagKey,
+    TagValue,
+    patterned,
 )
 from rft_env.components.cross_account import (
     CROSS_ACCOUNT_KEY,
@@ -63,13 +67,21 @@ from rft_env.components.cross_account import (
 from rft_env.components.datasets import DatasetReport, validate_dataset
 from rft_env.components.naming import PROJECT, is_region
 from rft_env.components.packaging import grader_directory_problems
+from rft_env.components.problems import (
+    MISSING,
+    ConfigProblem,
+    key_path,
+    problems_from_validation_error,
+)
 from rft_env.components.project_paths import ProjectPathError, resolve_in_project
 from rft_env.components.tags import RESERVED_TAG_KEYS
+from rft_env.graders.composite import nested_specs
 from rft_env.graders.registry import spec_problems
 
 CONFIG_NAMESPACE = PROJECT
 DEFAULT_BASE_MODEL = "amazon.nova-2-lite-v1:0:256k"
-# Regions where Bedrock offers reinforcement fine-tuning for Nova (reference/bedrock-rft.md §1).
+# Regions where Bedrock offers reinforcement fine-tuning for Nova: us-east-1 only (AWS user
+# guide, "Reinforcement fine-tuning for Amazon Nova models", page rft-nova-models).
 RFT_REGIONS = ("us-east-1",)
 # The only values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -77,45 +89,13 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 MAX_S3_OBJECT_TAGS = 10
-# RFT trains amazon.nova-2-lite-v1:0:256k, the variant AWS lists for customization: a
-# 256K-token context, shared by a prompt and its response. AWS states no range for
-# maxPromptLength or inferenceMaxTokens; these bounds are the safe choice (README,
-# "Unconfirmed AWS behaviour").
-RFT_CONTEXT_TOKENS = 256_000
-RFT_MAX_INFERENCE_TOKENS = 64_000
-# Model units of one provisioned throughput. AWS documents quotas (by default 2 units
-# without a commitment, which can be raised; committed units as AWS Support grants them),
-# not a maximum, so rft-env caps them where a typo cannot commit to a bill for hundreds
-# (README). A quota is the account's business: beyond it AWS answers
-# ServiceQuotaExceededException, which names it.
-MAX_MODEL_UNITS = 50
 # Grader keys that configure the Lambda; everything else in a grader entry is its spec.
 GRADER_LAMBDA_KEYS = ("timeoutSeconds", "memoryMb")
 
 
 # --------------------------------------------------------------------------------------
-# Errors
+# Errors (each problem is a components.problems.ConfigProblem)
 # --------------------------------------------------------------------------------------
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING: Any = _Missing()
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    key: str  # full key path, e.g. "rft-env:job.hyperparameters.epochCount"
-    value: Any  # the value given, or MISSING
-    message: str  # what is wrong and what is allowed
-
-    def __str__(self) -> str:
-        if self.value is MISSING:
-            return f"{self.key}: {self.message}"
-        return f"{self.key}: got {show_value(self.value)}; {self.message}"
-
-
 class ConfigError(ValueError):
     """Every problem in a stack's config, reported together."""
 
@@ -129,33 +109,12 @@ class ConfigError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def show_value(value: Any, limit: int = 80) -> str:
-    """A value as a problem message shows it: JSON, on one line, shortened."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        text = repr(value)
-    # Keep each problem on one line even for Unicode line separators.
-    text = text.translate({0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"})
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 # --------------------------------------------------------------------------------------
-# Constrained value types. Each says in words what it allows, because that text is what a
-# user reads in the error.
+# Constrained value types of rft-env's own. Each says in words what it allows, because
+# that text is what a user reads in the error. The AWS API's value types and ranges are in
+# components.bedrock.values, apart from this model, so that the providers and the rollout
+# planner use them without importing the stack config.
 # --------------------------------------------------------------------------------------
-def patterned(regex: str, allowed: str, max_length: int | None = None) -> Any:
-    # ASCII: AWS identifiers are ASCII, and Python's Unicode `\d` would take an Arabic-Indic "0"
-    compiled = re.compile(regex, re.ASCII)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value) or (max_length is not None and len(value) > max_length):
-            raise PydanticCustomError("pattern", "allowed: {allowed}", {"allowed": allowed})
-        return value
-
-    return Annotated[str, AfterValidator(check)]
-
-
 def _account_id(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         # An unquoted 12-digit id in YAML is a number, and leading zeros are silently lost.
@@ -171,9 +130,6 @@ AccountId = Annotated[
     patterned(r"\d{12}", 'a 12-digit AWS account id, e.g. "111122223333"'),
     BeforeValidator(_account_id),
 ]
-Region = patterned(
-    r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "an AWS region name, e.g. us-east-1"
-)
 EnvironmentName = patterned(
     # No '--' and no trailing '-': Bedrock model and throughput names derive from it.
     r"[a-z](-?[a-z0-9])*",
@@ -185,59 +141,7 @@ GraderName = patterned(
     r"[a-z][a-z0-9-]{0,23}",
     "1-24 characters: lowercase letters, digits and '-', starting with a letter",
 )
-IamRoleArn = patterned(
-    r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
-    "an IAM role ARN, e.g. arn:aws:iam::111122223333:role/deployer",
-)
-# The role the providers assume (STS AssumeRole) and the external id they send with it.
-DeploymentRoleArn = api_checked(IamRoleArn, ASSUME_ROLE, "RoleArn", STS)
-ExternalId = api_checked(str, ASSUME_ROLE, "ExternalId", STS)
-IamPrincipalArn = patterned(
-    r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}",
-    "an IAM role or user ARN, e.g. arn:aws:iam::111122223333:role/data-engineer",
-)
-# Values that reach a Bedrock request are checked twice: against our own, narrower form
-# (what rft-env supports), then against the service model's constraint on that member
-# (what the API accepts: botocore does not check patterns or maximums on the client).
-KmsKeyArn = api_checked(
-    patterned(
-        r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}",
-        "a KMS key ARN, e.g. arn:aws:kms:us-east-1:111122223333:key/1234abcd-...",
-    ),
-    CREATE_JOB,
-    "customModelKmsKeyId",
-)
-S3Uri = api_checked(
-    patterned(
-        r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+",
-        "an S3 object URI, e.g. s3://my-bucket/rft/train.jsonl",
-    ),
-    CREATE_JOB,
-    "trainingDataConfig.s3Uri",
-)
-BaseModelId = api_checked(
-    patterned(
-        r"[a-z0-9-]+\.[a-z0-9.:-]+|arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[a-z0-9.:-]+",
-        "a Bedrock foundation-model id or ARN, e.g. amazon.nova-2-lite-v1:0:256k",
-    ),
-    CREATE_JOB,
-    "baseModelIdentifier",
-)
-SubnetId = api_checked(
-    patterned(r"subnet-[0-9a-f]{8,17}", "a subnet id, e.g. subnet-0abc1234"),
-    CREATE_JOB,
-    "vpcConfig.subnetIds[]",
-)
-SecurityGroupId = api_checked(
-    patterned(r"sg-[0-9a-f]{8,17}", "a security group id, e.g. sg-0abc1234"),
-    CREATE_JOB,
-    "vpcConfig.securityGroupIds[]",
-)
 Email = patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
-# Every resource gets the stack's tags; Bedrock's tag pattern is the narrowest of them
-# (ASCII letters and digits only), so it is the one config checks.
-TagKey = api_checked(str, CREATE_JOB, "jobTags[].key")
-TagValue = api_checked(str, CREATE_JOB, "jobTags[].value")
 
 
 def _log_retention(value: int) -> int:
@@ -257,13 +161,7 @@ LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 # Models. Keys are camelCase in the stack file (Pulumi's convention), snake_case here.
 # --------------------------------------------------------------------------------------
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        alias_generator=to_camel,
-        populate_by_name=False,
-        validate_default=False,
-    )
+    model_config = STRICT_CAMEL_CASE
 
 
 class AccountConfig(_Model):
@@ -301,51 +199,6 @@ class GraderConfig(BaseModel):
         return {"type": self.type, **(self.model_extra or {})}
 
 
-_HYPER = "customizationConfig.rftConfig.hyperParameters."
-
-
-class HyperParameters(_Model):
-    """RFT hyperparameters with the API's full ranges (from the service model); defaults
-    are the AWS docs' example."""
-
-    epoch_count: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "epochCount"))] = 2
-    batch_size: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "batchSize"))] = 64
-    learning_rate: Annotated[
-        float, Field(**api_bounds(CREATE_JOB, _HYPER + "learningRate"), allow_inf_nan=False)
-    ] = 1e-5
-    # The service model sets no range for these two: bounds from the base model's context
-    # (RFT_CONTEXT_TOKENS, RFT_MAX_INFERENCE_TOKENS; UNCONFIRMED, see the README).
-    max_prompt_length: Annotated[int, Field(ge=1, le=RFT_CONTEXT_TOKENS)] = 4096
-    training_sample_per_prompt: Annotated[
-        int, Field(**api_bounds(CREATE_JOB, _HYPER + "trainingSamplePerPrompt"))
-    ] = 4
-    inference_max_tokens: Annotated[int, Field(ge=1, le=RFT_MAX_INFERENCE_TOKENS)] = 8192
-    reasoning_effort: Literal[api_enum(CREATE_JOB, _HYPER + "reasoningEffort")] = "high"  # type: ignore[valid-type]
-    eval_interval: Annotated[int, Field(**api_bounds(CREATE_JOB, _HYPER + "evalInterval"))] = 10
-
-    @field_validator("inference_max_tokens")
-    @classmethod
-    def _fits_the_context(cls, tokens: int, info: ValidationInfo) -> int:
-        # A prompt and the response generated for it share the model's context window.
-        prompt = info.data.get("max_prompt_length")
-        if isinstance(prompt, int) and prompt + tokens > RFT_CONTEXT_TOKENS:
-            raise PydanticCustomError(
-                "context_window",
-                "allowed: at most {room} with maxPromptLength {prompt} (a prompt and its "
-                "response share the model's {context}-token context)",
-                {
-                    "room": f"{RFT_CONTEXT_TOKENS - prompt:,}",
-                    "prompt": f"{prompt:,}",
-                    "context": f"{RFT_CONTEXT_TOKENS:,}",
-                },
-            )
-        return tokens
-
-    def api_shape(self) -> dict[str, Any]:
-        """The `rftConfig.hyperParameters` object of CreateModelCustomizationJob."""
-        return self.model_dump(by_alias=True)
-
-
 class JobConfig(_Model):
     base_model: BaseModelId = DEFAULT_BASE_MODEL
     grader: str
@@ -356,13 +209,6 @@ class JobConfig(_Model):
     wait: bool = False
     wait_timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 1440
     max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
-
-
-ModelUnits = Annotated[
-    int, Field(**api_bounds(CREATE_THROUGHPUT, "modelUnits")), Field(le=MAX_MODEL_UNITS)
-]
-# "none" omits commitmentDuration: no commitment, billed by the hour.
-Commitment = Literal[("none", *api_enum(CREATE_THROUGHPUT, "commitmentDuration"))]  # type: ignore[valid-type]
 
 
 class InferenceConfig(_Model):
@@ -500,27 +346,78 @@ def secret_key_problems(secret_keys: Iterable[str]) -> list[ConfigProblem]:
     ]
 
 
+# How a problem shows the value of a key set as a secret.
+SECRET_SHOWN = "[secret]"
+
+
+def _hide_secrets(problems: list[ConfigProblem], secret_keys: Iterable[str]) -> list[ConfigProblem]:
+    """`problems` without the value of any key set as a secret: shown as `[secret]`, and for
+    a key that may not be secret left out altogether (its refusal says what to do; the
+    offline tools, which cannot decrypt it, validate a stand-in)."""
+    secret = set(secret_keys)
+    hidden: list[ConfigProblem] = []
+    for problem in problems:
+        top = re.split(r"[.\[]", problem.key.removeprefix(f"{CONFIG_NAMESPACE}:"), maxsplit=1)[0]
+        if top in secret - SECRET_CAPABLE_KEYS:
+            continue
+        if top in secret and problem.value is not MISSING:
+            problem = ConfigProblem(problem.key, SECRET_SHOWN, problem.message)
+        hidden.append(problem)
+    return hidden
+
+
+# Keys of other namespaces a stack may set expecting them to work. rft-env builds its one
+# AWS provider explicitly (components/providers.py), and an explicit provider reads none of
+# the `aws:` config, so these would be ignored without a word.
+IGNORED_KEYS = {
+    "aws:region": (
+        "is ignored: the stack's AWS provider takes its region from "
+        f"{CONFIG_NAMESPACE}:region; remove it (`pulumi config rm aws:region`) and set "
+        f"`pulumi config set {CONFIG_NAMESPACE}:region <region>`"
+    ),
+    "aws:profile": (
+        "is ignored: the stack's AWS provider does not read it; remove it (`pulumi config "
+        "rm aws:profile`), choose the local credentials with the AWS_PROFILE environment "
+        "variable (or another standard AWS credential source), and the account's role with "
+        f"{CONFIG_NAMESPACE}:account.deploymentRoleArn"
+    ),
+}
+
+
+def ignored_key_problems(stack_keys: Iterable[str]) -> list[ConfigProblem]:
+    """A problem for each key the stack sets that rft-env would silently ignore."""
+    return [
+        ConfigProblem(key, MISSING, IGNORED_KEYS[key])
+        for key in sorted(set(stack_keys) & IGNORED_KEYS.keys())
+    ]
+
+
 def load_stack_config(
     raw: Mapping[str, Any],
     project_dir: Path,
     source: str | None = None,
     secret_keys: Iterable[str] = (),
+    stack_keys: Iterable[str] = (),
 ) -> StackConfig:
     """Validate decoded `rft-env:*` config (keys without the namespace) into a StackConfig.
-    `secret_keys` are the top-level keys the stack set as secrets."""
-    problems: list[ConfigProblem] = secret_key_problems(secret_keys)
+    `secret_keys` are the top-level keys the stack set as secrets; `stack_keys` every key
+    the stack sets, namespace included (`aws:region`), for the keys rft-env would ignore.
+    The program and the offline tools both validate here."""
+    secret_keys = frozenset(secret_keys)
+    problems: list[ConfigProblem] = []
     config: StackConfig | None = None
     try:
         config = StackConfig.model_validate(dict(raw), by_alias=True)
     except ValidationError as error:
-        problems += [_problem_from_pydantic(e) for e in error.errors()]
+        problems += problems_from_validation_error(error, StackConfig, CONFIG_NAMESPACE + ":")
     datasets, semantic = _semantic_problems(raw, project_dir)
-    problems += semantic
+    problems = _hide_secrets(problems + semantic, secret_keys)
+    problems += secret_key_problems(secret_keys) + ignored_key_problems(stack_keys)
     if problems:
         raise ConfigError(problems, source)
     assert config is not None
     config._datasets = datasets
-    config._secret_keys = frozenset(secret_keys)
+    config._secret_keys = secret_keys
     return config
 
 
@@ -535,168 +432,17 @@ def load_from_pulumi(project_dir: Path) -> StackConfig:
     secret_keys = [
         key[len(prefix) :] for key in values if key.startswith(prefix) and is_config_secret(key)
     ]
-    return load_stack_config(decode_config_values(values), project_dir, source, secret_keys)
+    return load_stack_config(
+        decode_config_values(values), project_dir, source, secret_keys, stack_keys=values.keys()
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Turning pydantic errors into problems that name the key and say what is allowed
 # --------------------------------------------------------------------------------------
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_:-]+")
-
-
-def _key_path(loc: tuple[Any, ...], prefix: str = CONFIG_NAMESPACE + ":") -> str:
-    """`rft-env:job.hyperparameters.epochCount`, `rft-env:vpc.subnetIds[0]`; a key that is
-    not a plain name is quoted (`rft-env:tags["a b"]`) so the path stays one readable line."""
-    path = prefix
-    first = True
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part == "[key]":
-            continue
-        elif _PLAIN_KEY.fullmatch(str(part)):
-            path += ("" if first else ".") + str(part)
-        else:
-            path += f"[{json.dumps(str(part), ensure_ascii=True)}]"
-        first = False
-    return path
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated and Optional so the walk below sees the model, dict or list type."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            members = [a for a in get_args(annotation) if a is not type(None)]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation
-
-
-def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[Any, FieldInfo | None]:
-    """The type (and field, if the last step was a model field) at `loc` in `root`."""
-    current: Any = root
-    field: FieldInfo | None = None
-    for part in loc:
-        current = _unwrap(current)
-        if part == "[key]":
-            continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next(
-                (f for name, f in current.model_fields.items() if (f.alias or name) == part),
-                None,
-            )
-            if field is None:
-                return None, None
-            current = field.annotation
-        elif get_origin(current) in (dict, list):
-            current, field = get_args(current)[-1], None
-        else:
-            return None, None
-    return current, field
-
-
-def _constraints(field: FieldInfo | None) -> list[Any]:
-    """The field's constraints, including those inside `Annotated[...] | None`."""
-    if field is None:
-        return []
-    found = list(field.metadata)
-    for member in get_args(field.annotation) if field.annotation is not None else ():
-        if get_origin(member) is Annotated:
-            for extra in get_args(member)[1:]:
-                found += extra.metadata if isinstance(extra, FieldInfo) else [extra]
-    return found
-
-
-def _number_kind(field: FieldInfo | None) -> str:
-    base = _unwrap(field.annotation) if field is not None else None
-    return "a number" if base is float else "an integer"
-
-
-def _bounds_text(field: FieldInfo | None, kind: str) -> str:
-    lower = upper = None
-    exclusive_lower = False
-    for meta in _constraints(field):
-        if isinstance(meta, annotated_types.Ge):
-            lower = meta.ge
-        elif isinstance(meta, annotated_types.Gt):
-            lower, exclusive_lower = meta.gt, True
-        elif isinstance(meta, annotated_types.Le):
-            upper = meta.le
-    if lower is not None and upper is not None:
-        return f"{kind} from {lower:g} to {upper:g}"
-    if exclusive_lower and lower == 0:
-        return f"a positive {kind.removeprefix('an ').removeprefix('a ')}"
-    if lower is not None:
-        return f"{kind} of at least {lower:g}"
-    return kind
-
-
-def problems_from_validation_error(
-    error: ValidationError, root: type[BaseModel], prefix: str = ""
-) -> list[ConfigProblem]:
-    """Problems naming the key, the value and what is allowed, for any of these models
-    (the dynamic providers' `check` reports its inputs with the same words)."""
-    return [_problem_from_pydantic(e, root, prefix) for e in error.errors()]
-
-
-def _problem_from_pydantic(
-    error: Any, root: type[BaseModel] = StackConfig, prefix: str = CONFIG_NAMESPACE + ":"
-) -> ConfigProblem:
-    loc: tuple[Any, ...] = tuple(error["loc"])
-    kind: str = error["type"]
-    value = error.get("input", MISSING)
-    ctx = error.get("ctx") or {}
-    key = _key_path(loc, prefix)
-    if kind == "missing":
-        return ConfigProblem(key, MISSING, "required key is missing")
-    if kind == "extra_forbidden":
-        parent, _ = _walk(loc[:-1], root)
-        parent = _unwrap(parent)
-        allowed = ""
-        if isinstance(parent, type) and issubclass(parent, BaseModel):
-            names = sorted(f.alias or n for n, f in parent.model_fields.items())
-            allowed = "; allowed keys: " + ", ".join(names)
-        return ConfigProblem(key, MISSING, f"unknown key{allowed}")
-    _, field = _walk(loc, root)
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "an integer"))
-    if kind in ("float_type", "float_parsing", "finite_number"):
-        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, "a number"))
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return ConfigProblem(key, value, "allowed: " + _bounds_text(field, _number_kind(field)))
-    if kind == "literal_error":
-        return ConfigProblem(key, value, f"allowed: {ctx.get('expected', '')}")
-    if kind in ("bool_type", "bool_parsing"):
-        return ConfigProblem(key, value, "allowed: true or false")
-    if kind in ("string_type", "string_too_short", "string_too_long"):
-        return ConfigProblem(key, value, f"allowed: a string ({error['msg'].lower()})")
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ConfigProblem(key, value, "allowed: a mapping of keys to values")
-    if kind == "list_type":
-        return ConfigProblem(key, value, "allowed: a list")
-    if kind in ("too_short", "too_long"):
-        low, high = _length_bounds(field)
-        return ConfigProblem(key, value, f"allowed: {low} to {high} items")
-    if kind == "value_error":
-        return ConfigProblem(key, value, str(ctx.get("error", error["msg"])))
-    # Our own PydanticCustomErrors already read "allowed: ...".
-    return ConfigProblem(key, value, error["msg"])
-
-
-def _length_bounds(field: FieldInfo | None) -> tuple[Any, Any]:
-    low: Any = 0
-    high: Any = "any number of"
-    for meta in _constraints(field):
-        if isinstance(meta, annotated_types.MinLen):
-            low = meta.min_length
-        elif isinstance(meta, annotated_types.MaxLen):
-            high = meta.max_length
-    return low, high
+def _key_path(loc: tuple[Any, ...]) -> str:
+    """`rft-env:job.hyperparameters.epochCount`: a config key's full path."""
+    return key_path(loc, CONFIG_NAMESPACE + ":")
 
 
 # --------------------------------------------------------------------------------------
@@ -747,26 +493,6 @@ def _check_graders(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
-def _custom_specs(
-    spec: object, path: tuple[str, ...], kind: str = "custom"
-) -> list[tuple[tuple[str, ...], dict]]:
-    """Every grader spec of type `kind` inside `spec` (composites' parts included), with
-    its path."""
-    if not isinstance(spec, dict):
-        return []
-    if spec.get("type") == kind:
-        return [(path, spec)]
-    parts = spec.get("parts") if spec.get("type") == "composite" else None
-    if not isinstance(parts, list):
-        return []
-    return [
-        found
-        for index, part in enumerate(parts)
-        if isinstance(part, dict)
-        for found in _custom_specs(part.get("grader"), (*path, "parts", index, "grader"), kind)  # type: ignore[arg-type]
-    ]
-
-
 def _local_data_files(raw: Mapping[str, Any], project_dir: Path) -> list[Path]:
     """The data files the stack uploads, resolved (those that resolve inside the project)."""
     files = []
@@ -785,7 +511,18 @@ def _check_custom_code(raw: Mapping[str, Any], project_dir: Path) -> list[Config
     (`components.packaging.grader_directory_problems`), and have the spec's entry module."""
     problems: list[ConfigProblem] = []
     for name, entry in _section(raw, "graders").items():
-        for path, spec in _custom_specs(entry, ("graders", name)):
+        customs = nested_specs(entry, of_type="custom", path=("graders", name))
+        for path, _ in customs[1:]:
+            # The Lambda ships one user directory, as one `custom_grader` package.
+            problems.append(
+                ConfigProblem(
+                    _key_path(path),
+                    "custom",
+                    f"allowed: one custom grader per grader Lambda ({_key_path(customs[0][0])} "
+                    "is one); give the other its own entry under rft-env:graders",
+                )
+            )
+        for path, spec in customs:
             directory, entry_point = spec.get("path"), spec.get("entry", "grader:grade")
             if not isinstance(directory, str) or not isinstance(entry_point, str):
                 continue  # the spec check reports the types
@@ -909,7 +646,7 @@ def _check_cross_account(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     named.append((("kms", "existingKeyArn"), kms.get("existingKeyArn")))
     # A judge's inference-profile ARN lands in its grader role's policy as a resource.
     for name, grader in _section(raw, "graders").items():
-        for path, spec in _custom_specs(grader, ("graders", name), "llm_judge"):
+        for path, spec in nested_specs(grader, of_type="llm_judge", path=("graders", name)):
             named.append(((*path, "modelId"), spec.get("modelId")))
     for path, value in named:
         if not isinstance(value, str):

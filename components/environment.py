@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from rft_env.components import documents
 from rft_env.components.access import CustomizationRole, CustomizationRoleArgs
-from rft_env.components.config import StackConfig
+from rft_env.components.config import KmsConfig, StackConfig, VpcConfig
 from rft_env.components.datasets import content_key
+from rft_env.components.deployment_role import (
+    DeploymentScope,
+    deployment_role_policy,
+    deployment_role_trust_policy,
+)
 from rft_env.components.documents import S3Location
 from rft_env.components.encryption import EncryptionKey, EncryptionKeyArgs
 from rft_env.components.graders import (
@@ -19,19 +27,14 @@ from rft_env.components.graders import (
     grader_files,
     grader_role_statements,
 )
-from rft_env.components.naming import PRODUCTION_OUTPUT, PROJECT, Names
+from rft_env.components.naming import OUTPUT_PREFIX, PRODUCTION_OUTPUT, PROJECT, stack_names
 from rft_env.components.observability import MonitoredGrader, Observability, ObservabilityArgs
 from rft_env.components.packaging import code_digest, grader_archive, relative_path
 from rft_env.components.storage import DataBuckets, DataBucketsArgs, DatasetUpload
 from rft_env.components.tags import default_tags
 from rft_env.components.training import RftTraining, RftTrainingArgs, models_retained
 
-OUTPUT_PREFIX = "rft-output/"
 PURPOSES = ("training", "validation")
-
-
-def stack_names(config: StackConfig) -> Names:
-    return Names(config.environment, config.account.id, config.region)
 
 
 def key_policy_document(config: StackConfig) -> documents.Document:
@@ -58,9 +61,9 @@ def deployment_role_documents(
     account before the first `pulumi up`; the audit renders both documents for it."""
     names = stack_names(config)
     base_model = config.job.base_model
-    policy = documents.deployment_role_policy(
+    policy = deployment_role_policy(
         names,
-        documents.DeploymentScope(
+        DeploymentScope(
             graders=list(config.graders),
             base_model_arn=base_model
             if base_model.startswith("arn:")
@@ -72,9 +75,7 @@ def deployment_role_documents(
     )
     trust = None
     if config.account.deployment_role_arn and rollout_principals:
-        trust = documents.deployment_role_trust_policy(
-            rollout_principals, config.account.external_id
-        )
+        trust = deployment_role_trust_policy(rollout_principals, config.account.external_id)
     return policy, trust
 
 
@@ -94,9 +95,88 @@ def dataset_locations(config: StackConfig) -> dict[str, S3Location]:
 
 @dataclass(frozen=True)
 class RftEnvironmentArgs:
+    """What an environment is built from: the validated stack config, and optionally
+    values another stack exports (a `pulumi.StackReference`'s outputs), which take the
+    place of the config's `vpc` and `kms.existingKeyArn`:
+
+    - `subnet_ids` and `security_group_ids` (together): the VPC the RFT job runs in;
+    - `kms_key_arn`: an existing key for data, logs and models (no key is created).
+
+    They are checked against the same patterns as the config once their values are known
+    (at preview, for another stack's outputs)."""
+
     config: StackConfig
     stack: str
     project_dir: Path
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    kms_key_arn: pulumi.Input[str] | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """The VPC the RFT job runs in, if any, as Pulumi inputs."""
+
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_ids: pulumi.Input[Sequence[str]]
+
+
+def _checked(argument: str, model: type[BaseModel], field: str, value: Any) -> Any:
+    """`value` of RftEnvironmentArgs.`argument`, validated as the config's `model.field`
+    (the same patterns and API bounds as the stack config); ValueError naming the argument
+    and, for a list, the item."""
+    try:
+        TypeAdapter(model.model_fields[field].rebuild_annotation()).validate_python(value)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"RftEnvironmentArgs.{argument}"
+            + "".join(f"[{part}]" for part in e["loc"] if isinstance(part, int))
+            + f": got {e['input']!r}; {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
+        raise ValueError(problems) from None
+    return value
+
+
+def network(config: StackConfig, args: RftEnvironmentArgs) -> Network | None:
+    """The job's VPC: from the args (another stack's outputs) or from `rft-env:vpc`."""
+    given = {"subnet_ids": args.subnet_ids, "security_group_ids": args.security_group_ids}
+    if all(value is None for value in given.values()):
+        if config.vpc is None:
+            return None
+        return Network(list(config.vpc.subnet_ids), list(config.vpc.security_group_ids))
+    missing = [f"RftEnvironmentArgs.{name}" for name, value in given.items() if value is None]
+    if missing:
+        raise ValueError(
+            f"{missing[0]} is missing: a VPC needs both subnet_ids and security_group_ids"
+        )
+    if config.vpc is not None:
+        raise ValueError(
+            "RftEnvironmentArgs.subnet_ids: the stack config sets rft-env:vpc too; give the "
+            "VPC in one place"
+        )
+    return Network(
+        pulumi.Output.from_input(args.subnet_ids).apply(
+            lambda ids: _checked("subnet_ids", VpcConfig, "subnet_ids", list(ids))
+        ),
+        pulumi.Output.from_input(args.security_group_ids).apply(
+            lambda ids: _checked("security_group_ids", VpcConfig, "security_group_ids", list(ids))
+        ),
+    )
+
+
+def existing_key_arn(config: StackConfig, args: RftEnvironmentArgs) -> pulumi.Input[str] | None:
+    """The existing key the stack uses (None: the stack creates its own)."""
+    if args.kms_key_arn is None:
+        return config.kms.existing_key_arn
+    if config.kms.existing_key_arn is not None:
+        raise ValueError(
+            "RftEnvironmentArgs.kms_key_arn: the stack config sets rft-env:kms.existingKeyArn "
+            "too; give the key in one place"
+        )
+    return pulumi.Output.from_input(args.kms_key_arn).apply(
+        lambda arn: _checked("kms_key_arn", KmsConfig, "existing_key_arn", arn)
+    )
 
 
 class RftEnvironment(pulumi.ComponentResource):
@@ -110,8 +190,11 @@ class RftEnvironment(pulumi.ComponentResource):
         config = args.config
         names = stack_names(config)
         child = pulumi.ResourceOptions(parent=self)
+        # Checked first: a bad combination stops before anything is registered.
+        given_key_arn = existing_key_arn(config, args)
+        job_network = network(config, args)
 
-        if config.kms.create_key:
+        if given_key_arn is None:
             self.key: EncryptionKey | None = EncryptionKey(
                 f"{name}-kms",
                 EncryptionKeyArgs(
@@ -128,7 +211,7 @@ class RftEnvironment(pulumi.ComponentResource):
             key_arn: pulumi.Output[str] = self.key.key_arn
         else:
             self.key = None
-            key_arn = pulumi.Output.from_input(config.kms.existing_key_arn or "")
+            key_arn = pulumi.Output.from_input(given_key_arn)
 
         locations = dataset_locations(config)
         uploads = [
@@ -189,7 +272,6 @@ class RftEnvironment(pulumi.ComponentResource):
             opts=child,
         )
 
-        vpc = config.vpc
         self.customization = CustomizationRole(
             f"{name}-customization",
             CustomizationRoleArgs(
@@ -199,8 +281,8 @@ class RftEnvironment(pulumi.ComponentResource):
                 key_arn=key_arn,
                 # Bedrock may invoke the job's grader and no other function.
                 grader_arns=[self.graders[config.job.grader].function_arn],
-                subnet_ids=vpc.subnet_ids if vpc else (),
-                security_group_ids=vpc.security_group_ids if vpc else (),
+                subnet_ids=job_network.subnet_ids if job_network else (),
+                security_group_ids=job_network.security_group_ids if job_network else (),
             ),
             opts=child,
         )
@@ -224,6 +306,8 @@ class RftEnvironment(pulumi.ComponentResource):
                 validation_data_uri=data_uris.get("validation"),
                 output_data_uri=output_uri,
                 key_arn=key_arn,
+                subnet_ids=job_network.subnet_ids if job_network else (),
+                security_group_ids=job_network.security_group_ids if job_network else (),
                 # Dynamic resources get no provider default tags: tag them the same way.
                 tags=default_tags(
                     project=PROJECT,

@@ -20,6 +20,7 @@ from rft_env.components.packaging import (
     vendor_requirements,
     vendored_files,
 )
+from rft_env.graders.composite import nested_specs
 
 GRADER_HANDLER = "graders.handler.lambda_handler"
 GRADER_RUNTIME = "python3.13"
@@ -27,18 +28,10 @@ GRADER_PYTHON_VERSION = "3.13"
 GRADER_ARCHITECTURE = "arm64"
 
 
-def judge_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every llm_judge spec in a grader spec, composites' parts included."""
-    if spec.get("type") == "llm_judge":
-        return [spec]
-    if spec.get("type") == "composite":
-        return [judge for part in spec.get("parts", []) for judge in judge_specs(part["grader"])]
-    return []
-
-
 def grader_role_statements(names: Names, spec: dict[str, Any]) -> list[documents.Document]:
-    """What a grader's role may do besides writing its logs: invoke its judge models."""
-    judges = judge_specs(spec)
+    """What a grader's role may do besides writing its logs: invoke its judge models (the
+    llm_judge specs in its spec, composites' parts included)."""
+    judges = [judge for _, judge in nested_specs(spec, of_type="llm_judge")]
     statements = []
     for index, judge in enumerate(judges):
         for statement in documents.judge_model_statements(
@@ -49,13 +42,27 @@ def grader_role_statements(names: Names, spec: dict[str, Any]) -> list[documents
     return statements
 
 
+def graders_package(project_dir: Path) -> Path:
+    """The graders package every grader Lambda ships: the project's own `graders/` (this
+    repository, or a copy of it), else the installed rft-env's, for a project that only
+    uses rft-env (a TypeScript, Go or YAML program through components/provider)."""
+    own = project_dir / "graders"
+    if (own / "handler.py").is_file():
+        return own
+    import rft_env.graders
+
+    return Path(rft_env.graders.__file__).resolve().parent
+
+
 def grader_files(project_dir: Path, spec: dict[str, Any]) -> dict[str, Path]:
     """The files of a grader's Lambda archive: the graders package and, for a custom
-    grader, the user's directory and its vendored requirements."""
-    files = grader_code_files(project_dir / "graders")
-    if spec.get("type") != "custom":
+    grader (the spec itself or a composite's part: config allows one), the user's
+    directory and its vendored requirements."""
+    files = grader_code_files(graders_package(project_dir))
+    customs = nested_specs(spec, of_type="custom")
+    if not customs:
         return files
-    directory = (project_dir / spec["path"]).resolve()
+    directory = (project_dir / customs[0][1]["path"]).resolve()
     parts = [files, custom_grader_files(directory)]
     requirements = requirements_file(directory)
     if requirements is not None:

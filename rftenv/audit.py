@@ -20,19 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from rft_env.components.cross_account import CROSS_ACCOUNT_KEY, AllowList
-from rft_env.components.documents import (
-    DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS,
-    WILDCARD_RESOURCE_ACTIONS,
-    statement_purpose,
-)
+from rft_env.components.deployment_role import DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS
+from rft_env.components.documents import WILDCARD_RESOURCE_ACTIONS, statement_purpose
 from rft_env.policies.rules.cross_account import foreign_references
+from rft_env.rftenv import display
 from rft_env.rftenv.pack_runner import Graph, Violation, run_pack
+from rft_env.rftenv.project import project_root
 from rft_env.rftenv.yamlfile import YamlFileError, load_yaml
 
-POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
-RENDERED_DIR = POLICIES_DIR / "rendered"
-ACCEPTED_FINDINGS = POLICIES_DIR / "accepted-findings.yaml"
-ROLLOUT_PLAN = POLICIES_DIR.parent / "stacks" / "rollout.yaml"
+# Where the audit reads and writes, relative to the project directory.
+RENDERED_PATH = Path("policies") / "rendered"
+ACCEPTED_FINDINGS_PATH = Path("policies") / "accepted-findings.yaml"
+ROLLOUT_PLAN_PATH = Path("stacks") / "rollout.yaml"
 SUMMARY = "SUMMARY.md"
 
 # Document kinds, in the order the summary lists them: (kind, title, resource type, prop).
@@ -275,7 +274,9 @@ class Acceptance:
         )
 
 
-def load_acceptances(path: Path = ACCEPTED_FINDINGS) -> list[Acceptance]:
+def load_acceptances(path: Path | None = None) -> list[Acceptance]:
+    """The project's accepted findings (policies/accepted-findings.yaml by default)."""
+    path = path or project_root() / ACCEPTED_FINDINGS_PATH
     if not path.is_file():
         return []
     try:
@@ -347,10 +348,17 @@ def _lintable(document: PolicyDocument) -> dict[str, Any]:
 def lint(documents: Iterable[PolicyDocument]) -> list[LintFinding]:
     """parliament (with its community auditors) on every IAM document: permission and
     trust policies. (It has no mode for resource policies, which the pack's rules cover.)"""
-    with warnings.catch_warnings():
-        # parliament imports pkg_resources, which warns on import.
-        warnings.simplefilter("ignore")
-        import parliament
+    try:
+        with warnings.catch_warnings():
+            # parliament imports pkg_resources, which warns on import.
+            warnings.simplefilter("ignore")
+            import parliament
+    except ImportError as error:
+        # An extra: parliament needs pkg_resources, so a setuptools older than 81, which
+        # the library itself should not impose on a project.
+        raise AuditInputError(
+            f"the IAM lint needs parliament ({error}): pip install 'rft-env[audit]'"
+        ) from None
     _community_config(parliament)
 
     findings = []
@@ -521,9 +529,9 @@ def deployment_documents(
     """The deployment role's documents for this stack (see
     `components.environment.deployment_role_documents`)."""
     from rft_env.components.environment import deployment_role_documents
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files
 
-    config = synth.stack_config(stack, values=dict(stack_config))
+    config = stack_files.stack_config(stack, values=dict(stack_config))
     role_arn = config.account.deployment_role_arn
     role = role_arn.rsplit("/", 1)[-1] if role_arn else "deployer"
     subject = f"role {role_arn}" if role_arn else "the principal that runs `pulumi up`"
@@ -539,11 +547,11 @@ def deployment_documents(
 def plan_principals(plan: Path | None = None) -> list[str]:
     """The rollout principals of the plan (stacks/rollout.yaml by default), if there is a
     plan: the audit renders the deployment roles' trust for them."""
-    plan = plan or ROLLOUT_PLAN
+    plan = plan or project_root() / ROLLOUT_PLAN_PATH
     if not plan.is_file():
         return []
     from rft_env.rftenv.rollout import load_plan
-    from rft_env.rftenv.synth import available_stacks
+    from rft_env.rftenv.stack_files import available_stacks
 
     return list(load_plan(plan, available_stacks()).rollout_principals)
 
@@ -559,10 +567,10 @@ def audit(
     """Everything `rftenv audit` checks for one stack. `rollout_principals` default to
     those of stacks/rollout.yaml."""
     from rft_env.policies.rules import ALL_POLICIES
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files
 
     principals = plan_principals() if rollout_principals is None else rollout_principals
-    config = synth.stack_config(str(graph["stack"]), values=dict(stack_config))
+    config = stack_files.stack_config(str(graph["stack"]), values=dict(stack_config))
     documents = collect_documents(graph) + deployment_documents(
         str(graph["stack"]), stack_config, principals
     )
@@ -836,4 +844,5 @@ def render_report(
         f"  cross-account: {cross_account_figures(report).replace('`', '')}",
     ]
     lines += [f"  advisory {v}" for v in report.violations if not v.blocking]
-    return "\n".join(lines)
+    # Wrapped to 80 columns, continuation lines indented under their line.
+    return "\n".join(wrapped for line in lines for wrapped in display.fill(line, indent="    "))

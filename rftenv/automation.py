@@ -35,9 +35,6 @@ from rft_env.rftenv.rollout import (
     Step,
 )
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-POLICY_PACK = PROJECT_DIR / "policies"
-
 
 class PulumiNotFoundError(RuntimeError):
     pass
@@ -281,7 +278,7 @@ class AutomationRunner:
     updates run in parallel as separate processes, and their progress is forwarded line
     by line."""
 
-    def __init__(self, project_dir: Path = PROJECT_DIR, policy_pack: Path = POLICY_PACK) -> None:
+    def __init__(self, project_dir: Path, policy_pack: Path) -> None:
         self.project_dir = project_dir
         self.policy_pack = policy_pack
 
@@ -345,11 +342,11 @@ class AutomationRunner:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rftenv.automation")
+    parser = argparse.ArgumentParser(prog="python -m rft_env.rftenv.automation")
     parser.add_argument("operation", choices=("deployed", "preview", "up"))
     parser.add_argument("stack")
-    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
-    parser.add_argument("--policy-pack", type=Path, default=POLICY_PACK)
+    parser.add_argument("--project-dir", type=Path, required=True)
+    parser.add_argument("--policy-pack", type=Path, required=True)
     args = parser.parse_args(argv)
     return worker(args.operation, args.stack, args.project_dir, args.policy_pack)
 

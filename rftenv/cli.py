@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from rft_env.rftenv.command import Command, CommandError, UsageError
 
 if TYPE_CHECKING:
     from rft_env.rftenv.rollout import StackResult
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage errors in one line, like every other error of the CLI (argparse's default
-    prints the whole usage first)."""
+    """Usage errors as the usage line of the (sub)command that was called wrongly, then the
+    error in one line; argparse's own format is the same, without the pointer to --help."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(
+            2, f"{self.format_usage()}{self.prog}: error: {message} (see `{self.prog} --help`)\n"
+        )
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -40,17 +45,19 @@ def _at_least(minimum: int) -> Callable[[str], int]:
 def _synth(args: argparse.Namespace) -> int:
     import pulumi
 
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files, synth
 
     try:
-        result = synth.synthesize(args.stack)
-    except (synth.StackNotFoundError, synth.StackFileError) as error:
-        print(f"rftenv synth: {error}", file=sys.stderr)
-        return 2
+        result = synth.synthesize(args.stack, stack_references=dict(args.stack_reference))
+    except (
+        stack_files.StackNotFoundError,
+        stack_files.StackFileError,
+        synth.StackReferenceMissingError,
+    ) as error:
+        raise CommandError(str(error), 2) from error
     except pulumi.RunError as error:
         # Invalid stack config: the message already lists every problem.
-        print(f"rftenv synth {args.stack}: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error), 2, subject=args.stack) from error
     if args.format == "json":
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
@@ -58,16 +65,32 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_reference(text: str) -> tuple[str, dict[str, Any]]:
+    """An argparse type: `STACK=FILE`, FILE holding that stack's outputs as a JSON object
+    (what `pulumi stack output --json` prints)."""
+    from rft_env.components.files import read_text
+
+    stack, separator, path = text.partition("=")
+    if not separator or not stack or not path:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: STACK=FILE")
+    try:
+        outputs = json.loads(read_text(Path(path)))
+    except (OSError, ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"{path}: {error}") from None
+    if not isinstance(outputs, dict):
+        raise argparse.ArgumentTypeError(
+            f"{path}: expected a JSON object of stack outputs (`pulumi stack output --json`)"
+        )
+    return stack, outputs
+
+
 def _validate_data(args: argparse.Namespace) -> int:
     from rft_env.components.datasets import validate_dataset
 
     if args.min_records > args.max_records:
-        print(
-            f"rftenv validate-data: --min-records {args.min_records} is above --max-records "
-            f"{args.max_records}",
-            file=sys.stderr,
+        raise CommandError(
+            f"--min-records {args.min_records} is above --max-records {args.max_records}", 2
         )
-        return 2
     report = validate_dataset(
         args.file,
         min_records=args.min_records,
@@ -96,9 +119,9 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
         except RecursionError:
             raise ValueError("--spec is nested too deeply to read") from None
         return "ad-hoc spec", spec
-    from rft_env.rftenv import synth
+    from rft_env.rftenv import stack_files
 
-    config = synth.stack_config(args.stack)
+    config = stack_files.stack_config(args.stack)
     if args.grader not in config.graders:
         known = ", ".join(sorted(config.graders))
         raise LookupError(f"stack {args.stack} has no grader {args.grader!r} (graders: {known})")
@@ -106,38 +129,44 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
 
 
 def _resolve_paths(spec: dict) -> dict:
-    """Custom graders' directories are relative to the project: make them absolute."""
-    from rft_env.rftenv import synth
+    """Custom graders' directories are relative to the project: make them absolute (in
+    composites' parts too). The spec given is left as it is."""
+    import copy
 
-    if spec.get("type") == "custom":
-        return {**spec, "path": str((synth.PROJECT_DIR / spec["path"]).resolve())}
-    if spec.get("type") == "composite":
-        parts = [{**part, "grader": _resolve_paths(part["grader"])} for part in spec["parts"]]
-        return {**spec, "parts": parts}
-    return spec
+    from rft_env.graders.composite import nested_specs
+    from rft_env.rftenv.project import project_root
+
+    resolved = copy.deepcopy(spec)  # the walk hands out the copy's own dicts to change
+    for _, custom in nested_specs(resolved, of_type="custom"):
+        custom["path"] = str((project_root() / custom["path"]).resolve())
+    return resolved
 
 
 def _grade(args: argparse.Namespace) -> int:
     from rft_env.components.config import ConfigError
     from rft_env.graders.contract import GraderSpecError
-    from rft_env.graders.registry import build_grader
-    from rft_env.rftenv import grading, synth
+    from rft_env.graders.registry import build_grader, spec_problems
+    from rft_env.rftenv import grading, stack_files
 
+    if args.stack and not args.grader:
+        raise UsageError("--stack needs --grader")
     try:
         label, spec = _grader_spec(args)
+        if args.spec is not None and (problems := spec_problems(spec)):
+            # Name the option: the operator typed this spec, no stack file holds it.
+            raise GraderSpecError(problems, context="--spec: invalid grader spec")
         grader = build_grader(spec)
         samples = grading.load_samples(args.samples)
     except (
         ConfigError,
         GraderSpecError,
         grading.SamplesError,
-        synth.StackNotFoundError,
+        stack_files.StackNotFoundError,
         LookupError,
         OSError,
         ValueError,
     ) as error:
-        print(f"rftenv grade: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error), 2) from error
     summary = grading.run(grader, samples)
     if args.format == "json":
         print(json.dumps({"grader": label, "spec": spec, **summary}, indent=2, default=str))
@@ -163,44 +192,41 @@ def _policy_config(path: Path) -> Any:
 def _audit(args: argparse.Namespace) -> int:
     import pulumi
 
-    from rft_env.rftenv import audit, synth
+    from rft_env.rftenv import audit, display, stack_files, synth
     from rft_env.rftenv.pack_runner import PolicyConfigError
+    from rft_env.rftenv.project import project_root
 
-    stacks = synth.available_stacks() if args.all else list(args.stacks)
+    stacks = stack_files.available_stacks() if args.all else list(args.stacks)
     if not stacks:
-        print("rftenv audit: name at least one stack, or --all", file=sys.stderr)
-        return 2
+        raise CommandError("name at least one stack, or --all", 2)
     try:
         policy_config = _policy_config(args.policy_pack_config) if args.policy_pack_config else None
         acceptances = audit.load_acceptances()
         # A broken plan (a ValueError) stops the audit: it names the deployment roles' trust.
         principals = audit.plan_principals()
     except (OSError, ValueError) as error:
-        print(f"rftenv audit: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error), 2) from error
     failed = False
     for stack in stacks:
         try:
             graph = synth.synthesize(stack)
             report = audit.audit(
                 graph,
-                synth.engine_config(stack),
+                stack_files.engine_config(stack),
                 policy_config=policy_config,
                 acceptances=acceptances,
                 rollout_principals=principals,
             )
         except (
-            synth.StackNotFoundError,
-            synth.StackFileError,
+            stack_files.StackNotFoundError,
+            stack_files.StackFileError,
             PolicyConfigError,
             audit.AuditInputError,
         ) as error:
-            print(f"rftenv audit: {error}", file=sys.stderr)
-            return 2
+            raise CommandError(str(error), 2) from error
         except pulumi.RunError as error:
-            print(f"rftenv audit {stack}: {error}", file=sys.stderr)
-            return 2
-        directory = (args.out or audit.RENDERED_DIR) / stack
+            raise CommandError(str(error), 2, subject=stack) from error
+        directory = (args.out or project_root() / audit.RENDERED_PATH) / stack
         files = report.files()
         try:
             if args.check:
@@ -211,13 +237,13 @@ def _audit(args: argparse.Namespace) -> int:
                 outdated = []
         except OSError as error:
             verb = "read" if args.check else "write"
-            print(f"rftenv audit {stack}: cannot {verb} {directory}: {error}", file=sys.stderr)
-            return 2
+            raise CommandError(f"cannot {verb} {directory}: {error}", 2, subject=stack) from error
         print(audit.render_report(report, directory, changed, written=not args.check))
-        for problem in [*report.problems(), *outdated]:
-            print(f"  FAIL {problem}")
+        notes = [f"  FAIL {problem}" for problem in [*report.problems(), *outdated]]
         if outdated:
-            print(f"  run `rftenv audit {stack}` and commit {directory}")
+            notes.append(f"  run `rftenv audit {stack}` and commit {directory}")
+        for note in notes:  # 80 columns, like the report above
+            print("\n".join(display.fill(note, indent="    ")))
         failed |= not report.ok or bool(outdated)
     return 1 if failed else 0
 
@@ -246,34 +272,30 @@ def _confirm_interactively(assume_yes: bool) -> Callable[[str, list[StackResult]
 
 def _rollout(args: argparse.Namespace) -> int:
     from rft_env.components.config import ConfigError
-    from rft_env.rftenv import automation, rollout, synth
+    from rft_env.rftenv import automation, rollout, stack_files
+    from rft_env.rftenv.project import project_root
 
-    plan_path = args.plan or synth.PROJECT_DIR / "stacks" / "rollout.yaml"
+    project_dir = project_root()
+    plan_path = args.plan or project_dir / "stacks" / "rollout.yaml"
     try:
-        plan = rollout.load_plan(plan_path, synth.available_stacks())
-        infos = rollout.stack_infos(plan.stacks(), synth.stack_config)
+        plan = rollout.load_plan(plan_path, stack_files.available_stacks())
+        infos = rollout.stack_infos(plan.stacks(), stack_files.stack_config)
         automation.require_cli()
     except (
         rollout.PlanError,
         ConfigError,
-        synth.StackNotFoundError,
-        synth.StackFileError,
+        stack_files.StackNotFoundError,
+        stack_files.StackFileError,
         automation.PulumiNotFoundError,
     ) as error:
-        print(f"rftenv rollout: {error}", file=sys.stderr)
-        return 2
-    if args.parallel < 1:
-        print("rftenv rollout: --parallel must be at least 1", file=sys.stderr)
-        return 2
+        raise CommandError(str(error), 2) from error
     problems = rollout.check_allow_lowering(plan, args.allow_lowering_protection)
-    for problem in problems:
-        print(f"rftenv rollout: {problem}", file=sys.stderr)
     if problems:
-        return 2
+        raise CommandError("; ".join(problems), 2)
     return rollout.run_and_report(
         plan,
         infos,
-        automation.AutomationRunner(),
+        automation.AutomationRunner(project_dir, project_dir / "policies"),
         preview_only=args.preview_only,
         parallel=args.parallel,
         confirm=_confirm_interactively(args.yes),
@@ -282,116 +304,111 @@ def _rollout(args: argparse.Namespace) -> int:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
+def _synth_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: a tree that fits 80 columns (long ids shortened); json: everything, "
+        "whole (default: table)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    synth_cmd = commands.add_parser(
-        "synth",
-        help="show what `pulumi up` would create for a stack, offline (mock runtime)",
-        description="Run the real program for STACK under Pulumi's mock runtime, with the "
-        "stack's config file, and print every resource it would create. Needs no Pulumi "
-        "CLI, no AWS account and no network.",
+    parser.add_argument(
+        "--stack-reference",
+        type=_stack_reference,
+        action="append",
+        default=[],
+        metavar="STACK=FILE",
+        help="the outputs of a stack the program reads with pulumi.StackReference, as "
+        "`pulumi stack output --json --show-secrets --stack STACK` prints them; repeatable",
     )
-    synth_cmd.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
-    synth_cmd.add_argument("--format", choices=("table", "json"), default="table")
-    synth_cmd.set_defaults(handler=_synth)
 
-    validate = commands.add_parser(
-        "validate-data",
-        help="check an RFT training/validation JSONL file",
-        description="Check an RFT JSONL file: one JSON object per line, chat messages "
-        "ending with a user turn, a reference answer, the record count, duplicate prompts. "
-        "Every problem is reported with its line number; the exit code is 0 only when the "
-        "file is valid. `pulumi up` runs the same checks on the stack's data files.",
+
+def _validate_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the JSONL file to check")
+    parser.add_argument(
+        "--min-records",
+        type=_at_least(0),
+        default=100,
+        help="fewest records allowed (default: 100)",
     )
-    validate.add_argument("file", type=Path)
-    validate.add_argument("--min-records", type=_at_least(0), default=100)
-    validate.add_argument("--max-records", type=_at_least(0), default=20_000)
-    validate.add_argument("--max-problems", type=_at_least(1), default=50)
-    validate.add_argument("--allow-duplicates", action="store_true")
-    validate.add_argument(
+    parser.add_argument(
+        "--max-records",
+        type=_at_least(0),
+        default=20_000,
+        help="most records allowed (default: 20,000)",
+    )
+    parser.add_argument(
+        "--max-problems",
+        type=_at_least(1),
+        default=50,
+        help="stop listing problems after this many (default: 50)",
+    )
+    parser.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="accept records whose prompts repeat an earlier record's",
+    )
+    parser.add_argument(
         "--max-bytes",
         type=_at_least(0),
         default=None,
         help="a file size limit of your own (AWS documents none for RFT data)",
     )
-    validate.set_defaults(handler=_validate_data)
 
-    grade = commands.add_parser(
-        "grade",
-        help="run a grader locally on samples and show its reward distribution",
-        description="Run a stack's grader (or an ad-hoc spec) on a file of samples - the "
-        "Lambda event, or training records with `candidates` - and print the reward "
-        "distribution per metric, the share of prompts whose candidates all scored the "
-        "same (no learning signal for GRPO), errors and timing. Exits 1 if the grader "
-        "raised on any sample, 2 on unusable input.",
-    )
-    source = grade.add_mutually_exclusive_group(required=True)
+
+def _grade_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="take the grader from this stack's config")
     source.add_argument("--spec", help="an ad-hoc grader spec, as JSON")
-    grade.add_argument("--grader", help="the grader's name in the stack config")
-    grade.add_argument("--samples", type=Path, required=True)
-    grade.add_argument("--format", choices=("text", "json"), default="text")
-    grade.set_defaults(handler=_grade)
-
-    audit_cmd = commands.add_parser(
-        "audit",
-        help="render every policy a stack creates and check it against the policy pack",
-        description="For each STACK, write every IAM, KMS, bucket, Lambda and topic policy "
-        "document the stack creates to policies/rendered/<stack>/ as sorted JSON, with a "
-        "SUMMARY.md table; run the policy pack's rules on the synthesized program and "
-        "parliament on every IAM permission policy. Exits 1 on any pack violation, any lint "
-        "finding not accepted in policies/accepted-findings.yaml, any statement without a "
-        "recorded purpose, or (with --check) rendered files that are out of date; 2 on "
-        "unusable input.",
+    parser.add_argument("--grader", help="the grader's name in the stack config")
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        required=True,
+        help="a Lambda event (JSON) or training records with `candidates` (JSONL)",
     )
-    audit_cmd.add_argument("stacks", nargs="*", metavar="STACK")
-    audit_cmd.add_argument("--all", action="store_true", help="every stack in stacks/")
-    audit_cmd.add_argument(
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a summary that fits 80 columns; json: every figure (default: text)",
+    )
+
+
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stacks", nargs="*", metavar="STACK", help="the stacks to audit (or --all)")
+    parser.add_argument("--all", action="store_true", help="every stack in stacks/")
+    parser.add_argument(
         "--check",
         action="store_true",
         help="write nothing; fail if the committed rendered files differ",
     )
-    audit_cmd.add_argument(
+    parser.add_argument(
         "--out", type=Path, help="render under DIR/<stack> instead of policies/rendered"
     )
-    audit_cmd.add_argument(
+    parser.add_argument(
         "--policy-pack-config",
         type=Path,
         help="policy config JSON, as given to `pulumi preview --policy-pack-config`",
     )
-    audit_cmd.set_defaults(handler=_audit)
 
-    rollout_cmd = commands.add_parser(
-        "rollout",
-        help="preview and update stacks in waves, with gates (needs the Pulumi CLI)",
-        description="For each wave of the plan: preview every stack with the policy pack; "
-        "stop before updating if a preview fails, a policy is violated, a protected "
-        "resource (or any resource of a production stack) would be replaced or deleted "
-        "without allowReplace, or a protection would be lowered compared with the "
-        "deployed state without --allow-lowering-protection; then update the wave's "
-        "stacks in parallel, each in its own process, and halt at the first failure. Ends "
-        "with a summary table; exits 1 on any failure, 2 on unusable input or without the "
-        "Pulumi CLI.",
-    )
-    rollout_cmd.add_argument(
-        "--plan", type=Path, help="the rollout plan (default: stacks/rollout.yaml)"
-    )
-    rollout_cmd.add_argument(
+
+def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plan", type=Path, help="the rollout plan (default: stacks/rollout.yaml)")
+    parser.add_argument(
         "--preview-only", action="store_true", help="preview and gate every wave; update none"
     )
-    rollout_cmd.add_argument(
+    parser.add_argument(
         "--parallel",
-        type=int,
+        type=_at_least(1),
         default=4,
         help="stacks of one wave to preview or update at once (default 4)",
     )
-    rollout_cmd.add_argument(
+    parser.add_argument(
         "--yes", action="store_true", help="update each wave without asking for confirmation"
     )
-    rollout_cmd.add_argument(
+    parser.add_argument(
         "--allow-lowering-protection",
         action="append",
         default=[],
@@ -401,27 +418,134 @@ def build_parser() -> argparse.ArgumentParser:
         "protect or retainOnDelete); without it the gate stops such a stack. Repeat for "
         "each stack; what is lowered is still printed",
     )
-    rollout_cmd.set_defaults(handler=_rollout)
 
+
+SYNTH = Command(
+    "synth",
+    help="show what `pulumi up` would create for a stack, offline (mock runtime)",
+    description="Run the real program for STACK under Pulumi's mock runtime, with the "
+    "stack's config file, and print every resource it would create. Needs no Pulumi "
+    "CLI, no AWS account and no network.",
+    add_arguments=_synth_arguments,
+    handler=_synth,
+)
+VALIDATE_DATA = Command(
+    "validate-data",
+    help="check an RFT training/validation JSONL file",
+    description="Check an RFT JSONL file: one JSON object per line, chat messages "
+    "ending with a user turn, a reference answer, the record count, duplicate prompts. "
+    "Every problem is reported with its line number; the exit code is 0 only when the "
+    "file is valid. `pulumi up` runs the same checks on the stack's data files.",
+    add_arguments=_validate_data_arguments,
+    handler=_validate_data,
+)
+GRADE = Command(
+    "grade",
+    help="run a grader locally on samples and show its reward distribution",
+    description="Run a stack's grader (or an ad-hoc spec) on a file of samples - the "
+    "Lambda event, or training records with `candidates` - and print the reward "
+    "distribution per metric, the share of prompts whose candidates all scored the "
+    "same (no learning signal for GRPO), errors and timing. Exits 1 if the grader "
+    "raised on any sample, 2 on unusable input.",
+    add_arguments=_grade_arguments,
+    handler=_grade,
+)
+AUDIT = Command(
+    "audit",
+    help="render every policy a stack creates and check it against the policy pack",
+    description="For each STACK, write every IAM, KMS, bucket, Lambda and topic policy "
+    "document the stack creates to policies/rendered/<stack>/ as sorted JSON, with a "
+    "SUMMARY.md table; run the policy pack's rules on the synthesized program and "
+    "parliament on every IAM permission policy. Exits 1 on any pack violation, any lint "
+    "finding not accepted in policies/accepted-findings.yaml, any statement without a "
+    "recorded purpose, or (with --check) rendered files that are out of date; 2 on "
+    "unusable input.",
+    add_arguments=_audit_arguments,
+    handler=_audit,
+)
+ROLLOUT = Command(
+    "rollout",
+    help="preview and update stacks in waves, with gates (needs the Pulumi CLI)",
+    description="For each wave of the plan: preview every stack with the policy pack; "
+    "stop before updating if a preview fails, a policy is violated, a protected "
+    "resource (or any resource of a production stack) would be replaced or deleted "
+    "without allowReplace, or a protection would be lowered compared with the "
+    "deployed state without --allow-lowering-protection; then update the wave's "
+    "stacks in parallel, each in its own process, and halt at the first failure. Ends "
+    "with a summary table; exits 1 on any failure, 2 on unusable input or without the "
+    "Pulumi CLI.",
+    add_arguments=_rollout_arguments,
+    handler=_rollout,
+)
+
+
+def commands() -> list[Command]:
+    """Every subcommand, in the order `rftenv --help` lists them. status and metrics live
+    in their own modules (with what only they use), declared the same way."""
     from rft_env.rftenv import metrics, status
 
-    status.register(commands)
-    metrics.register(commands)
+    return [SYNTH, VALIDATE_DATA, GRADE, AUDIT, ROLLOUT, status.COMMAND, metrics.COMMAND]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rft_env.components import naming
+
+    parser = _Parser(
+        prog="rftenv", description="Operate rft-env stacks (Bedrock RFT environments)."
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"rftenv {naming.installed_version()}",
+        help="show the installed rft-env version and exit",
+    )
+    # The same parser class for the subcommands: their usage errors print their usage.
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for command in commands():
+        command.register(subparsers).add_argument(
+            "--project-dir",
+            type=Path,
+            metavar="DIR",
+            help="the Pulumi project to work on (default: the working directory)",
+        )
     return parser
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return subparsers.choices[name]
+
+
+def _report(command: str, error: CommandError) -> int:
+    """The one way a command's failure reaches the operator: one message on stderr."""
+    subject = f" {error.subject}" if error.subject else ""
+    print(f"rftenv {command}{subject}: {error}", file=sys.stderr)
+    return error.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "grade" and args.stack and not args.grader:
-        parser.error("--stack needs --grader")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse reports these from the top-level parser; they belong to the subcommand.
+        _subcommand_parser(parser, args.command).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
+    from rft_env.rftenv.project import ProjectNotFoundError, selected_project
+
     try:
-        return int(args.handler(args))
+        with selected_project(args.project_dir):
+            return int(args.handler(args))
+    except UsageError as error:
+        _subcommand_parser(parser, args.command).error(str(error))
+    except CommandError as error:
+        return _report(args.command, error)
+    except ProjectNotFoundError as error:
+        return _report(args.command, CommandError(str(error), 2))
     except RecursionError:
         # Only input nests this deep (JSON, YAML, a spec): whichever parser met it, the
         # operator gets one line, not a thousand-frame traceback.
-        print(f"rftenv {args.command}: input nested too deeply to read", file=sys.stderr)
-        return 2
+        return _report(args.command, CommandError("input nested too deeply to read", 2))
 
 
 def run() -> None:
@@ -433,6 +557,13 @@ def run() -> None:
     gc.disable()
     try:
         code = main()
+        sys.stdout.flush()  # a reader that has gone shows up here, not at exit
+    except BrokenPipeError:
+        # `rftenv ... | head`: the reader closed the pipe. The Python docs' recipe: point
+        # stdout at devnull so the interpreter's last flush does not fail again, exit 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
     finally:
         gc.freeze()
         gc.enable()

@@ -14,98 +14,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import runpy
-import sys
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from unittest.mock import patch
+from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
 from rft_env.components.bedrock.inference import PENDING
 from rft_env.components.bedrock.job import job_identity
-from rft_env.components.naming import partition_for
-from rft_env.rftenv import yamlfile
+from rft_env.components.naming import PROJECT, partition_for
+from rft_env.rftenv import display
+from rft_env.rftenv import pulumi_internals as internals
+from rft_env.rftenv.project import project_root
+from rft_env.rftenv.stack_files import SECRET, engine_config, project_settings
 
-if TYPE_CHECKING:
-    from rft_env.components.config import StackConfig
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "rft-env"
 _ID_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4d5b-9a77-0e2a7c5d1f00")
-
-
-class StackNotFoundError(LookupError):
-    pass
-
-
-# --------------------------------------------------------------------------------------
-# Reading stack config the way the engine does
-# --------------------------------------------------------------------------------------
-# Stack files, Pulumi.yaml and rollout plans are read by one bounded YAML 1.2 loader
-# (rftenv.yamlfile); its YamlFileError names the file and line.
-load_yaml = yamlfile.load_yaml
-StackFileError = yamlfile.YamlFileError
-
-
-def project_settings(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    return yamlfile.load_mapping(
-        project_dir / "Pulumi.yaml", {"config": dict, "name": str, "stackConfigDir": str}
-    )
-
-
-def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
-    settings = project_settings(project_dir)
-    config_dir = project_dir / (settings.get("stackConfigDir") or ".")
-    path = config_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        known = ", ".join(available_stacks(project_dir)) or "none"
-        raise StackNotFoundError(f"no stack file {path} (stacks: {known})")
-    return path
-
-
-def available_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
-    settings = project_settings(project_dir)
-    config_dir = project_dir / (settings.get("stackConfigDir") or ".")
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in config_dir.glob("Pulumi.*.yaml"))
-
-
-def engine_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """The config map the engine hands the program: namespaced keys, string values
-    (structured values as JSON), project-level defaults filled in."""
-    settings = project_settings(project_dir)
-    project = settings.get("name") or PROJECT
-    document = yamlfile.load_mapping(stack_file(stack, project_dir), {"config": dict})
-    values: dict[str, Any] = {}
-    for key, declaration in (settings.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            values[key if ":" in key else f"{project}:{key}"] = declaration["default"]
-    for key, value in (document.get("config") or {}).items():
-        values[key if ":" in key else f"{project}:{key}"] = value
-    return {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
-    }
-
-
-def stack_config(
-    stack: str, project_dir: Path = PROJECT_DIR, values: dict[str, str] | None = None
-) -> StackConfig:
-    """A stack's validated config, from its stack file read the way the engine reads it
-    (or from engine-style `values`). Raises StackNotFoundError, StackFileError or
-    ConfigError."""
-    from rft_env.components.config import decode_config_values, load_stack_config
-
-    raw = engine_config(stack, project_dir) if values is None else values
-    return load_stack_config(decode_config_values(dict(raw)), project_dir, source=f"stack {stack}")
 
 
 # --------------------------------------------------------------------------------------
@@ -115,13 +42,36 @@ def _short_hash(*parts: str, length: int = 12) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
 
 
-class SynthMocks(pulumi.runtime.Mocks):
-    """Mocked outputs that read like real ones: ARNs from account, region and names."""
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
-    def __init__(self, account_id: str, region: str) -> None:
+
+class StackReferenceMissingError(LookupError):
+    """The program reads another stack's outputs, which offline synthesis was not given."""
+
+    def __init__(self, stack: str) -> None:
+        super().__init__(
+            f"the program reads the outputs of stack {stack}, which synth cannot reach "
+            f"offline: give them with --stack-reference {stack}=FILE, FILE being what "
+            f"`pulumi stack output --json --show-secrets --stack {stack}` prints"
+        )
+        self.stack = stack
+
+
+class SynthMocks(pulumi.runtime.Mocks):
+    """Mocked outputs that read like real ones: ARNs from account, region and names.
+    `stack_references` holds the outputs of the stacks the program references, by name."""
+
+    def __init__(
+        self,
+        account_id: str,
+        region: str,
+        stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.account_id = account_id
         self.region = region
         self.partition = partition_for(region)
+        self.stack_references = dict(stack_references or {})
+        self.missing_references: list[str] = []
 
     def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -133,6 +83,15 @@ class SynthMocks(pulumi.runtime.Mocks):
         physical = str(inputs.get("name") or inputs.get("bucket") or name)
         if typ.startswith("pulumi:providers:"):
             return str(uuid.uuid5(_ID_NAMESPACE, f"{typ}/{name}")), state
+        if typ == STACK_REFERENCE:
+            stack = str(inputs.get("name") or name)
+            if stack not in self.stack_references:
+                # Raised from here, the SDK would bury it in a gRPC error: recorded, and
+                # raised by synthesize() once the program has stopped.
+                self.missing_references.append(stack)
+                return stack, {**state, "outputs": {}, "secretOutputNames": []}
+            outputs = dict(self.stack_references[stack])
+            return stack, {**state, "outputs": outputs, "secretOutputNames": []}
         if typ == "aws:kms/key:Key":
             key_id = str(uuid.uuid5(_ID_NAMESPACE, f"{self.account_id}/{self.region}/key/{name}"))
             state.update(keyId=key_id, arn=self._arn("kms", f"key/{key_id}"))
@@ -190,7 +149,10 @@ class SynthMocks(pulumi.runtime.Mocks):
             state.update(owner=self.account_id)
             return str(inputs.get("arn")), state
         if typ == "aws:sns/topicSubscription:TopicSubscription":
-            topic, endpoint = str(inputs.get("topic")), str(inputs.get("endpoint"))
+            # A secret endpoint (notificationEmails set as a secret) counts by its value,
+            # as the stand-in provider of the engine tests counts it.
+            topic = str(inputs.get("topic"))
+            endpoint = str(internals.unwrap_secret(inputs.get("endpoint")))
             arn = f"{topic}:{uuid.uuid5(_ID_NAMESPACE, f'{topic}/{endpoint}')}"
             state.update(
                 arn=arn,
@@ -289,7 +251,7 @@ class Registration:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(internals.MockMonitor):
     """The SDK's mock monitor, plus what it does not keep: parents, providers, options,
     registration order and the stack's outputs."""
 
@@ -348,7 +310,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 custom=bool(request.custom),
                 id=registration.id or "",
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=internals.deserialize_properties(request.object),
                 outputs=registration.state,
                 dependencies=sorted(set(request.dependencies)),
                 property_dependencies={
@@ -362,7 +324,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn == self.stack_urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+            self.stack_outputs = internals.deserialize_properties(request.outputs)
         return super().RegisterResourceOutputs(request)
 
 
@@ -370,7 +332,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 # Running the program
 # --------------------------------------------------------------------------------------
 def _plain(value: Any, project_dir: Path) -> Any:
-    """Make engine values JSON-friendly; assets become {"$asset": path, "sha256": ...}."""
+    """Make engine values JSON-friendly; assets become {"$asset": path, "sha256": ...}, and a
+    secret (its value, or anything holding it) `[secret]`, as `pulumi preview` shows it."""
+    if internals.is_secret(value):
+        return SECRET
     if isinstance(value, dict):
         return {
             k: _provider_marker(v) if k == "__provider" else _plain(v, project_dir)
@@ -400,7 +365,7 @@ def _provider_marker(serialized: Any) -> dict[str, Any]:
     return {"$provider": hashlib.sha256(text.encode()).hexdigest()[:16], "bytes": len(text)}
 
 
-def _identity(config: dict[str, str]) -> tuple[str, str]:
+def _identity(config: Mapping[str, str]) -> tuple[str, str]:
     """Account and region for the mocks, read leniently: validation is the program's job."""
     account_id, region = "123456789012", "us-east-1"
     try:
@@ -415,36 +380,42 @@ def _identity(config: dict[str, str]) -> tuple[str, str]:
 
 def run_program(
     stack: str,
-    values: dict[str, str],
+    values: Mapping[str, str],
     monitor: RecordingMonitor,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path | None = None,
     program: Path | None = None,
 ) -> None:
     """Run `program` (the project's `__main__.py` by default) for `stack` with engine-style
-    config `values`, registering with `monitor`. Raises whatever the program raises
-    (`pulumi.RunError` for invalid config)."""
-    project_path = str(project_dir)
-    if project_path not in sys.path:
-        sys.path.insert(0, project_path)
+    config `values` (an EngineConfig's secret keys are passed on as secret), registering
+    with `monitor`. Raises whatever the program raises (`pulumi.RunError` for invalid
+    config)."""
+    project_dir = project_root(project_dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    # The SDK walks the Python stack at every registration to tell the engine where a
-    # resource was declared; the mock monitor discards it, so skip the walk.
-    no_trace = patch.object(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)
+    # The engine runs a program in its project directory; the program finds its files
+    # (Pulumi.yaml, stacks/, data, custom graders) there.
+    previous_cwd = os.getcwd()
     try:
-        no_trace.start()
-        pulumi.runtime.reset_options(project=PROJECT, stack=stack)
-        pulumi.runtime.set_all_config(values, secret_keys=[])
-        pulumi.runtime.set_mocks(
-            monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
-        )
-        # set_mocks installs (and finishes) a root stack of its own; the program needs a
-        # live one so that its exports are recorded, as under the engine.
-        set_root_resource(None)
-        path = str(program or project_dir / "__main__.py")
-        _sync_await(run_in_stack(lambda: runpy.run_path(path, run_name="__main__")))
+        os.chdir(project_dir)
+        # The mock monitor discards where each resource was declared: skip the stack walk.
+        with internals.with_stack_traces_skipped():
+            # The project's own name (a project built on the installed library has its
+            # own); the library's config keys keep their `rft-env:` namespace whatever it is.
+            project = project_settings(project_dir).get("name") or PROJECT
+            pulumi.runtime.reset_options(project=project, stack=stack)
+            # Secret keys as the engine passes them: the program keeps their values secret.
+            secret_keys = sorted(getattr(values, "secret_keys", ()))
+            pulumi.runtime.set_all_config(dict(values), secret_keys=secret_keys)
+            pulumi.runtime.set_mocks(
+                monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+            )
+            # set_mocks installs (and finishes) a root stack of its own; the program needs
+            # a live one so that its exports are recorded, as under the engine.
+            internals.start_without_root_stack()
+            path = str(program or project_dir / "__main__.py")
+            internals.run_program_in_stack(lambda: runpy.run_path(path, run_name="__main__"))
     finally:
-        no_trace.stop()
+        os.chdir(previous_cwd)
         loop.close()
         monitor.close()
         asyncio.set_event_loop(None)
@@ -454,20 +425,29 @@ def synthesize(
     stack: str,
     project_dir: Path | None = None,
     *,
-    config: dict[str, str] | None = None,
+    config: Mapping[str, str] | None = None,
     program: Path | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the program for `stack` under mocks and return the resource graph as data.
 
-    `config` replaces the stack file's config (tests use it for variants of a stack), and
+    `config` replaces the stack file's config (tests use it for variants of a stack; an
+    EngineConfig's secret keys stay secret), and
     `program` the project's `__main__.py` (tests use it for a deliberately broken stack);
-    relative asset paths still resolve against `project_dir`.
+    relative asset paths still resolve against `project_dir`. `stack_references` gives
+    the outputs of the stacks the program reads with `pulumi.StackReference`, by name;
+    StackReferenceMissingError names one it reads and was not given.
     """
-    project_dir = project_dir or PROJECT_DIR
-    values = engine_config(stack, project_dir) if config is None else dict(config)
+    project_dir = project_root(project_dir)
+    values = engine_config(stack, project_dir) if config is None else config
     account_id, region = _identity(values)
-    monitor = RecordingMonitor(SynthMocks(account_id, region))
-    run_program(stack, values, monitor, project_dir, program)
+    mocks = SynthMocks(account_id, region, stack_references)
+    monitor = RecordingMonitor(mocks)
+    try:
+        run_program(stack, values, monitor, project_dir, program)
+    finally:
+        if mocks.missing_references:
+            raise StackReferenceMissingError(mocks.missing_references[0])
     resources = [
         {
             "urn": r.urn,
@@ -487,7 +467,7 @@ def synthesize(
     ]
     return {
         "stack": stack,
-        "project": PROJECT,
+        "project": project_settings(project_dir).get("name") or PROJECT,
         "accountId": account_id,
         "region": region,
         "resources": resources,
@@ -529,10 +509,52 @@ def _tree_order(registrations: list[Registration]) -> list[Registration]:
     return ordered
 
 
+def _shows_secret(value: Any) -> bool:
+    """Whether a JSON-friendly value (`_plain`'s) holds a secret, shown as `[secret]`."""
+    if isinstance(value, dict):
+        return any(_shows_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_shows_secret(v) for v in value)
+    return value == SECRET
+
+
+def _display_type(token: str) -> str:
+    """A type token as `pulumi preview` shows it: `aws:s3/bucket:Bucket` is `aws:s3:Bucket`
+    (the module's last segment only repeats the type's name); any other token as it is."""
+    parts = token.split(":")
+    if len(parts) != 3 or "/" not in parts[1]:
+        return token
+    module, _, last = parts[1].rpartition("/")
+    if last != parts[2][:1].lower() + parts[2][1:]:
+        return token
+    return f"{parts[0]}:{module}:{parts[2]}"
+
+
+def resource_counts(resources: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of `resources` are providers, components and (custom) resources. A custom
+    resource is whatever has a physical id: every AWS resource, and the Bedrock ones that
+    dynamic providers manage (`pulumi-python:dynamic/...`, the RFT job among them);
+    components have none (SynthMocks gives them ""), whatever their type's package."""
+    providers = sum(r["type"].startswith("pulumi:providers:") for r in resources)
+    custom = sum(bool(r["id"]) for r in resources) - providers
+    return {
+        "resources": custom,
+        "components": len(resources) - custom - providers,
+        "providers": providers,
+    }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_table(result: dict[str, Any]) -> str:
-    """What `pulumi up` would create, as an indented tree with physical ids."""
+    """What `pulumi up` would create, as an indented tree: each resource's type and name,
+    then (indented under it) its physical id and flags. Every line fits 80 columns; long
+    ids are shortened in the middle (`--format json` has them whole)."""
     resources = result["resources"]
     by_urn = {r["urn"]: r for r in resources}
+    width = display.WIDTH
 
     def depth(resource: dict[str, Any]) -> int:
         level, parent = 0, resource["parent"]
@@ -540,26 +562,39 @@ def render_table(result: dict[str, Any]) -> str:
             level, parent = level + 1, by_urn[parent]["parent"]
         return level
 
-    aws_count = sum(r["type"].startswith("aws:") for r in resources)
+    counts = resource_counts(resources)
     lines = [
-        f"rft-env stack '{result['stack']}' (account {result['accountId']}, region "
-        f"{result['region']}): pulumi up would create {len(resources)} resources "
-        f"({aws_count} AWS resources, {len(resources) - aws_count} components and providers)",
+        *display.fill(
+            f"rft-env stack '{result['stack']}' (account {result['accountId']}, region "
+            f"{result['region']})"
+        ),
+        *display.fill(
+            f"pulumi up would create {len(resources)} resources: "
+            f"{_plural(counts['resources'], 'AWS resource')}, "
+            f"{_plural(counts['components'], 'component')}, "
+            f"{_plural(counts['providers'], 'provider')}"
+        ),
         "",
+        "TYPE  NAME",
+        "    PHYSICAL ID [FLAGS]",
     ]
-    rows = [("TYPE", "NAME", "PHYSICAL ID")]
     for resource in resources:
+        indent = "  " * depth(resource)
         flags = " [protected]" if resource["protect"] else ""
         flags += " [retained on delete]" if resource.get("retainOnDelete") else ""
-        rows.append(
-            (
-                "  " * depth(resource) + resource["type"],
-                resource["name"],
-                (resource["id"] or "-") + flags,
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
+        hidden = [key for key, value in sorted(resource["inputs"].items()) if _shows_secret(value)]
+        flags += f" [secret: {', '.join(hidden)}]" if hidden else ""
+        lines.append(_type_and_name(indent, _display_type(resource["type"]), resource["name"]))
+        detail = f"{indent}    "
+        if resource["id"]:
+            room = width - len(detail) - len(flags)
+            # A long flag list does not squeeze the id to nothing: it wraps below instead.
+            if room >= 24 or len(detail + resource["id"]) + len(flags) <= width:
+                lines.append(detail + display.shorten(resource["id"], max(room, 8)) + flags)
+                continue
+            lines.append(detail + display.shorten(resource["id"], width - len(detail)))
+        if flags:
+            lines += display.fill(detail + flags.strip(), width)
     if result.get("archives"):
         lines += ["", "Archives (every file: --format json):"]
     for archive in result.get("archives", []):
@@ -567,12 +602,43 @@ def render_table(result: dict[str, Any]) -> str:
         for path in archive["files"]:
             folder = path.split("/", 1)[0] + "/" if "/" in path else path
             folders[folder] = folders.get(folder, 0) + 1
-        counts = ", ".join(f"{folder} {count}" for folder, count in sorted(folders.items()))
-        lines.append(
-            f"  {archive['name']} {archive['input']}: {len(archive['files'])} files ({counts})"
+        counts_text = ", ".join(f"{folder} {count}" for folder, count in sorted(folders.items()))
+        lines += display.fill(
+            f"  {archive['name']} {archive['input']}: {len(archive['files'])} files ({counts_text})"
         )
     lines += ["", "Outputs:"]
     for key, value in sorted(result["outputs"].items()):
-        shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
-        lines.append(f"  {key}: {shown}")
+        lines += _output_lines(key, value, "  ", width)
+    if display.any_shortened(lines):
+        lines += ["", display.SHORTENED_NOTE]
     return "\n".join(lines)
+
+
+def _type_and_name(indent: str, type_: str, name: str, width: int = display.WIDTH) -> str:
+    """`type  name`; when too long, the type is shortened first (the rows around it show
+    the same types whole), then the name."""
+    room = width - len(indent) - 2 - len(name)
+    type_ = display.shorten(type_, max(room, 16))
+    return display.shorten(f"{indent}{type_}  {name}", width)
+
+
+def _output_lines(key: str, value: Any, indent: str, width: int) -> list[str]:
+    """`key: value` on one line when it fits, else the value on the next line, indented;
+    objects and arrays one entry a line, each by the same rule."""
+    if isinstance(value, dict) and value:
+        lines = [f"{indent}{key}:"]
+        for inner, item in sorted(value.items()):
+            lines += _output_lines(inner, item, indent + "  ", width)
+        return lines
+    if isinstance(value, list) and value:
+        lines = [f"{indent}{key}:"]
+        for item in value:
+            shown = json.dumps(item, sort_keys=True) if isinstance(item, dict | list) else item
+            lines.append(display.shorten(f"{indent}  - {shown}", width))
+        return lines
+    shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+    line = f"{indent}{key}: {shown}".rstrip()
+    if len(line) <= width:
+        return [line]
+    below = indent + "  "
+    return [f"{indent}{key}:", *(below + part for part in display.wrap(shown, width - len(below)))]

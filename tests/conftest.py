@@ -6,16 +6,21 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rft_env.components.config import StackConfig
-from rft_env.rftenv import synth
+from rft_env.rftenv import stack_files, synth
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.clock import FakeClock
 
-STACKS = synth.available_stacks()
+# The repository is the project the tests work on; rftenv finds it, like `pulumi` does, as
+# the working directory, so the tests run there wherever pytest was started.
+REPO = Path(__file__).resolve().parent.parent
+os.chdir(REPO)
+STACKS = stack_files.available_stacks()
 
 # `make engine-test` and CI set this: there, an engine test that cannot run is a failure.
 REQUIRE_ENGINE = "RFTENV_REQUIRE_ENGINE"
@@ -44,7 +49,7 @@ class Graph:
         self.resources: list[dict[str, Any]] = result["resources"]
         self.outputs: dict[str, Any] = result["outputs"]
         self.by_urn = {r["urn"]: r for r in self.resources}
-        self.config: StackConfig = synth.stack_config(self.stack)
+        self.config: StackConfig = stack_files.stack_config(self.stack)
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == type_]

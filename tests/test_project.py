@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from pydantic.alias_generators import to_snake
 
 from rft_env.components.config import StackConfig
-from rft_env.rftenv.synth import available_stacks, load_yaml
+from rft_env.rftenv.stack_files import available_stacks, load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
@@ -48,6 +50,64 @@ def test_pyproject_declares_the_console_script_and_lower_bounds() -> None:
     for package in ("pulumi>=", "pulumi-aws>=7", "boto3", "pyyaml", "pydantic>=2"):
         assert package in names
     assert (REPO / "requirements.txt").read_text().split() == ["-e", "."]
+
+
+def test_one_version_everywhere() -> None:
+    """pyproject.toml writes the version; the installed metadata, `rftenv --version`, the
+    component provider and the policy pack's manifest (Pulumi reads a pack's version only
+    from PulumiPolicy.yaml) all say the same."""
+    from rft_env.components.multilang import package_version
+    from rft_env.components.naming import installed_version
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert installed_version() == version
+    assert package_version() == version
+    assert load_yaml(REPO / "policies" / "PulumiPolicy.yaml")["version"] == version
+    result = subprocess.run(
+        [sys.executable, "-m", "rft_env.rftenv.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == f"rftenv {version}\n"
+
+
+def test_constraints_pin_every_installed_distribution() -> None:
+    """`make` installs from constraints.txt: every line pins one exact version, and
+    everything pyproject.toml requires (with the dev and audit extras) is pinned."""
+    pins: dict[str, str] = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, separator, version = line.partition("==")
+        assert separator and version, line
+        pins[name.lower().replace("_", "-")] = version
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    required = [*pyproject["dependencies"], *pyproject["optional-dependencies"]["audit"]]
+    required += [r for r in pyproject["optional-dependencies"]["dev"] if not r.startswith("rft")]
+    for requirement in required:
+        name = re.split(r"[<>=\[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+    assert "setuptools" not in " ".join(pyproject["dependencies"])
+    makefile = (REPO / "Makefile").read_text()
+    assert "-c constraints.txt -e '.[dev]'" in makefile
+
+
+def test_the_repository_references_nothing_outside_itself() -> None:
+    """Every file git tracks stands alone: no path to a folder beside the checkout."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    outside = re.compile(rb"\.\./shared|/work/shared|reference/bedrock-rft|pulumi-notes\.md")
+    offenders = [
+        name.decode()
+        for name in tracked
+        if name
+        and (REPO / name.decode()).is_file()
+        and outside.search((REPO / name.decode()).read_bytes())
+        and name.decode() != "tests/test_project.py"
+    ]
+    assert offenders == []
 
 
 def test_readme_starts_with_the_two_setup_commands() -> None:

@@ -20,6 +20,7 @@ Lifecycle (see the README, "The RFT job"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -447,8 +448,9 @@ class RftCustomizationJobArgs:
     hyper_parameters: dict[str, Any]
     validation_data_uri: pulumi.Input[str] | None = None
     kms_key_id: pulumi.Input[str] | None = None
-    subnet_ids: list[str] = field(default_factory=list)
-    security_group_ids: list[str] = field(default_factory=list)
+    # Empty: no VPC. Outputs of another stack are welcome.
+    subnet_ids: pulumi.Input[Sequence[str]] = ()
+    security_group_ids: pulumi.Input[Sequence[str]] = ()
     job_tags: dict[str, str] = field(default_factory=dict)
     model_tags: dict[str, str] = field(default_factory=dict)
     revision: int = 1

@@ -23,7 +23,7 @@ from rft_env.components.config import (
     decode_config_values,
     load_stack_config,
 )
-from rft_env.rftenv.synth import load_yaml
+from rft_env.rftenv.stack_files import load_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STACKS_DIR = PROJECT_DIR / "stacks"
@@ -157,7 +157,7 @@ def test_decode_config_values_other_namespace() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_engine_config_decodes_to_the_same_stack_config(stack: str) -> None:
-    from rft_env.rftenv.synth import engine_config
+    from rft_env.rftenv.stack_files import engine_config
 
     via_engine = load(decode_config_values(engine_config(stack, PROJECT_DIR)))
     direct = load(stack_config(stack))
@@ -1151,9 +1151,15 @@ def test_custom_grader_directories_are_checked_inside_composites_too() -> None:
     assert set(found) == {
         "rft-env:graders.own.path",
         "rft-env:graders.mix.parts[1].grader.entry",
+        # One Lambda ships one custom directory (tests/program/test_archives.py).
+        "rft-env:graders.mix.parts[1].grader",
     }
     assert "no such directory" in found["rft-env:graders.own.path"]
     assert "no module gradr.py" in found["rft-env:graders.mix.parts[1].grader.entry"]
+    assert (
+        "allowed: one custom grader per grader Lambda"
+        in found["rft-env:graders.mix.parts[1].grader"]
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rft_env.rftenv import automation, synth
+from rft_env.rftenv import automation, stack_files
 from tests import standin_aws
 from tests.engine.conftest import MakeEngine
 from tests.engine.harness import Engine, build_engine
@@ -29,14 +29,14 @@ PLAN = (
     f"  - name: second\n    stacks: [{', '.join(SECOND_WAVE)}]\n"
 )
 # The one fake Bedrock serves every stack; it answers as dev's account.
-FAKE_ACCOUNT = synth.stack_config("dev").account.id
+FAKE_ACCOUNT = stack_files.stack_config("dev").account.id
 SUMMARY_HEADER = ("STACK", "WAVE", "ACCOUNT", "REGION", "CHANGES", "RESULT", "DURATION")
 # Bedrock operations that change something (the gate must stop a stack before any).
 MUTATING_BEDROCK = re.compile(r"^(Create|Update|Delete|Stop)")
 
 
 def account_of(stack: str) -> str:
-    return synth.stack_config(stack).account.id
+    return stack_files.stack_config(stack).account.id
 
 
 def stack_of(urn: str) -> str:
@@ -231,7 +231,16 @@ def test_the_worker_previews_a_stack_of_the_project_it_runs_in(make_engine: Make
     """`python -m rftenv.automation preview dev`, as AutomationRunner starts it, over a
     copy of the project: the real engine previews dev with the policy pack."""
     engine = make_engine(account_of("dev"))
-    completed = engine.run_python("-m", "rft_env.rftenv.automation", "preview", "dev")
+    completed = engine.run_python(
+        "-m",
+        "rft_env.rftenv.automation",
+        "preview",
+        "dev",
+        "--project-dir",
+        str(engine.project),
+        "--policy-pack",
+        str(engine.project / "policies"),
+    )
     assert completed.returncode == 0, completed.stderr
     outcome = automation.outcome_from_json(json.loads(completed.stdout.splitlines()[-1])["outcome"])
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
-from rft_env.rftenv import synth
+import pulumi
+import pytest
+
+from rft_env.rftenv import stack_files, synth
 
 CONCISE = {"type": "custom", "path": "stacks/graders/concise"}
 
 
 def test_synth_lists_what_each_grader_archive_ships() -> None:
-    values = synth.engine_config("dev")
+    values = stack_files.engine_config("dev")
     graders = json.loads(values["rft-env:graders"])
     values["rft-env:graders"] = json.dumps({**graders, "concise": CONCISE})
     result = synth.synthesize("dev", config=values)
@@ -35,3 +38,30 @@ def test_synth_lists_what_each_grader_archive_ships() -> None:
         f"  rft-grader-concise-function code: {count} files (custom_grader/ 1, graders/ "
         f"{count - 1})" in table
     )
+
+
+def test_a_composites_custom_part_ships_its_directory() -> None:
+    """staging's `reasoned` grader combines math_answer with the custom `concise`: its
+    Lambda must carry the custom code, or every sample would score a grader_error."""
+    result = synth.synthesize("staging")
+    archives = {a["name"]: a for a in result["archives"]}
+    reasoned = archives["rft-grader-reasoned-function"]
+    assert [f for f in reasoned["files"] if not f.startswith("graders/")] == [
+        "custom_grader/grader.py"
+    ]
+
+
+def test_one_custom_grader_per_lambda() -> None:
+    """The archive has one `custom_grader` package: a second custom part is refused,
+    naming its key, before anything is built."""
+    values = stack_files.engine_config("dev")
+    graders = json.loads(values["rft-env:graders"])
+    part = {"name": "a", "weight": 1, "grader": CONCISE}
+    composite = {"type": "composite", "parts": [part, {**part, "name": "b"}]}
+    values["rft-env:graders"] = json.dumps({**graders, "both": composite})
+    with pytest.raises(pulumi.RunError) as raised:
+        synth.synthesize("dev", config=values)
+    assert (
+        'rft-env:graders.both.parts[1].grader: got "custom"; allowed: one custom grader per '
+        "grader Lambda (rft-env:graders.both.parts[0].grader is one)"
+    ) in str(raised.value)

@@ -35,10 +35,10 @@ from rft_env.components.bedrock.session import Connection
 from rft_env.components.config import ConfigError, decode_config_values, load_stack_config
 from rft_env.components.datasets import content_key
 from rft_env.components.naming import Names
-from rft_env.rftenv import synth
-from tests.conftest import STACKS, Graph
+from rft_env.rftenv import stack_files, synth
+from tests.conftest import REPO, STACKS, Graph
 
-PROJECT_DIR = synth.PROJECT_DIR
+PROJECT_DIR = REPO
 HYPER = "customizationConfig.rftConfig.hyperParameters."
 # A custom model as the job will name it, for requests that wait on one (pending in synth).
 MODEL = (
@@ -271,7 +271,7 @@ def test_every_constrained_member_we_send_has_a_checked_source() -> None:
 
 def raw_config(stack: str) -> dict[str, Any]:
     """A stack's `rft-env:*` config as the program decodes it, before validation."""
-    return decode_config_values(synth.engine_config(stack))
+    return decode_config_values(stack_files.engine_config(stack))
 
 
 def set_in(config: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -305,7 +305,7 @@ def test_config_refuses_what_the_model_refuses_naming_the_key(operation: str, me
 @pytest.mark.parametrize(("operation", "member"), sorted(CONFIG_SOURCES)[:6])
 def test_a_refused_value_registers_nothing(operation: str, member: str) -> None:
     path, value, _ = CONFIG_SOURCES[(operation, member)]
-    values = synth.engine_config("prod")
+    values = stack_files.engine_config("prod")
     changed = set_in(raw_config("prod"), path, value)
     values[f"rft-env:{path[0]}"] = json.dumps(changed[path[0]])  # as the engine passes it
     monitor = synth.RecordingMonitor(synth.SynthMocks("444455556666", "us-east-1"))
