@@ -610,6 +610,20 @@ def _check_accounts_and_keys(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def existing_key_problems(config: StackConfig, key_arn: str) -> list[str]:
+    """What the config's own checks say of `key_arn` as the stack's existing key (its
+    region, its account against the stack's crossAccount allow-list), for a key that
+    reaches the component as an argument rather than as rft-env:kms.existingKeyArn."""
+    raw = {
+        "region": config.region,
+        "account": {"id": config.account.id},
+        "kms": {"existingKeyArn": key_arn},
+        CROSS_ACCOUNT_KEY: [entry.model_dump(by_alias=True) for entry in config.cross_account],
+    }
+    found = _check_accounts_and_keys(raw) + _check_cross_account(raw)
+    return [problem.message for problem in found if problem.key.endswith(".existingKeyArn")]
+
+
 def _check_cross_account(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Key users and an existing key of another account need an allow-list entry with a
     reason; entries name other accounts only, each once."""

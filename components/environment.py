@@ -12,7 +12,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from rft_env.components import documents
 from rft_env.components.access import CustomizationRole, CustomizationRoleArgs
-from rft_env.components.config import KmsConfig, StackConfig, VpcConfig
+from rft_env.components.config import (
+    KmsConfig,
+    StackConfig,
+    VpcConfig,
+    existing_key_problems,
+)
 from rft_env.components.datasets import content_key
 from rft_env.components.deployment_role import (
     DeploymentScope,
@@ -174,9 +179,15 @@ def existing_key_arn(config: StackConfig, args: RftEnvironmentArgs) -> pulumi.In
             "RftEnvironmentArgs.kms_key_arn: the stack config sets rft-env:kms.existingKeyArn "
             "too; give the key in one place"
         )
-    return pulumi.Output.from_input(args.kms_key_arn).apply(
-        lambda arn: _checked("kms_key_arn", KmsConfig, "existing_key_arn", arn)
-    )
+
+    def checked(arn: str) -> str:
+        _checked("kms_key_arn", KmsConfig, "existing_key_arn", arn)
+        problems = existing_key_problems(config, arn)
+        if problems:
+            raise ValueError(f"RftEnvironmentArgs.kms_key_arn: got {arn!r}; {problems[0]}")
+        return arn
+
+    return pulumi.Output.from_input(args.kms_key_arn).apply(checked)
 
 
 class RftEnvironment(pulumi.ComponentResource):

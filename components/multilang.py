@@ -9,7 +9,9 @@ Pulumi's Python SDK infers its schema from the annotations here
   config, so `job.hyperparameters.epochCount` means what `rft-env:job.hyperparameters.epochCount`
   means, and a problem names the same key;
 - every arg is plain, not an Input: its values become names, ARNs, tags and policies, so
-  they must be known before anything is created, exactly as stack config is;
+  they must be known before anything is created, exactly as stack config is. The
+  exceptions are what another stack's outputs typically give: `vpc` and
+  `kms.existingKeyArn` may be Outputs, and reach RftEnvironmentArgs as Inputs;
 - the outputs are annotated attributes, named like the stack outputs.
 
 The args are validated by the same validator as the program's stack config
@@ -269,6 +271,24 @@ def _outputs_in(value: Any, path: str) -> list[str]:
     return []
 
 
+def split_wired_inputs(args: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the args that are stack config, RftEnvironmentArgs' Inputs): a `vpc` holding an
+    Output, and an Output `kms.existing_key_arn`, are what another stack's outputs give
+    (a StackReference's in YAML, TypeScript or Go); RftEnvironmentArgs takes them as
+    Inputs and checks them once known. Plain values stay config, validated at once."""
+    plain, wired = dict(args), {}
+    vpc = plain.get("vpc")
+    if isinstance(vpc, Mapping) and _outputs_in(vpc, "vpc"):
+        del plain["vpc"]
+        wired["subnet_ids"] = vpc.get("subnet_ids")
+        wired["security_group_ids"] = vpc.get("security_group_ids")
+    kms = plain.get("kms")
+    if isinstance(kms, Mapping) and isinstance(kms.get("existing_key_arn"), pulumi.Output):
+        plain["kms"] = {key: value for key, value in kms.items() if key != "existing_key_arn"}
+        wired["kms_key_arn"] = kms["existing_key_arn"]
+    return plain, wired
+
+
 def raw_config(args: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigProblem]]:
     """The stack config (`rft-env:*` keys without the namespace) the args stand for, and
     the problems found on the way: options that shadow a grader's own keys."""
@@ -397,7 +417,8 @@ class Environment(pulumi.ComponentResource):
         # relative to it, and so are the asset paths the engine and aws provider read.
         project_dir = Path.cwd()
         # Validated before anything is registered, as the program validates its config.
-        config = validate_args(args, project_dir, source=f"{TOKEN} {name}, stack {stack}")
+        plain, wired = split_wired_inputs(args)
+        config = validate_args(plain, project_dir, source=f"{TOKEN} {name}, stack {stack}")
         super().__init__(TOKEN, name, None, opts)
 
         provider = given_aws_provider(opts)
@@ -409,7 +430,7 @@ class Environment(pulumi.ComponentResource):
             )
         environment = RftEnvironment(
             name,
-            RftEnvironmentArgs(config=config, stack=stack, project_dir=project_dir),
+            RftEnvironmentArgs(config=config, stack=stack, project_dir=project_dir, **wired),
             opts=resource_options(provider, parent=self),  # type: ignore[arg-type]
         )
         outputs = {

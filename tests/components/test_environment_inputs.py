@@ -116,6 +116,18 @@ def test_without_args_the_config_decides_as_before(tmp_path: Path) -> None:
             "RftEnvironmentArgs.kms_key_arn: got 'arn:aws:kms:us-east-1:111122223333:alias/data'"
             "; allowed: a KMS key ARN",
         ),
+        # The config's checks of kms.existingKeyArn hold for the argument too.
+        (
+            {"kms_key_arn": KEY.replace("us-east-1", "eu-west-1")},
+            f"RftEnvironmentArgs.kms_key_arn: got '{KEY.replace('us-east-1', 'eu-west-1')}'; "
+            "allowed: a key in the stack's region us-east-1",
+        ),
+        (
+            {"kms_key_arn": KEY.replace("111122223333", "999988887777")},
+            "in account 999988887777, not the stack's account 111122223333; allowed: the "
+            "stack's account, or another account listed with a reason under "
+            "rft-env:crossAccount",
+        ),
     ],
 )
 def test_bad_inputs_are_named(given: dict[str, Any], message: str, tmp_path: Path) -> None:

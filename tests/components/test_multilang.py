@@ -43,6 +43,7 @@ from rft_env.components.multilang import (
     args_path,
     raw_config,
     served_schema,
+    split_wired_inputs,
     validate_args,
 )
 from rft_env.components.provider import plugin_directory
@@ -264,15 +265,38 @@ def test_an_output_is_refused_where_a_plain_value_is_needed() -> None:
 
     async def validate() -> dict[str, str]:
         # A secret, or another resource's output, arrives at the provider as an Output.
-        subnet = pulumi.Output.secret("subnet-0abc1234")
-        args["vpc"] = {"subnet_ids": [subnet], "security_group_ids": ["sg-0abc1234"]}
-        found = problems(args)
-        await subnet.future()  # let the Output settle before the loop closes
+        environment = pulumi.Output.secret("dev")
+        args["environment"] = environment
+        found = problems(split_wired_inputs(args)[0])
+        await environment.future()  # let the Output settle before the loop closes
         return found
 
     found = asyncio.run(validate())
-    assert list(found) == ["vpc.subnet_ids[0]"]
-    assert "a plain value known before deployment" in found["vpc.subnet_ids[0]"]
+    assert list(found) == ["environment"]
+    assert "a plain value known before deployment" in found["environment"]
+
+
+def test_the_vpc_and_the_key_may_be_outputs_of_another_stack() -> None:
+    """What a StackReference gives in YAML, TypeScript or Go: RftEnvironmentArgs' Inputs."""
+    args = as_args(stack_raw("dev"))
+
+    async def split() -> tuple[dict[str, Any], dict[str, Any]]:
+        subnets = pulumi.Output.from_input(["subnet-0abc1234"])
+        key = pulumi.Output.from_input("arn:aws:kms:us-east-1:111122223333:key/k")
+        args["vpc"] = {"subnet_ids": subnets, "security_group_ids": ["sg-0abc1234"]}
+        args["kms"] = {**args.get("kms", {}), "existing_key_arn": key}
+        plain, wired = split_wired_inputs(args)
+        await subnets.future()
+        await key.future()
+        return plain, wired
+
+    plain, wired = asyncio.run(split())
+    assert "vpc" not in plain and "existing_key_arn" not in plain["kms"]
+    assert set(wired) == {"subnet_ids", "security_group_ids", "kms_key_arn"}
+    assert wired["security_group_ids"] == ["sg-0abc1234"]
+    # Plain values stay config, validated at once as before.
+    plain_args = {**as_args(stack_raw("dev")), "vpc": {"subnet_ids": ["s"]}}
+    assert split_wired_inputs(plain_args) == (plain_args, {})
 
 
 @pytest.mark.parametrize(
@@ -350,6 +374,26 @@ def test_a_given_provider_is_used_and_no_other_is_made(tmp_path: Path) -> None:
     assert [p["name"] for p in providers] == ["given"]
     aws_resources = [r for r in graph["resources"] if r["type"].startswith("aws:")]
     assert {r["provider"].rsplit("::", 1)[0] for r in aws_resources} == {providers[0]["urn"]}
+
+
+def test_outputs_for_the_vpc_reach_the_job(tmp_path: Path) -> None:
+    """Under the mocks, as a StackReference's outputs would: the job runs in that VPC."""
+    program = tmp_path / "component.py"
+    args = json.dumps(as_args(stack_raw("dev")))
+    program.write_text(
+        PROGRAM.format(args=args, given=False).replace(
+            "environment = Environment(",
+            'args["vpc"] = {"subnet_ids": pulumi.Output.from_input(["subnet-0abc1234"]), '
+            '"security_group_ids": pulumi.Output.from_input(["sg-0abc1234"])}\n'
+            "environment = Environment(",
+        )
+    )
+    graph = synth.synthesize("dev", REPO, program=program)
+    (job,) = [r for r in graph["resources"] if r["type"].endswith(":RftCustomizationJob")]
+    assert job["inputs"]["vpcConfig"] == {
+        "subnetIds": ["subnet-0abc1234"],
+        "securityGroupIds": ["sg-0abc1234"],
+    }
 
 
 def test_invalid_args_register_nothing(tmp_path: Path) -> None:
