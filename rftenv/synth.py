@@ -391,6 +391,7 @@ def run_program(
     config)."""
     project_dir = project_root(project_dir)
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_unretrieved_exceptions_are_the_programs)
     asyncio.set_event_loop(loop)
     # The engine runs a program in its project directory; the program finds its files
     # (Pulumi.yaml, stacks/, data, custom graders) there.
@@ -416,9 +417,33 @@ def run_program(
             internals.run_program_in_stack(lambda: runpy.run_path(path, run_name="__main__"))
     finally:
         os.chdir(previous_cwd)
+        _drain(loop)
         loop.close()
         monitor.close()
         asyncio.set_event_loop(None)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and settle what a failed program left running (the SDK's registrations and
+    applies waiting on an output that raised), so nothing of it runs later."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _unretrieved_exceptions_are_the_programs(
+    loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+) -> None:
+    """The loop's exception handler while synth runs a program. When the program fails,
+    the SDK leaves futures holding that same error, never awaited; when one is collected,
+    asyncio's default handler logs it with a formatted traceback, at whatever moment that
+    is. The error itself reaches synth's caller through run_in_stack, so these are dropped:
+    formatting them inside a later `ast.parse` (Python 3.11 tracebacks parse source for
+    their carets) broke it with "AST constructor recursion depth mismatch"."""
+    if "exception" not in context:
+        loop.default_exception_handler(context)
 
 
 def synthesize(
