@@ -41,6 +41,21 @@ def changed(olds: dict[str, Any], news: dict[str, Any], key: str) -> bool:
     return is_unknown(new) or canonical(olds.get(key)) != canonical(new)
 
 
+# Where pulumi.dynamic keeps a resource's pickled provider, in its inputs and its state.
+PROVIDER_KEY = "__provider"
+
+
+def provider_moved(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Was the stored provider pickled from another place than the new one? A provider
+    class is pickled by reference (module path and name), so the same code pickles the
+    same; a move (0.1's top-level `components.bedrock` to `rft_env.components.bedrock`)
+    changes it. `pulumi refresh` and `pulumi destroy` unpickle the stored one, which can
+    no longer be imported: an in-place update, which calls nothing on AWS, stores the
+    new one (the dynamic provider server records the new `__provider` after an update)."""
+    old, new = olds.get(PROVIDER_KEY), news.get(PROVIDER_KEY)
+    return isinstance(old, str) and isinstance(new, str) and not is_unknown(new) and old != new
+
+
 def iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 

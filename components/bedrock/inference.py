@@ -38,6 +38,7 @@ from pulumi.dynamic import (
 
 from rft_env.components.bedrock.api import CREATE_DEPLOYMENT, CREATE_THROUGHPUT
 from rft_env.components.bedrock.common import (
+    PROVIDER_KEY,
     changed,
     client_token,
     delete_custom_model,
@@ -47,6 +48,7 @@ from rft_env.components.bedrock.common import (
     is_unknown,
     iso,
     model_servers,
+    provider_moved,
     sync_tags,
     tag_list,
 )
@@ -181,6 +183,8 @@ class _InferenceProvider(ResourceProvider):
         ]
         if not is_pending(olds) and self._swap_due(olds, news):
             updates.append(self.model_key)
+        if provider_moved(olds, news):
+            updates.append(PROVIDER_KEY)
         # Names are reused by the replacement: the old resource must go first.
         return DiffResult(
             changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True

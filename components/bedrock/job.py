@@ -38,6 +38,7 @@ from pulumi.dynamic import (
 from rft_env.components import naming
 from rft_env.components.bedrock.api import CREATE_JOB
 from rft_env.components.bedrock.common import (
+    PROVIDER_KEY,
     changed,
     client_token,
     delete_custom_model,
@@ -47,6 +48,7 @@ from rft_env.components.bedrock.common import (
     is_not_found,
     iso,
     model_servers,
+    provider_moved,
     sync_tags,
     tag_list,
 )
@@ -235,6 +237,8 @@ class RftCustomizationJobProvider(ResourceProvider):
             for key in ("jobTags", "modelTags", "wait", "connection")
             if changed(olds, news, key)
         ]
+        if provider_moved(olds, news):
+            updates.append(PROVIDER_KEY)
         return DiffResult(changes=bool(replaces or updates), replaces=replaces)
 
     # --- create -------------------------------------------------------------------------

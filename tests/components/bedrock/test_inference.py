@@ -348,3 +348,30 @@ def test_check_tolerates_a_model_unknown_at_preview(
     a job that is not created yet (the real engine found it refused as "not a string")."""
     provider = throughputs if kind == "throughput" else deployments
     assert provider.check({}, inference_props(fake, Unknown(), kind=kind)).failures == []
+
+
+@pytest.mark.parametrize("kind", ["throughput", "deployment"])
+def test_a_provider_pickled_from_another_module_is_rewritten_in_place(
+    kind: str,
+    jobs: RftCustomizationJobProvider,
+    throughputs: ProvisionedThroughputProvider,
+    deployments: CustomModelDeploymentProvider,
+    fake: FakeBedrock,
+) -> None:
+    """As for the job: a stored provider pickled as `components.bedrock.inference` (0.1)
+    is replaced by an in-place update that leaves the serving resource alone."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    provider = throughputs if kind == "throughput" else deployments
+    pickled = serialize_provider(type(provider)())
+    model = completed_job(jobs, fake)["customModelArn"]
+    created = provider.create(inference_props(fake, model, kind=kind))
+    olds = {**created.outs, "__provider": "a pickle of components.bedrock.inference (0.1)"}
+    news = {**inference_props(fake, model, kind=kind), "__provider": pickled}
+    moved = provider.diff(created.id, olds, news)
+    assert moved.changes and moved.replaces == []
+    assert provider.diff(created.id, {**olds, "__provider": pickled}, news).changes is False
+    calls = len(fake.calls)
+    outs = provider.update(created.id, olds, news).outs
+    assert [n for n, _ in fake.calls[calls:] if not n.startswith(("Get", "List"))] == []
+    assert outs["modelArn"] == model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 
 import pytest
@@ -460,3 +461,26 @@ def test_numbers_as_the_engine_delivers_them_are_restored(
     assert sent["epochCount"] == 1 and sent["learningRate"] == pytest.approx(1e-05)
     # State (ints) against the next run's inputs (doubles) is no change.
     assert jobs.diff(created.id, created.outs, as_engine(job_props(fake))).changes is False
+
+
+def test_a_provider_pickled_from_another_module_is_rewritten_in_place(
+    jobs: RftCustomizationJobProvider, fake: FakeBedrock
+) -> None:
+    """State written before the packages moved into `rft_env` holds providers pickled as
+    `components.bedrock.job`, which refresh and destroy could not import: the next
+    `pulumi up` updates the resource in place (no AWS call) to store the new pickle."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    pickled = serialize_provider(RftCustomizationJobProvider())
+    # By reference, so the same code always pickles the same (no update on every `up`).
+    assert pickled == serialize_provider(RftCustomizationJobProvider())
+    assert b"rft_env.components.bedrock.job" in base64.b64decode(pickled)
+    created = jobs.create(job_props(fake)).outs
+    olds = {**created, "__provider": "a pickle of components.bedrock.job (0.1)"}
+    news = {**job_props(fake), "__provider": pickled}
+    moved = jobs.diff("id", olds, news)
+    assert moved.changes and moved.replaces == []
+    assert jobs.diff("id", {**olds, "__provider": pickled}, news).changes is False
+    calls = len(fake.calls)
+    jobs.update(created["jobArn"], olds, news)
+    assert [n for n, _ in fake.calls[calls:] if not n.startswith(("Get", "List"))] == []
