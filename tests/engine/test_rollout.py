@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -107,10 +108,41 @@ def run_rollout(engine: Engine, *flags: str) -> RolloutRun:
 # --------------------------------------------------------------------------------------
 # One rollout of all three stacks, shared by the tests that read what it did
 # --------------------------------------------------------------------------------------
+# How long one second-wave job creation waits for the other's (under the providers' 60 s
+# read timeout, so a wait never turns into a retried create).
+RENDEZVOUS_SECONDS = 40.0
+
+
+@dataclass
+class SecondWaveRendezvous:
+    """The fake Bedrock's hook on CreateModelCustomizationJob: it holds each second-wave
+    job creation's answer until the other stack's creation has arrived too. Both meet only
+    if the two updates were in flight at the same moment, whatever the machine's speed (a
+    comparison of call timestamps is not: one update's creates can all end before the
+    other's begin while both updates run)."""
+
+    met: list[bool] = field(default_factory=list)
+    _creates: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(len(SECOND_WAVE)))
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._creates += 1
+            if self._creates <= len(FIRST_WAVE):
+                return
+        try:
+            self._barrier.wait(timeout=RENDEZVOUS_SECONDS)
+            self.met.append(True)
+        except threading.BrokenBarrierError:
+            self.met.append(False)
+
+
 @dataclass(frozen=True)
 class RolledOut:
     engine: Engine
     first: RolloutRun
+    rendezvous: SecondWaveRendezvous
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +151,15 @@ def rolled_out(tmp_path_factory: pytest.TempPathFactory, pulumi_home: Path) -> I
     that only read its results share it). The engine is built as conftest's make_engine
     builds one, at module scope."""
     engine = build_engine(tmp_path_factory.mktemp("rollout"), pulumi_home, FAKE_ACCOUNT)
+    rendezvous = SecondWaveRendezvous()
     try:
-        first = run_rollout(engine)
+        engine.fake.after_apply["CreateModelCustomizationJob"] = rendezvous
+        try:
+            first = run_rollout(engine)
+        finally:
+            del engine.fake.after_apply["CreateModelCustomizationJob"]
         assert first.code == 0, f"{first.stdout[-6000:]}\n{first.stderr[-4000:]}"
-        yield RolledOut(engine, first)
+        yield RolledOut(engine, first, rendezvous)
     finally:
         engine.fake.stop()
 
@@ -160,10 +197,8 @@ def test_the_second_waves_updates_run_in_parallel(rolled_out: RolledOut) -> None
     assert staging and prod_b
     # Each update has plugin processes of its own...
     assert not {c.pid for c in staging} & {c.pid for c in prod_b}
-    # ...and each created resources while the other was creating its own.
-    start = max(min(c.at for c in staging), min(c.at for c in prod_b))
-    end = min(max(c.at for c in staging), max(c.at for c in prod_b))
-    assert start < end, f"the updates did not overlap: {start=} {end=}"
+    # ...and each one's job creation waited for the other's: both were in flight at once.
+    assert rolled_out.rendezvous.met == [True, True], "the updates did not overlap"
 
 
 def test_the_gate_stops_a_stack_leaving_production_before_any_update(
