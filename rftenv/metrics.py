@@ -6,8 +6,8 @@ files are the fine-tuning ones; what RFT writes (reward statistics such as
 `critic/rewards/mean`) is unconfirmed, so every CSV under the job's folder is read the same
 generic way: one step column, and every other numeric column is a metric. The parsing,
 summary and chart functions are pure (files in, values or files out) and tested on
-fixtures; only `run` talks to AWS. matplotlib and boto3 are imported when used, not when
-the CLI starts.
+fixtures; only `run` talks to AWS. What each figure shows and how it is drawn lives in
+`charts.py`. matplotlib and boto3 are imported when used, not when the CLI starts.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import math
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,9 +50,10 @@ MAX_LINES_PER_CHART = 12
 # computation overflows near the float maximum (1e308 fails), and such a value flattens
 # every other line of its chart to zero anyway. Summaries keep the true values.
 MAX_CHART_MAGNITUDE = 1e15
-# Fixed size and resolution, and no Software tag: the same data gives the same PNG bytes.
-FIGURE_WIDTH, AXES_HEIGHT, DPI = 9.0, 4.0, 100
-PNG_METADATA: dict[str, Any] = {"Software": None}
+# Validation results: metrics named val-…, val/…, val_…, validation_… (RFT's
+# val-score/rewards/mean@1, the fine-tuning validation_loss) and every column of a file named
+# so (validation_metrics.csv). "value…" and "valid…" are not.
+VALIDATION_NAME = re.compile(r"val(?:idation)?(?![a-z])", re.IGNORECASE)
 
 
 class MetricsFileError(ValueError):
@@ -89,6 +91,16 @@ class MetricsTable:
     # What was read but not used as it stands: columns past the limit, non-finite cells,
     # points too large to chart.
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    """One series as a chart draws it: its legend label, and whether it holds validation
+    results (sparse evaluations, drawn as markers rather than a line)."""
+
+    label: str
+    series: Series
+    validation: bool
 
 
 @dataclass(frozen=True)
@@ -292,6 +304,12 @@ def group_of(metric: str) -> str:
     return "other"
 
 
+def is_validation(metric: str, source: str = "") -> bool:
+    """Whether a metric holds validation results, by its name or its file's name."""
+    file_name = re.split(r"[\\/]", source)[-1]
+    return bool(VALIDATION_NAME.match(metric) or VALIDATION_NAME.match(file_name))
+
+
 def expected_files(relative_paths: Iterable[str]) -> dict[str, str | None]:
     """For each documented metrics file, the path it was found at (relative to the job's
     folder), or None when the job has not written it (yet)."""
@@ -344,10 +362,20 @@ def render_summary(tables: Sequence[MetricsTable]) -> str:
 def chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[tuple[str, Series]]]:
     """(label, series) per chart group, at most MAX_LINES_PER_CHART each, without the points
     beyond MAX_CHART_MAGNITUDE (a series left with none is not drawn)."""
-    groups: dict[str, list[tuple[str, Series]]] = {}
+    return {
+        group: [(line.label, line.series) for line in lines]
+        for group, lines in chart_entries(tables).items()
+    }
+
+
+def chart_entries(tables: Sequence[MetricsTable]) -> dict[str, list[ChartLine]]:
+    """What chart_lines draws, with each line's validation flag."""
+    groups: dict[str, list[ChartLine]] = {}
     for group, lines in _all_chart_lines(tables).items():
-        drawable = [(label, _chart_points(series)) for label, series in lines]
-        kept = [(label, series) for label, series in drawable if series.values]
+        drawable = [
+            ChartLine(line.label, chartable_points(line.series), line.validation) for line in lines
+        ]
+        kept = [line for line in drawable if line.series.values]
         if kept:
             groups[group] = kept[:MAX_LINES_PER_CHART]
     return groups
@@ -357,7 +385,7 @@ def chart_notes(tables: Sequence[MetricsTable]) -> list[str]:
     """What the charts leave out by the MAX_LINES_PER_CHART limit, per group."""
     notes = []
     for group, lines in _all_chart_lines(tables).items():
-        drawable = [label for label, series in lines if _chart_points(series).values]
+        drawable = [line.label for line in lines if chartable_points(line.series).values]
         if len(drawable) > MAX_LINES_PER_CHART:
             left_out = drawable[MAX_LINES_PER_CHART:]
             notes.append(
@@ -368,7 +396,8 @@ def chart_notes(tables: Sequence[MetricsTable]) -> list[str]:
     return notes
 
 
-def _chart_points(series: Series) -> Series:
+def chartable_points(series: Series) -> Series:
+    """`series` without the points beyond MAX_CHART_MAGNITUDE."""
     if all(
         _chartable(step, value) for step, value in zip(series.steps, series.values, strict=True)
     ):
@@ -377,66 +406,44 @@ def _chart_points(series: Series) -> Series:
     return Series(series.name, tuple(s for s, _ in points), tuple(v for _, v in points))
 
 
-def _all_chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[tuple[str, Series]]]:
-    """(label, series) per chart group, uncut. A metric name found in several files is
+def _all_chart_lines(tables: Sequence[MetricsTable]) -> dict[str, list[ChartLine]]:
+    """Lines per chart group, uncut. A metric name found in several files is
     labelled with its file, so training and validation perplexity stay apart."""
     counts: dict[str, int] = {}
     for table in tables:
         for series in table.series:
             counts[series.name] = counts.get(series.name, 0) + 1
     stems = [PurePosixPath(table.source).stem for table in tables]
-    groups: dict[str, list[tuple[str, Series]]] = {group: [] for group in GROUPS}
+    groups: dict[str, list[ChartLine]] = {group: [] for group in GROUPS}
     for table, stem in zip(tables, stems, strict=True):
         where = stem if stems.count(stem) == 1 else table.source
         for series in table.series:
             label = series.name if counts[series.name] == 1 else f"{series.name} ({where})"
-            groups[group_of(series.name)].append((label, series))
+            validation = is_validation(series.name, table.source)
+            groups[group_of(series.name)].append(ChartLine(label, series, validation))
     return {group: lines for group, lines in groups.items() if lines}
 
 
-def render_chart(
-    path: Path,
-    title: str,
-    lines: Sequence[tuple[str, Series]],
-    *,
-    xlabel: str = "step",
-    separate: bool = False,
-) -> None:
-    """Write one PNG: every series on one axes, or (separate=True, for metrics of unrelated
-    scales) one axes per metric name, stacked on a shared step axis."""
-    import matplotlib.style
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+def write_charts(
+    tables: Sequence[MetricsTable], directory: Path, title: str, *, smooth: int = 1
+) -> list[Path]:
+    """One PNG per group that has metrics (loss.png, rewards.png, other.png), then
+    overview.png when any of its RL metrics is there; `smooth` is the overview's trailing
+    rolling-mean window, in points (1: none)."""
+    from rft_env.rftenv import charts  # it imports this module, so here, not at the top
 
-    names = list(dict.fromkeys(series.name for _, series in lines)) if separate else [""]
-    # The default style, whatever the user's matplotlibrc says: same data, same bytes.
-    with matplotlib.style.context("default"):
-        figure = Figure(figsize=(FIGURE_WIDTH, AXES_HEIGHT * len(names)), dpi=DPI)
-        FigureCanvasAgg(figure)
-        axes_list = figure.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
-        for label, series in lines:
-            axes = axes_list[names.index(series.name) if separate else 0]
-            marker = "o" if len(series.values) <= 30 else None
-            axes.plot(series.steps, series.values, label=label, marker=marker, markersize=3)
-        for axes in axes_list:
-            axes.grid(True, alpha=0.3)
-            axes.legend(loc="best", fontsize="small")
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes_list[0].set_title(title)
-        axes_list[-1].set_xlabel(xlabel)
-        figure.tight_layout()
-        figure.savefig(path, format="png", dpi=DPI, metadata=PNG_METADATA)
-
-
-def write_charts(tables: Sequence[MetricsTable], directory: Path, title: str) -> list[Path]:
-    """One PNG per group that has metrics (loss.png, rewards.png, other.png)."""
     step_columns = {table.step_column for table in tables if table.series}
     xlabel = step_columns.pop() if len(step_columns) == 1 else "step"
     written = []
-    for group, lines in chart_lines(tables).items():
+    for group, lines in chart_entries(tables).items():
         path = directory / f"{group}.png"
-        render_chart(path, f"{title}: {group}", lines, xlabel=xlabel, separate=group == "other")
+        charts.save(charts.group_figure(group, lines, f"{title}: {group}", xlabel), path)
+        written.append(path)
+    overview = charts.overview(tables)
+    if overview.panels:
+        path = directory / charts.OVERVIEW_FILE
+        figure = charts.overview_figure(overview.panels, title, xlabel, smooth=smooth)
+        charts.save(figure, path)
         written.append(path)
     return written
 
@@ -450,11 +457,17 @@ DESCRIPTION = (
     "name>/): the documented training_artifacts/step_wise_training_metrics.csv and "
     "validation_artifacts/post_fine_tuning_validation/[validation/]validation_metrics.csv, "
     "and any other, such as RFT reward statistics. Each CSV's numeric columns are charted "
-    "per step, one PNG per group (loss.png, rewards.png for reward/score columns, other.png), "
-    "and summarised: first, last, min, max and the number of steps. Exit codes: 0 when "
-    "metrics were read; 1 when there are none yet, a CSV is malformed (the others are still "
-    "charted), the stack has no job, or an AWS call fails; 2 on unusable input (unknown "
-    "stack, invalid config). Needs bedrock:ListModelCustomizationJobs, "
+    "per step, one PNG per group (loss.png, with the fine-tuning loss and each RL loss such "
+    "as actor/pg_loss on its own axes; rewards.png for reward/score columns, a .../mean "
+    "drawn with its .../min-.../max band and validation rewards as markers; other.png), "
+    "and summarised: first, last, min, max and the number of steps, and the best "
+    "validation reward with its step. overview.png puts reward and validation reward, "
+    "entropy, response length, gradient norm, aborted ratio and KL side by side (panels "
+    "whose columns are absent are left out, with a note); --smooth N draws its training "
+    "lines as the mean of the last N points over the raw ones, drawn faintly. Exit codes: "
+    "0 when metrics were read; 1 when there are none yet, a CSV is malformed (the others "
+    "are still charted), the stack has no job, or an AWS call fails; 2 on unusable input "
+    "(unknown stack, invalid config). Needs bedrock:ListModelCustomizationJobs, "
     "GetModelCustomizationJob, s3:ListBucket and s3:GetObject on the output bucket, and "
     "kms:Decrypt through S3."
 )
@@ -486,6 +499,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="send S3 requests (and their STS AssumeRole) to URL: a loopback test endpoint",
     )
+    parser.add_argument(
+        "--smooth",
+        type=smoothing_window,
+        default=1,
+        metavar="N",
+        help="in overview.png, draw each training line as the mean of its last N points, "
+        "with the raw values faintly behind (default 1: no smoothing)",
+    )
+
+
+def smoothing_window(text: str) -> int:
+    """--smooth's value: a whole number of points, 1 or more."""
+    try:
+        window = int(text)
+    except ValueError:
+        window = 0
+    if window < 1:
+        raise argparse.ArgumentTypeError(
+            f"--smooth: expected a whole number of points, 1 or more (1: no smoothing); "
+            f"got {text!r}"
+        )
+    return window
 
 
 def run(args: argparse.Namespace) -> int:
@@ -504,6 +539,8 @@ COMMAND = Command(
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rft_env.rftenv.charts import best_validation_line, overview_notes
+
     stack = jobs.open_stack(args.stack)
     bedrock = jobs.client(stack.connection(args.endpoint_url), "bedrock")
     job = jobs.find_job(bedrock, stack, args.job)
@@ -558,12 +595,18 @@ def _run(args: argparse.Namespace) -> int:
     if tables:
         print()
         print(render_summary(tables))
-    charts = write_charts(tables, directory, job["jobName"]) if tables else []
+        best = best_validation_line(tables)
+        if best is not None:
+            print()
+            print("\n".join(display.fill(best)))
+    charts = write_charts(tables, directory, job["jobName"], smooth=args.smooth) if tables else []
     if charts:
         print()
         print("charts: " + ", ".join(str(path) for path in charts))
         for note in chart_notes(tables):
             print(f"  note: {note}")
+        for note in overview_notes(tables):
+            print("\n".join(display.fill(f"  note: {note}")))
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if not any(table.series for table in tables):

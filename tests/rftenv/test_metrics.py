@@ -282,16 +282,19 @@ def test_charts_are_deterministic_pngs(tmp_path: Path) -> None:
     first.mkdir()
     second.mkdir()
     written = metrics.write_charts(fixture_tables(), first, "rft-env-dev--rft-0123456789ab")
-    assert [p.name for p in written] == ["loss.png", "rewards.png", "other.png"]
+    assert [p.name for p in written] == ["loss.png", "rewards.png", "other.png", "overview.png"]
     metrics.write_charts(fixture_tables(), second, "rft-env-dev--rft-0123456789ab")
     for path in written:
         data = path.read_bytes()
         assert data == (second / path.name).read_bytes(), f"{path.name} differs between runs"
         assert b"Software" not in data and b"atplotlib" not in data
-    assert png_size(first / "loss.png") == (900, 400)
+    # The fine-tuning losses on one axes, actor/pg_loss on its own.
+    assert png_size(first / "loss.png") == (900, 800)
     assert png_size(first / "rewards.png") == (900, 400)
     # One panel per metric name in "other": perplexity, entropy, length, throughput.
     assert png_size(first / "other.png") == (900, 1600)
+    # Reward, entropy, response length: a grid two panels wide, two rows.
+    assert png_size(first / "overview.png") == (1300, 700)
 
 
 def test_charts_ignore_the_users_matplotlibrc(
@@ -414,8 +417,25 @@ def test_downloads_charts_and_summarises(
     assert "missing:" not in captured.out
     assert "  training_loss    2.351  0.4605  0.4605    2.351     20" in lines
     assert "  critic/rewards/mean       0.2255   0.755  0.2255   0.755     20" in lines
-    charts = [out_dir / f"{group}.png" for group in ("loss", "rewards", "other")]
-    assert lines[-1] == "charts: " + ", ".join(str(path) for path in charts)
+    # After the tables, wrapped to 80 columns.
+    best = "best validation reward: 0.725 at step 20 (val-score/rewards/mean@1; 2"
+    assert lines[lines.index(best) - 1 : lines.index(best) + 3] == [
+        "",
+        best,
+        "  evaluations, last 0.725)",
+        "",
+    ]
+    charts = [out_dir / f"{name}.png" for name in ("loss", "rewards", "other", "overview")]
+    charts_line = "charts: " + ", ".join(str(path) for path in charts)
+    assert lines.index(charts_line) == lines.index(best) + 3
+    # The overview names what it could not draw; nothing follows.
+    assert " ".join(line.strip() for line in lines[lines.index(charts_line) + 1 :]) == (
+        "note: overview.png: not found, so not drawn: response_length/min and "
+        "response_length/max (the band of response_length/mean); actor/grad_norm; "
+        "response/aborted_ratio; a KL column (a name with the word kl, such as "
+        "actor/kl_loss)"
+    )
+    assert all(len(line) <= 80 for line in lines[lines.index(charts_line) + 1 :])
     for relative, source in ALL_FILES.items():
         local = out_dir / relative
         if relative.endswith(".csv"):
@@ -438,7 +458,7 @@ def test_two_runs_write_identical_files(
     assert run_metrics(fake, "--out", str(tmp_path / "b")) == 0
     first = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
     second = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
-    assert first == second and len(first) == 6
+    assert first == second and len(first) == 7  # 3 CSV files, 4 charts
     for relative in first:
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
 
@@ -690,3 +710,79 @@ def test_the_command_reports_the_cuts(
     assert "  note: m0: 1 point(s) beyond ±1e+15, left out of the charts" in out
     assert "  note: other.png: 39 of 51 metrics not drawn (limit 12 per chart)" in out
     assert png_size(tmp_path / "other.png") == (900, 400 * metrics.MAX_LINES_PER_CHART)
+
+
+# ---------------------------------------------------------------------------- RL charts
+
+RFT_FULL = FIXTURES / "rft_full" / "rft_step_metrics.csv"
+
+
+def test_smoothing_the_overview_and_the_best_validation_reward(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, {"training_artifacts/rft_step_metrics.csv": RFT_FULL})
+    assert run_metrics(fake, "--out", str(tmp_path / "raw")) == 0
+    raw_out = capsys.readouterr().out
+    assert run_metrics(fake, "--out", str(tmp_path / "smooth"), "--smooth", "5") == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    # Every documented column is there: no note, and the best evaluation is not the last.
+    assert "note:" not in captured.out
+    assert (
+        "best validation reward: 0.7412 at step 30 (val-score/rewards/mean@1; 4\n"
+        "  evaluations, last 0.7288)\n"
+    ) in captured.out
+    # Smoothing changes the overview only, and not the text.
+    assert captured.out == raw_out.replace(str(tmp_path / "raw"), str(tmp_path / "smooth"))
+    for name in ("loss.png", "rewards.png", "other.png"):
+        assert (tmp_path / "raw" / name).read_bytes() == (tmp_path / "smooth" / name).read_bytes()
+    raw_overview = (tmp_path / "raw" / "overview.png").read_bytes()
+    assert raw_overview != (tmp_path / "smooth" / "overview.png").read_bytes()
+    # Six panels, two wide.
+    assert png_size(tmp_path / "smooth" / "overview.png") == (1300, 1050)
+
+
+def test_a_fine_tuning_job_gets_no_overview_and_no_reward_line(
+    fake: FakeBedrock, s3: Any, job: dict[str, str], tmp_path: Path, capsys: Any
+) -> None:
+    upload(s3, job, {metrics.TRAINING_FILE: TRAINING, metrics.VALIDATION_FILES[0]: VALIDATION})
+    assert run_metrics(fake, "--out", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "best validation reward" not in out
+    assert sorted(path.name for path in tmp_path.glob("*.png")) == ["loss.png", "other.png"]
+    assert out.rstrip().endswith(
+        "  note: overview.png: not written: none of its RL metrics found\n"
+        "    (critic/rewards/mean, critic/score/mean, actor/entropy,\n"
+        "    response_length/mean, actor/grad_norm, response/aborted_ratio, KL)"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", "five"])
+def test_smooth_must_be_a_positive_whole_number(fake: FakeBedrock, capsys: Any, value: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        run_metrics(fake, "--smooth", value)
+    assert info.value.code == 2
+    assert (
+        f"--smooth: expected a whole number of points, 1 or more (1: no smoothing); got {value!r}"
+    ) in capsys.readouterr().err
+
+
+def test_smooth_is_documented_and_defaults_to_none() -> None:
+    parser = argparse.ArgumentParser(prog="rftenv")
+    commands = parser.add_subparsers(dest="command", required=True)
+    metrics.COMMAND.register(commands)
+    help_text = " ".join(commands.choices["metrics"].format_help().split())
+    assert "--smooth N" in help_text
+    assert "overview.png" in help_text and "best validation reward" in help_text
+    assert parser.parse_args(["metrics", "dev"]).smooth == 1
+    assert parser.parse_args(["metrics", "dev", "--smooth", "7"]).smooth == 7
+
+
+def test_chart_entries_mark_validation_results() -> None:
+    entries = metrics.chart_entries(fixture_tables())
+    flags = {line.label: line.validation for lines in entries.values() for line in lines}
+    assert [label for label, validation in flags.items() if validation] == [
+        "validation_loss",
+        "val-score/rewards/mean@1",
+        "perplexity (validation_metrics)",
+    ]
