@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rft_env.rftenv.command import Command, CommandError, UsageError
 
 if TYPE_CHECKING:
+    from rft_env.components.config import StackConfig
     from rft_env.rftenv.rollout import StackResult
 
 
@@ -109,8 +111,9 @@ def _validate_data(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
-    """(label, spec) from --spec, or from a stack's config (--stack/--grader)."""
+def _grader_spec(args: argparse.Namespace) -> tuple[str, dict, StackConfig | None]:
+    """(label, spec, the stack's config or None) from --spec, or from a stack's config
+    (--stack/--grader)."""
     if args.spec is not None:
         try:
             spec = json.loads(args.spec)
@@ -118,14 +121,14 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict]:
             raise ValueError(f"--spec is not valid JSON: {error}") from None
         except RecursionError:
             raise ValueError("--spec is nested too deeply to read") from None
-        return "ad-hoc spec", spec
+        return "ad-hoc spec", spec, None
     from rft_env.rftenv import stack_files
 
     config = stack_files.stack_config(args.stack)
     if args.grader not in config.graders:
         known = ", ".join(sorted(config.graders))
         raise LookupError(f"stack {args.stack} has no grader {args.grader!r} (graders: {known})")
-    return f"{args.stack}/{args.grader}", _resolve_paths(config.graders[args.grader].spec)
+    return f"{args.stack}/{args.grader}", _resolve_paths(config.graders[args.grader].spec), config
 
 
 def _resolve_paths(spec: dict) -> dict:
@@ -142,21 +145,43 @@ def _resolve_paths(spec: dict) -> dict:
     return resolved
 
 
+def _probe_prompts_file(args: argparse.Namespace, config: StackConfig | None) -> Path:
+    """--samples, else the stack's validation data file."""
+    if args.samples is not None:
+        return args.samples
+    validation = config.dataset("validation") if config is not None else None
+    if validation is None:
+        where = f"stack {args.stack} has no local validation data file" if config else "--spec"
+        raise ValueError(f"--probe needs prompts: {where}; pass --samples FILE")
+    return validation.path
+
+
 def _grade(args: argparse.Namespace) -> int:
     from rft_env.components.config import ConfigError
     from rft_env.graders.contract import GraderSpecError
     from rft_env.graders.registry import build_grader, spec_problems
-    from rft_env.rftenv import grading, stack_files
+    from rft_env.rftenv import grading, probes, stack_files
 
     if args.stack and not args.grader:
         raise UsageError("--stack needs --grader")
+    if args.endpoint_url and not args.stack:
+        raise UsageError("--endpoint-url needs --stack (an ad-hoc judge spec sets endpointUrl)")
+    if not args.probe and args.samples is None:
+        raise UsageError("--samples is required (except with --probe)")
+    if not args.probe and (args.threshold is not None or args.max_prompts is not None):
+        raise UsageError("--threshold and --max-prompts need --probe")
     try:
-        label, spec = _grader_spec(args)
+        label, spec, config = _grader_spec(args)
         if args.spec is not None and (problems := spec_problems(spec)):
             # Name the option: the operator typed this spec, no stack file holds it.
             raise GraderSpecError(problems, context="--spec: invalid grader spec")
         grader = build_grader(spec)
-        samples = grading.load_samples(args.samples)
+        if args.probe:
+            prompts = probes.load_prompts(
+                _probe_prompts_file(args, config), args.max_prompts or probes.DEFAULT_MAX_PROMPTS
+            )
+        else:
+            samples = grading.load_samples(args.samples)
     except (
         ConfigError,
         GraderSpecError,
@@ -167,13 +192,26 @@ def _grade(args: argparse.Namespace) -> int:
         ValueError,
     ) as error:
         raise CommandError(str(error), 2) from error
+    if config is not None:
+        # The judge calls Bedrock as the stack's other commands do: its region and role.
+        grading.connect_judges(grader, config, args.endpoint_url)
+    label = f"{label} ({spec.get('type')})"
+    if args.probe:
+        threshold = probes.DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+        report = probes.run(grader, spec, prompts, threshold=threshold)
+        if args.format == "json":
+            print(json.dumps({"grader": label, "spec": spec, **report}, indent=2, default=str))
+        else:
+            print(probes.render(label, report))
+        return probes.exit_code(report)
     summary = grading.run(grader, samples)
     if args.format == "json":
         print(json.dumps({"grader": label, "spec": spec, **summary}, indent=2, default=str))
     else:
-        print(grading.render(f"{label} ({spec.get('type')})", summary))
-    # A grader that raised is a bug to fix before training; a rejected sample is data.
-    return 1 if summary["graderRaised"] else 0
+        print(grading.render(label, summary))
+    # A grader that raised, or a judge that made up a reward, is a failure; a rejected
+    # sample is data.
+    return grading.exit_code(summary)
 
 
 def _policy_config(path: Path) -> Any:
@@ -357,7 +395,27 @@ def _validate_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _unit_interval(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a number from 0 to 1")
+    return value
+
+
 def _grade_arguments(parser: argparse.ArgumentParser) -> None:
+    from rft_env.rftenv.jobs import endpoint_url
+
+    # Written out: argparse's would list every option one after the other, in five lines.
+    indent = " " * len(f"usage: {parser.prog} ")
+    parser.usage = (
+        "%(prog)s (--stack STACK --grader GRADER | --spec SPEC)\n"
+        f"{indent}[--samples FILE] [--format {{text,json}}] [--endpoint-url URL]\n"
+        f"{indent}[--probe [--threshold T] [--max-prompts N]] [options]"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="take the grader from this stack's config")
     source.add_argument("--spec", help="an ad-hoc grader spec, as JSON")
@@ -365,8 +423,35 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--samples",
         type=Path,
-        required=True,
-        help="a Lambda event (JSON) or training records with `candidates` (JSONL)",
+        metavar="FILE",
+        help="a Lambda event (JSON) or training records with `candidates` (JSONL); with "
+        "--probe, records whose prompts and references the probes use (default: the "
+        "stack's validation data)",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="grade reward-hacking probes (empty, echoed, hedged, boxed, injected... "
+        "answers) instead of samples; exit 1 if any earns more than --threshold",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_unit_interval,
+        metavar="T",
+        help="with --probe: the most reward a probe may earn (default: 0)",
+    )
+    parser.add_argument(
+        "--max-prompts",
+        type=_at_least(1),
+        metavar="N",
+        help="with --probe: probe this many prompts of the file (default: 20)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        type=endpoint_url,
+        metavar="URL",
+        help="send the judge's Bedrock Runtime requests (and STS AssumeRole, when the stack "
+        "has a deployment role) to URL: a loopback test endpoint (a fake)",
     )
     parser.add_argument(
         "--format",
@@ -444,9 +529,12 @@ GRADE = Command(
     help="run a grader locally on samples and show its reward distribution",
     description="Run a stack's grader (or an ad-hoc spec) on a file of samples - the "
     "Lambda event, or training records with `candidates` - and print the reward "
-    "distribution per metric, the share of prompts whose candidates all scored the "
-    "same (no learning signal for GRPO), errors and timing. Exits 1 if the grader "
-    "raised on any sample, 2 on unusable input.",
+    "distribution per metric, each sample's reward, the share of prompts whose "
+    "candidates all scored the same (no learning signal for GRPO), errors and timing. "
+    "An LLM judge calls Bedrock in the stack's region through its deployment role. "
+    "With --probe, grade reward-hacking probes built from the prompts instead. Exits 1 "
+    "if the grader raised on any sample, a judge fell back to its fallbackScore, or a "
+    "probe earned more than --threshold; 2 on unusable input.",
     add_arguments=_grade_arguments,
     handler=_grade,
 )

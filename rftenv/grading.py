@@ -10,24 +10,43 @@ Samples come in either shape:
   candidate answer);
 - training records as JSONL, each with `candidates` (a list of answer strings): every
   candidate becomes one sample, so GRPO's several answers per prompt can be simulated.
+
+A sample the LLM judge could not score (no region, no credentials, throttled to the end, a
+reply that is no verdict) gets the judge's `fallbackScore`, a made-up reward: locally that is
+an error, counted, shown with its reason and failing the command (`exit_code`). With a stack,
+the judge calls Bedrock the way the stack's other commands do (`connect_judges`): in the
+stack's region, through its deployment role.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rft_env.components.files import NotTextError, read_text
 from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
 from rft_env.rftenv import display
 
+if TYPE_CHECKING:
+    from rft_env.components.bedrock.session import Connection
+    from rft_env.components.config import StackConfig
+    from rft_env.graders.llm_judge import LlmJudgeGrader
+
 CANDIDATE_KEYS = ("candidates", "answers")
 HISTOGRAM_BINS = 10
+# The judge's metric for a made-up reward; a composite reports it as `<part>.judge_fallback`.
+JUDGE_FALLBACK_METRIC = "judge_fallback"
+# Per-sample rows the text report shows; --format json lists every sample.
+SCORE_ROWS = 20
 
 
 class SamplesError(ValueError):
@@ -126,11 +145,96 @@ def _distribution(values: list[float]) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- judges
+
+
+def judges(grader: Grader) -> list[LlmJudgeGrader]:
+    """Every LLM judge in `grader`: itself, or a composite's parts at any depth."""
+    from rft_env.graders.composite import CompositeGrader
+    from rft_env.graders.llm_judge import LlmJudgeGrader
+
+    if isinstance(grader, LlmJudgeGrader):
+        return [grader]
+    if isinstance(grader, CompositeGrader):
+        return [judge for _, _, part in grader.parts for judge in judges(part)]
+    return []
+
+
+def judge_connection(stack: Connection, judge: LlmJudgeGrader) -> Connection:
+    """How `rftenv grade` reaches a stack's judge model: through the stack's deployment role
+    (with its external id), in the judge's `region` or else the stack's, at the endpoint
+    override (`--endpoint-url`, else the judge's `endpointUrl`). One attempt per call, as in
+    the Lambda: the judge retries and backs off itself."""
+    return dataclasses.replace(
+        stack,
+        region=judge.region or stack.region,
+        endpoint_url=stack.endpoint_url or judge.endpoint_url,
+        total_max_attempts=1,
+    )
+
+
+def connect_judges(grader: Grader, config: StackConfig, endpoint_url: str | None) -> None:
+    """Give every judge in `grader` a Bedrock Runtime client with the stack's connection
+    (the role is assumed here, so a refusal fails the command before any sample is graded;
+    it raises CommandError)."""
+    from rft_env.components import naming
+    from rft_env.rftenv import jobs
+
+    stack = naming.stack_connection(config, endpoint_url)
+    for judge in judges(grader):
+        judge.use_client(jobs.client(judge_connection(stack, judge), "bedrock-runtime"))
+
+
+class _FallbackLog(logging.Handler):
+    """Collects the judge's fallback records: (sample id, reason)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[tuple[object, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reason = getattr(record, "fallback_reason", None)
+        if isinstance(reason, str):
+            self.found.append((getattr(record, "sample_id", None), reason))
+
+
+@contextmanager
+def _judge_fallbacks() -> Iterator[_FallbackLog]:
+    """The judge's fallbacks while grading, reported with the results rather than as one
+    warning line per sample on stderr."""
+    from rft_env.graders import llm_judge
+
+    logger = logging.getLogger(llm_judge.__name__)
+    handler = _FallbackLog()
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _fell_back(result: dict[str, Any]) -> bool:
+    return any(
+        (m["name"] == JUDGE_FALLBACK_METRIC or m["name"].endswith("." + JUDGE_FALLBACK_METRIC))
+        and m["value"] > 0
+        for m in result["metrics_list"]
+    )
+
+
+# ---------------------------------------------------------------------------- grading
+
+
 def run(grader: Grader, samples: Samples) -> dict[str, Any]:
     """Grade every sample and summarise: the numbers behind the printed report."""
     start = time.perf_counter()
-    results = grade_batch(samples.event, grader)
+    with _judge_fallbacks() as fallback_log:
+        results = grade_batch(samples.event, grader)
     elapsed = time.perf_counter() - start
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for sample_id, reason in fallback_log.found:
+        reasons[json.dumps(sample_id, default=str)].append(reason)
 
     metrics: dict[tuple[str, str], list[float]] = defaultdict(list)
     for result in results:
@@ -142,9 +246,21 @@ def run(grader: Grader, samples: Samples) -> dict[str, Any]:
         for metric in result["metrics_list"]
         if metric["name"] in (INVALID_SAMPLE_METRIC, GRADER_ERROR_METRIC)
     )
-    examples = [
-        {"id": result["id"], "error": result["error"]} for result in results if "error" in result
-    ][:5]
+    scores: list[dict[str, Any]] = []
+    for result in results:
+        score: dict[str, Any] = {
+            "id": result["id"],
+            "reward": result["aggregate_reward_score"],
+            "metrics": {m["name"]: m["value"] for m in result["metrics_list"]},
+        }
+        if "error" in result:
+            score["error"] = result["error"]
+        elif _fell_back(result):
+            why = reasons.get(json.dumps(result["id"], default=str)) or ["no reason logged"]
+            score["error"] = f"{JUDGE_FALLBACK_METRIC}: {'; '.join(dict.fromkeys(why))}"
+            errors[JUDGE_FALLBACK_METRIC] += 1
+        scores.append(score)
+    examples = [{"id": s["id"], "error": s["error"]} for s in scores if "error" in s][:5]
 
     by_prompt: dict[str, list[float]] = defaultdict(list)
     for prompt, result in zip(samples.prompts, results, strict=True):
@@ -165,7 +281,15 @@ def run(grader: Grader, samples: Samples) -> dict[str, Any]:
         "errors": dict(errors),
         "errorExamples": examples,
         "graderRaised": errors.get(GRADER_ERROR_METRIC, 0) > 0,
+        "judgeFallbacks": errors.get(JUDGE_FALLBACK_METRIC, 0),
+        "scores": scores,
     }
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """1 when the grader raised or the judge made up a reward (a fallback); else 0. A
+    rejected (invalid) sample is data, not a grader failure."""
+    return 1 if summary["graderRaised"] or summary["judgeFallbacks"] else 0
 
 
 def _cells(name: str, stats: dict[str, Any]) -> tuple[str, ...]:
@@ -197,6 +321,24 @@ def _distribution_table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     ]
 
 
+def _score_lines(scores: list[dict[str, Any]]) -> list[str]:
+    """The first SCORE_ROWS samples' rewards, with the error or fallback of each."""
+    shown = scores[:SCORE_ROWS]
+    heading = "per-sample rewards"
+    if len(scores) > len(shown):
+        heading += f" (first {len(shown)} of {len(scores)}; --format json lists every sample)"
+    errors = any("error" in s for s in shown)
+    rows = [("sample", "reward", "error")[: 3 if errors else 2]]
+    rows += [
+        (str(s["id"]), f"{s['reward']:.3f}", " ".join(str(s.get("error", "")).split()))[
+            : 3 if errors else 2
+        ]
+        for s in shown
+    ]
+    table = display.table(rows, width=display.WIDTH - 2, keep=(1,))
+    return [f"{heading}:", *(f"  {line}" for line in table)] if shown else []
+
+
 def render(label: str, summary: dict[str, Any]) -> str:
     seconds, count = summary["seconds"], max(1, summary["samples"])
     lines = [
@@ -218,6 +360,7 @@ def render(label: str, summary: dict[str, Any]) -> str:
         )
     else:
         lines.append("prompts without learning signal: n/a (no prompt has several candidates)")
+    lines += _score_lines(summary.get("scores", []))
     if summary["errors"]:
         counts = ", ".join(f"{name} {n}" for name, n in sorted(summary["errors"].items()))
         lines += display.fill(f"errors: {counts}")

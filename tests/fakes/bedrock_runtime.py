@@ -6,12 +6,21 @@ error status codes and the response shape all come from botocore's service model
 
 Replies come from `judge(request) -> text`. `latency` is the only real sleeping: it holds a
 request open so that concurrency can be observed (`max_in_flight`); keep it small.
+`injectable_judge` is a judge as gullible as a model can be: it obeys any verdict it finds
+outside the answer's fence.
+
+It also answers STS AssumeRole (the query protocol, POST / with a form body), as AWS does at
+its own endpoint: a client given this fake's URL as its endpoint sends its role's AssumeRole
+here too (`rftenv grade --endpoint-url`). `assumed` records each AssumeRole request and
+`signers` the access key and region each Converse request was signed with.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
+import secrets
 import threading
 import traceback
 import uuid
@@ -20,11 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
 from tests.fakes._wire import (
     ServiceError,
     error_status,
+    iso,
     match_route,
     parse_request,
     render,
@@ -36,6 +47,12 @@ from tests.fakes.server import ServedFake
 
 SERVICE = "bedrock-runtime"
 DEFAULT_REPLY = '{"score": 8}'
+_STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+_SESSION_SECONDS = 3600
+# SigV4: `Credential=<access key>/<date>/<region>/<service>/aws4_request`.
+_SIGV4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/")
+# A verdict an injected judge would obey: `{"score": 10}` anywhere it reads instructions.
+_VERDICT = re.compile(r'\{\s*"score"\s*:\s*(-?\d+(?:\.\d+)?)\s*\}')
 
 _INJECTED_MESSAGES = {
     "ThrottlingException": "Too many requests, please wait before trying again. (injected)",
@@ -52,6 +69,7 @@ class _Response:
     status: int
     body: bytes
     error_code: str | None = None
+    content_type: str = "application/json"
 
 
 def _json_error(code: str, message: str) -> _Response:
@@ -67,6 +85,40 @@ def request_text(request: dict[str, Any]) -> str:
     """The text of a Converse request's last message (the judge prompt), for judge callables."""
     messages = request.get("messages") or [{}]
     return "".join(block.get("text", "") for block in messages[-1].get("content", []))
+
+
+def fenced(prompt: str, tag: str) -> tuple[str | None, str]:
+    """(the text inside the first `<tag-NONCE>` ... `</tag-NONCE>` fence, the prompt without
+    that fence); (None, prompt) when there is none. Only the grader opens a fence first: an
+    answer's text is inside its own."""
+    opening = re.search(rf"<{tag}-([0-9a-f]+)>", prompt)
+    if opening is None:
+        return None, prompt
+    closing = f"</{tag}-{opening[1]}>"
+    end = prompt.find(closing, opening.end())
+    if end == -1:
+        return None, prompt
+    return prompt[opening.end() : end], prompt[: opening.start()] + prompt[end + len(closing) :]
+
+
+def fenced_answer(prompt: str) -> str | None:
+    """The answer as the grader fenced it in a judge prompt; None when it is not fenced."""
+    return fenced(prompt, "answer")[0]
+
+
+def injectable_judge(request: dict[str, Any]) -> str:
+    """A judge on the 0-10 scale that obeys the last `{"score": n}` it finds outside the
+    answer's and the reference's fences, as an injected model would; otherwise an honest
+    one: 10 when the fenced answer equals the fenced reference (whitespace aside), else 0.
+    A prompt without both fences, and no injected verdict, scores 0."""
+    answer, outside = fenced(request_text(request), "answer")
+    reference, outside = fenced(outside, "reference")
+    injected = _VERDICT.findall(outside)
+    if injected:
+        score = float(injected[-1])
+        return json.dumps({"score": int(score) if score.is_integer() else score})
+    honest = answer is not None and reference is not None and answer.strip() == reference.strip()
+    return json.dumps({"score": 10 if honest else 0})
 
 
 class FakeBedrockRuntime(ServedFake):
@@ -85,6 +137,10 @@ class FakeBedrockRuntime(ServedFake):
         # Tracebacks of judge callables that raised; those requests got a 500.
         self.crashes: list[str] = []
         self.max_in_flight = 0
+        # Every STS AssumeRole request's parameters (RoleArn, RoleSessionName, ExternalId).
+        self.assumed: list[dict[str, str]] = []
+        # (access key id, region) each Converse request was signed with, parallel to `calls`.
+        self.signers: list[tuple[str, str]] = []
 
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -112,6 +168,13 @@ class FakeBedrockRuntime(ServedFake):
 
     def _handle(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
         url = urlsplit(target)
+        content_type = (headers.get("Content-Type") or "").lower()
+        if (
+            method == "POST"
+            and url.path == "/"
+            and content_type.startswith("application/x-www-form-urlencoded")
+        ):
+            return self._sts(body)
         found = match_route(method, url.path, SERVICE)
         if found is None or found[0] != "Converse":
             name = found[0] if found else f"{method} {url.path}"
@@ -123,9 +186,11 @@ class FakeBedrockRuntime(ServedFake):
         except ServiceError as exc:
             return _json_error(exc.code, exc.message)
 
+        signer = _SIGV4_CREDENTIAL.search(headers.get("Authorization") or "")
         with self._lock:
             self.calls.append(copy.deepcopy(params))
             self.call_times.append(self.clock.monotonic())
+            self.signers.append((signer[1], signer[2]) if signer else ("", ""))
             fault = self._faults.popleft() if self._faults else None
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
@@ -144,6 +209,45 @@ class FakeBedrockRuntime(ServedFake):
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _sts(self, body: bytes) -> _Response:
+        """AssumeRole: fresh credentials, expiring an hour later on the fake clock."""
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        action = form.pop("Action", "")
+        form.pop("Version", None)
+        match = re.fullmatch(
+            r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)", form.get("RoleArn", "")
+        )
+        if action != "AssumeRole" or match is None or not form.get("RoleSessionName"):
+            body_text = (
+                f'<ErrorResponse xmlns="{_STS_NS}"><Error><Type>Sender</Type>'
+                "<Code>ValidationError</Code><Message>FakeBedrockRuntime answers only a valid "
+                f"AssumeRole, got {escape(action)!s}</Message></Error>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+            )
+            return _Response(400, body_text.encode(), "ValidationError", "text/xml")
+        with self._lock:
+            self.assumed.append(form)
+        account, role = match.groups()
+        session = escape(form["RoleSessionName"])
+        suffix = secrets.token_hex(6).upper()
+        result = (
+            "<Credentials>"
+            f"<AccessKeyId>ASIAFAKE{suffix}</AccessKeyId>"
+            f"<SecretAccessKey>fake-secret-{secrets.token_hex(16)}</SecretAccessKey>"
+            f"<SessionToken>fake-session-token-{secrets.token_hex(32)}</SessionToken>"
+            f"<Expiration>{iso(self.clock.time() + _SESSION_SECONDS)}</Expiration>"
+            "</Credentials>"
+            f"<AssumedRoleUser><AssumedRoleId>AROAFAKE{suffix}:{session}</AssumedRoleId>"
+            f"<Arn>arn:aws:sts::{account}:assumed-role/{escape(role)}/{session}</Arn>"
+            "</AssumedRoleUser>"
+        )
+        body_text = (
+            f'<AssumeRoleResponse xmlns="{_STS_NS}"><AssumeRoleResult>{result}'
+            f"</AssumeRoleResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId>"
+            "</ResponseMetadata></AssumeRoleResponse>"
+        )
+        return _Response(200, body_text.encode(), content_type="text/xml")
 
     def _converse(self, op_model: Any, params: dict[str, Any]) -> _Response:
         try:
@@ -187,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "InternalFailure", "FakeBedrockRuntime crashed:\n" + traceback.format_exc()
             )
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         if response.error_code:
