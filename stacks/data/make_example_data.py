@@ -1,4 +1,5 @@
-"""Regenerate the synthetic arithmetic RFT example datasets next to this script.
+"""Regenerate the synthetic arithmetic RFT example datasets next to this script, and the
+samples file `rftenv grade` reads (the first training prompts with candidate answers).
 
 Deterministic (seeded RNG, fixed ordering, "\\n" line endings), so running it twice
 produces identical bytes and therefore identical content-addressed S3 keys.
@@ -15,6 +16,11 @@ from pathlib import Path
 SEED = 2026
 TRAIN_FILE = "arithmetic-train.jsonl"
 VALIDATION_FILE = "arithmetic-validation.jsonl"
+SAMPLES_FILE = "arithmetic-samples.jsonl"
+# Prompts with a spread of candidates (right, right with working, off by one, no answer),
+# then prompts whose candidates all score alike: those give GRPO no learning signal.
+SPREAD_SAMPLES = 6
+ALIKE_SAMPLES = 2
 TRAIN_RECORDS = 200
 VALIDATION_RECORDS = 100
 SYSTEM_PROMPT = "You are a careful calculator. Reply with the final number only."
@@ -111,6 +117,21 @@ def make_records(
     return records
 
 
+def make_samples(train: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Training records with `candidates`: answers to grade, as GRPO samples several per
+    prompt."""
+    samples = []
+    for index, record in enumerate(train[: SPREAD_SAMPLES + ALIKE_SAMPLES]):
+        answer = str(record["reference_answer"])
+        worked = f"Working it out step by step.\n{answer}"
+        if index < SPREAD_SAMPLES:
+            candidates = [answer, worked, str(int(answer) + 1), "I am not sure."]
+        else:
+            candidates = [answer, answer, worked, answer]
+        samples.append({**record, "candidates": candidates})
+    return samples
+
+
 def write_jsonl(path: Path, records: list[dict[str, object]]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         for record in records:
@@ -128,8 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     validation = make_records(rng, "validation", VALIDATION_RECORDS, seen)
     write_jsonl(args.out_dir / TRAIN_FILE, train)
     write_jsonl(args.out_dir / VALIDATION_FILE, validation)
+    samples = make_samples(train)
+    write_jsonl(args.out_dir / SAMPLES_FILE, samples)
     print(f"wrote {len(train)} records to {args.out_dir / TRAIN_FILE}")
     print(f"wrote {len(validation)} records to {args.out_dir / VALIDATION_FILE}")
+    print(f"wrote {len(samples)} samples to {args.out_dir / SAMPLES_FILE}")
 
 
 if __name__ == "__main__":
