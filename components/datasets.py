@@ -240,6 +240,10 @@ def _record_problems(record: object) -> Iterator[str]:
         yield "reference_answer: missing (required; any JSON value except null)"
     elif record["reference_answer"] is None:
         yield "reference_answer: must not be null"
+    elif isinstance(record["reference_answer"], str) and not record["reference_answer"].strip():
+        # Graders compare the answer with it: an empty reference is contained in, or (after
+        # normalisation) equal to, answers that say nothing, so it rewards the wrong thing.
+        yield "reference_answer: must not be empty or whitespace-only"
 
 
 def _messages_problems(record: dict[str, Any]) -> Iterator[str]:

@@ -9,16 +9,28 @@ Spec (JSON object, camelCase keys):
 The score is the weighted mean of the parts' scores. Every part's score is reported as a
 Metric named after the part, and its own metrics as `<part>.<metric>`. A part that fails
 for a sample scores 0 for that sample with a `<part>.error` metric; the other parts still
-count. Parts that grade whole batches (the LLM judge) keep doing so inside a composite.
+count, and so does a part that runs out of its time budget for that sample (see
+`CompositeGrader`). Parts that grade whole batches (the LLM judge) keep doing so inside a
+composite.
 """
 
 import math
 import numbers
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .contract import BatchGrader, Grader, GraderOutput, Sample, normalise_output
+from .contract import (
+    BatchGrader,
+    Budget,
+    Grader,
+    GraderOutput,
+    Sample,
+    SampleTimer,
+    normalise_output,
+    sample_budget,
+)
 from .spec import show, unknown_keys
 
 TYPE = "composite"
@@ -99,57 +111,71 @@ def spec_problems(
 
 
 class CompositeGrader(BatchGrader):
+    """Parts that grade whole batches get the composite's deadline. A plain part grades
+    each sample within a time budget: its fair share of the time left until the deadline,
+    counting every (part, sample) still to grade, batch parts included, so a part slow on
+    every sample cannot leave a later part no time."""
+
     def __init__(self, parts: Sequence[tuple[str, float, Grader]]) -> None:
         self.parts = list(parts)
         self.total_weight = sum(weight for _, weight, _ in self.parts)
 
-    def _part_outputs(
-        self, grader: Grader, samples: Sequence[Sample], deadline: float | None
-    ) -> list[object]:
-        if isinstance(grader, BatchGrader):
-            try:
-                outputs = list(grader.grade_many(samples, deadline))
-            except Exception as exc:
-                return [exc] * len(samples)
-            return (
-                outputs
-                if len(outputs) == len(samples)
-                else [RuntimeError("bad batch")] * len(samples)
-            )
-        results: list[object] = []
-        for sample in samples:
-            try:
-                results.append(grader(sample))
-            except Exception as exc:  # one part's failure costs that part only
-                results.append(exc)
-        return results
-
     def grade_many(
         self, samples: Sequence[Sample], deadline: float | None
     ) -> list[GraderOutput | Exception]:
-        per_part = [
-            (name, weight, self._part_outputs(grader, samples, deadline))
-            for name, weight, grader in self.parts
-        ]
-        combined: list[GraderOutput | Exception] = []
-        for index in range(len(samples)):
-            total = 0.0
-            metrics: list[dict[str, Any]] = []
-            for name, weight, outputs in per_part:
-                try:
-                    score, part_metrics = normalise_output(outputs[index])
-                except Exception:
-                    score, part_metrics = 0.0, []
-                    metrics.append({"name": f"{name}.error", "value": 1.0, "type": "Metric"})
-                total += weight * score
-                metrics.append({"name": name, "value": score, "type": "Metric"})
-                metrics += [
-                    {"name": f"{name}.{m['name']}", "value": m["value"], "type": "Metric"}
-                    for m in part_metrics
-                ]
-            score = total / self.total_weight
-            combined.append((score, [{"name": TYPE, "value": score, "type": "Reward"}, *metrics]))
-        return combined
+        calls_left = len(self.parts) * len(samples)
+        per_part: list[tuple[str, float, list[object]]] = []
+        with SampleTimer() as timer:
+            for name, weight, grader in self.parts:
+                if isinstance(grader, BatchGrader):
+                    outputs = _batch_outputs(grader, samples, deadline)
+                else:
+                    outputs = []
+                    for index, sample in enumerate(samples):
+                        budget = sample_budget(deadline, calls_left - index, time.monotonic())
+                        outputs.append(_plain_output(grader, sample, timer, budget))
+                calls_left -= len(samples)
+                per_part.append((name, weight, outputs))
+        return [self._combine(per_part, index) for index in range(len(samples))]
+
+    def _combine(
+        self, per_part: Sequence[tuple[str, float, Sequence[object]]], index: int
+    ) -> GraderOutput:
+        total = 0.0
+        metrics: list[dict[str, Any]] = []
+        for name, weight, outputs in per_part:
+            try:
+                score, part_metrics = normalise_output(outputs[index])
+            except Exception:
+                score, part_metrics = 0.0, []
+                metrics.append({"name": f"{name}.error", "value": 1.0, "type": "Metric"})
+            total += weight * score
+            metrics.append({"name": name, "value": score, "type": "Metric"})
+            metrics += [
+                {"name": f"{name}.{m['name']}", "value": m["value"], "type": "Metric"}
+                for m in part_metrics
+            ]
+        score = total / self.total_weight
+        return score, [{"name": TYPE, "value": score, "type": "Reward"}, *metrics]
+
+
+def _batch_outputs(
+    grader: BatchGrader, samples: Sequence[Sample], deadline: float | None
+) -> list[object]:
+    try:
+        outputs = list(grader.grade_many(samples, deadline))
+    except Exception as exc:
+        return [exc] * len(samples)
+    if len(outputs) != len(samples):
+        return [RuntimeError("bad batch")] * len(samples)
+    return outputs
+
+
+def _plain_output(grader: Grader, sample: Sample, timer: SampleTimer, budget: Budget) -> object:
+    try:
+        return timer.run(lambda: grader(sample), budget)
+    except Exception as exc:  # one part's failure (or timeout) costs that part only
+        return exc
 
 
 def build(spec: Mapping[str, Any], build_part: Callable[[object], Grader]) -> Grader:

@@ -15,15 +15,30 @@ Event shapes:
 import json
 import math
 import numbers
+import signal
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeAlias
+from types import FrameType, MappingProxyType, TracebackType
+from typing import Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 # Bedrock's Lambda payload cap is 6 MB, so a longer answer is almost certainly garbage and
 # would only make graders (regexes especially) slow.
 MAX_ANSWER_CHARS = 1_000_000
 # Error strings go back to Bedrock and into logs; keep them readable.
 MAX_ERROR_CHARS = 200
+
+# Per-sample time budget (see `sample_budget`). The cap keeps one pathological sample from
+# burning minutes of Lambda time, and is also the budget when there is no deadline
+# (`rftenv grade`), so local grading cannot hang either. Ordinary samples take microseconds
+# to milliseconds; the slowest built-in measure (fuzzy_ratio's metered worst case) ~1 s.
+MAX_SAMPLE_SECONDS = 10.0
+# Even past the deadline each sample gets this long: a well-behaved one finishes well
+# within it, and RESPONSE_MARGIN_SECONDS (handler.py) absorbs a few pathological ones.
+MIN_SAMPLE_SECONDS = 0.05
+# After the first alarm, how often it is raised again while the grader still runs (code that
+# swallows one `except BaseException` does not get to run on for ever).
+ALARM_REPEAT_SECONDS = 0.05
 
 INVALID_SAMPLE_METRIC = "invalid_sample"
 GRADER_ERROR_METRIC = "grader_error"
@@ -70,6 +85,157 @@ class Sample(NamedTuple):
 
 
 Grader: TypeAlias = Callable[[Sample], GraderOutput]
+_Result = TypeVar("_Result")
+
+
+class Budget(NamedTuple):
+    """How long one call may run, and where that limit comes from (for the error)."""
+
+    seconds: float
+    source: str
+
+
+SHARE_SOURCE = "the sample's share of the Lambda's remaining time"
+CAP_SOURCE = "the per-sample cap, MAX_SAMPLE_SECONDS"
+FLOOR_SOURCE = "the per-sample minimum: the Lambda's remaining time is nearly spent"
+NO_DEADLINE_SOURCE = "the per-sample limit when grading without a Lambda deadline"
+BATCH_SOURCE = "the Lambda's remaining time"
+
+
+def sample_budget(deadline: float | None, calls_left: int, now: float) -> Budget:
+    """The budget of the next of `calls_left` calls still to make before `deadline` (a
+    `time.monotonic()` value, or None without a limit): its fair share of the time left,
+    at least MIN_SAMPLE_SECONDS and at most MAX_SAMPLE_SECONDS. Shares are recomputed per
+    call, so time a fast sample leaves unused goes to the ones after it."""
+    if deadline is None:
+        return Budget(MAX_SAMPLE_SECONDS, NO_DEADLINE_SOURCE)
+    share = (deadline - now) / max(1, calls_left)
+    if share > MAX_SAMPLE_SECONDS:
+        return Budget(MAX_SAMPLE_SECONDS, CAP_SOURCE)
+    if share < MIN_SAMPLE_SECONDS:
+        return Budget(MIN_SAMPLE_SECONDS, FLOOR_SOURCE)
+    return Budget(share, SHARE_SOURCE)
+
+
+def batch_budget(deadline: float | None, samples: int, now: float) -> Budget:
+    """The budget of one call that grades `samples` samples at once (a custom full
+    handler): the time left until `deadline`, or the per-sample cap for each sample."""
+    if deadline is None:
+        return Budget(MAX_SAMPLE_SECONDS * max(1, samples), NO_DEADLINE_SOURCE)
+    return Budget(max(MIN_SAMPLE_SECONDS, deadline - now), BATCH_SOURCE)
+
+
+class SampleTimeoutError(TimeoutError):
+    """Grading a sample ran past its budget; that sample scores 0 with `grader_error`."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        super().__init__(f"timed out after {budget.seconds:.3g} s ({budget.source})")
+
+
+class _Alarm(BaseException):
+    """Raised by a SampleTimer's SIGALRM handler inside the call it times. A BaseException so
+    that grader code's `except Exception` cannot swallow it; `run` turns it into a
+    SampleTimeoutError."""
+
+    def __init__(self, timer: "SampleTimer") -> None:
+        super().__init__("sample time budget exceeded")
+        self.timer = timer
+
+
+class SampleTimer:
+    """Runs calls under time budgets: `with SampleTimer() as timer: timer.run(call, budget)`.
+
+    A budget is enforced with `signal.setitimer(ITIMER_REAL)` and a SIGALRM handler that
+    raises inside the running call; `re` matching, `time.sleep`, socket waits and Python code
+    are all interrupted (a single long C call that never checks for signals is interrupted
+    when it returns). Signals only reach the main thread, so elsewhere (or where there is no
+    SIGALRM, as on Windows) calls run without a limit. The previous SIGALRM handler and timer
+    are restored on exit; a timer that was already running (an enclosing SampleTimer, say)
+    caps each budget at its own remaining time and is re-armed with what it has left.
+    """
+
+    def __init__(self) -> None:
+        self._enabled = False
+        self._running = False
+        self._fired = False
+        self._previous_handler: Any = None
+        self._previous_interval = 0.0
+        # When the previously running timer is due (time.monotonic()), or None.
+        self._previous_due: float | None = None
+
+    def __enter__(self) -> "SampleTimer":
+        if not hasattr(signal, "setitimer") or (
+            threading.current_thread() is not threading.main_thread()
+        ):
+            return self
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous is None:  # a handler installed from C: it could not be put back
+            return self
+        # Paused before our handler goes in, so the previous timer cannot fire into it.
+        delay, interval = signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            signal.signal(signal.SIGALRM, self._on_alarm)
+        except ValueError:  # not the main interpreter
+            if delay > 0:
+                signal.setitimer(signal.ITIMER_REAL, delay, interval)
+            return self
+        self._previous_handler = previous
+        self._previous_interval = interval
+        self._previous_due = time.monotonic() + delay if delay > 0 else None
+        self._enabled = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if not self._enabled:
+            return
+        self._enabled = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous_handler)
+        if self._previous_due is not None:
+            # Overdue means due now: a zero delay would disarm it instead.
+            left = max(1e-6, self._previous_due - time.monotonic())
+            signal.setitimer(signal.ITIMER_REAL, left, self._previous_interval)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        # Between calls (or once a call is over) an alarm is a no-op: only a running call
+        # may be interrupted.
+        if self._running:
+            self._fired = True
+            raise _Alarm(self)
+
+    def run(self, call: Callable[[], _Result], budget: Budget) -> _Result:
+        """`call()`, or SampleTimeoutError once it has run for `budget.seconds`."""
+        if not self._enabled:
+            return call()
+        seconds = budget.seconds
+        if self._previous_due is not None:
+            seconds = max(1e-6, min(seconds, self._previous_due - time.monotonic()))
+        self._fired = False
+        try:
+            try:
+                self._running = True
+                signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT_SECONDS)
+                result = call()
+            finally:
+                # An alarm arriving before `_running` is cleared raises here, and is caught
+                # below like one raised inside the call.
+                self._running = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _Alarm as alarm:
+            if alarm.timer is not self:
+                raise
+            raise SampleTimeoutError(Budget(seconds, budget.source)) from None
+        if self._fired:
+            # The call caught the alarm (`except BaseException`) and went on: past its budget
+            # it has no result, whatever it returns.
+            raise SampleTimeoutError(Budget(seconds, budget.source))
+        return result
 
 
 class BatchGrader:
@@ -308,17 +474,26 @@ def _result(sample: Sample, output: object) -> dict[str, Any]:
     return {"id": sample.id, "aggregate_reward_score": score, "metrics_list": metrics}
 
 
-def grade_sample(sample: Sample, grader: Grader) -> dict[str, Any]:
-    """The Bedrock result for one sample; never raises for an `Exception` from the grader."""
+def _timed_result(
+    sample: Sample, grader: Grader, timer: SampleTimer, budget: Budget
+) -> dict[str, Any]:
     if sample.error is not None:
         return _failure(sample.id, INVALID_SAMPLE_METRIC, _truncate(sample.error))
     try:
-        output: object = grader(sample)
-    # One bad sample (or grader bug) must not cost the rest of the batch its rewards.
-    # BaseException (SystemExit, KeyboardInterrupt) still propagates: those end the process.
+        output: object = timer.run(lambda: grader(sample), budget)
+    # One bad sample (or grader bug, or a sample past its time budget) must not cost the rest
+    # of the batch its rewards. BaseException (SystemExit, KeyboardInterrupt) still
+    # propagates: those end the process.
     except Exception as exc:
         output = exc
     return _result(sample, output)
+
+
+def grade_sample(sample: Sample, grader: Grader) -> dict[str, Any]:
+    """The Bedrock result for one sample; never raises for an `Exception` from the grader.
+    Grading runs within MAX_SAMPLE_SECONDS (see `SampleTimer`)."""
+    with SampleTimer() as timer:
+        return _timed_result(sample, grader, timer, sample_budget(None, 1, 0.0))
 
 
 def grade_batch(
@@ -329,10 +504,19 @@ def grade_batch(
     Malformed samples score 0.0 with an `invalid_sample` metric and an `error` field; a
     grader exception scores 0.0 with a `grader_error` metric. Non-list, non-dict events
     yield an empty list. A `BatchGrader` gets all valid samples at once, with `deadline`.
+    A plain grader gets each sample in turn, each within its `sample_budget`: a sample that
+    runs out of time scores 0.0 with a `grader_error` metric, and the next one is graded.
     """
     samples = parse_event(event)
     if not isinstance(grader, BatchGrader):
-        return [grade_sample(sample, grader) for sample in samples]
+        calls_left = sum(sample.error is None for sample in samples)
+        results: list[dict[str, Any]] = []
+        with SampleTimer() as timer:
+            for sample in samples:
+                budget = sample_budget(deadline, calls_left, time.monotonic())
+                calls_left -= sample.error is None
+                results.append(_timed_result(sample, grader, timer, budget))
+        return results
     valid = [sample for sample in samples if sample.error is None]
     try:
         outputs: list[object] = list(grader.grade_many(valid, deadline))

@@ -12,14 +12,19 @@ Spec (JSON object, camelCase keys):
 `grade` receives each sample as a dict: `id`, `messages`, `metadata`, `answer` (the text of
 the model's answer) and `reference_answer`. A crash in user code, `sys.exit` included,
 scores that sample 0 with a `grader_error` metric instead of failing the batch (a module
-that fails to import is a spec error: nothing could be graded). A full handler's output is checked
-against the contract: a result missing, malformed or out of order scores 0 for its sample.
+that fails to import is a spec error: nothing could be graded). User code runs under the
+contract's time budget like any grader: `grade` per sample (see `contract.sample_budget`),
+a full handler for the whole batch within the Lambda's remaining time. The budget
+interrupts it with an exception that `except Exception` does not catch. A full handler's
+output is checked against the contract: a result missing, malformed or out of order scores 0
+for its sample.
 """
 
 import importlib
 import importlib.util
 import re
 import sys
+import time
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +36,8 @@ from .contract import (
     GraderOutput,
     GraderSpecError,
     Sample,
+    SampleTimer,
+    batch_budget,
     describe_exception,
 )
 from .spec import unknown_keys
@@ -138,7 +145,11 @@ class HandlerGrader(BatchGrader):
         self, samples: Sequence[Sample], deadline: float | None
     ) -> list[GraderOutput | Exception]:
         event = [{"id": s.id, "messages": s.messages, "metadata": s.metadata} for s in samples]
-        results = self.handler(event, None)
+        # The handler grades the whole batch in one call, so it gets the batch's time: past
+        # it, every sample fails with a timeout, but the Lambda still answers in time.
+        budget = batch_budget(deadline, len(samples), time.monotonic())
+        with SampleTimer() as timer:
+            results = timer.run(lambda: self.handler(event, None), budget)
         if not isinstance(results, list):
             raise TypeError(f"custom handler returned {type(results).__name__}, not a list")
         outputs: list[GraderOutput | Exception] = []

@@ -18,8 +18,11 @@ Spec (JSON object, camelCase keys; at least one of the checks must be set):
   share of checks that pass)
 
 Each of these is one check: minLength, maxLength, every single pattern, reasoningTags.
-Patterns search at most the first MAX_REGEX_INPUT_CHARS (100,000) characters of the answer (`re` has
-no timeout), so text beyond that can neither satisfy nor violate a pattern.
+Patterns that could backtrack catastrophically (`safe_regex`: `^(a+)+$`, `^(\\w+\\s?)*$`)
+are refused with the spec, at `requiredPatterns[i]` / `forbiddenPatterns[i]`. Patterns search
+at most the first MAX_REGEX_INPUT_CHARS (100,000) characters of the answer, so text beyond
+that can neither satisfy nor violate a pattern; the contract's per-sample time budget stops
+whatever stays slow.
 
 Metrics: `format` ("Reward", the score); "Metric"s `length_ok`, `required_patterns_ok`,
 `forbidden_patterns_ok` and `reasoning_tags_ok` (1.0 when all checks of that family pass; only
@@ -63,6 +66,8 @@ def _pattern_problems(key: str, value: object, flags: int) -> list[tuple[str, st
     if not value:
         # An empty list checks nothing, which would hide a spec mistake.
         return [(key, "got []; give at least one regex or leave the key out")]
+    from .safe_regex import backtracking_problem  # only specs with patterns pay its import
+
     problems = []
     for index, pattern in enumerate(value):
         path = f"{key}[{index}]"
@@ -74,6 +79,12 @@ def _pattern_problems(key: str, value: object, flags: int) -> list[tuple[str, st
         except (re.error, OverflowError, RecursionError) as exc:
             # Huge repeat counts overflow and deep nesting recurses rather than raise re.error.
             problems.append((path, f"got {show(pattern)}; not a valid regex: {exc}"))
+            continue
+        # Answers are model output: a pattern that can backtrack exponentially lets one
+        # answer stall the Lambda, so it is refused with the spec.
+        problem = backtracking_problem(pattern, flags)
+        if problem:
+            problems.append((path, f"got {show(pattern)}; {problem}"))
     return problems
 
 

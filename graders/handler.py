@@ -2,6 +2,11 @@
 
 The grader is described by the JSON spec in the GRADER_SPEC environment variable. It is built
 on the first invocation and reused for the life of the container.
+
+The Lambda's remaining time, less RESPONSE_MARGIN_SECONDS, is the batch's deadline: each
+sample is graded within its share of it (`contract.sample_budget`), so one sample that
+stalls (a regex backtracking, a custom grader looping) fails alone instead of timing the
+Lambda out, which would cost the whole batch its rewards.
 """
 
 import json

@@ -13,14 +13,19 @@ Spec (JSON object, camelCase keys):
 
 Measures:
 - "token_f1": SQuAD-style F1. Text is casefolded (unless caseSensitive), punctuation (Unicode
-  punctuation and ASCII `string.punctuation`) is deleted, the text is split on whitespace and
-  the tokens "a", "an" and "the" are dropped; F1 of the multiset overlap.
+  punctuation and ASCII `string.punctuation`) is deleted except what belongs to a number (a
+  minus sign, a decimal point, a thousands comma: "-42" is not "42", "3.5" is not "35"; see
+  `exact_match.number_punctuation`), the text is split on whitespace and the tokens "a",
+  "an" and "the" are dropped; F1 of the multiset overlap.
 - "rouge_l": ROUGE-L F-measure (beta = 1) of the longest common token subsequence, with the
   token_f1 tokens except that articles are kept (as standard ROUGE does).
 - "fuzzy_ratio": `difflib.SequenceMatcher(None, answer, reference, autojunk=False).ratio()`
   on the text after case and whitespace normalisation.
-When both sides have no tokens (or no characters, for fuzzy_ratio) the similarity is 1.0;
-when only one side has none it is 0.0.
+A reference alternative that normalises to no tokens ("The", "...") is compared on fewer
+normalisations, the same for the answer: first with articles kept, then on the plain
+(casefolded) whitespace-separated words; otherwise an empty answer would match it with 1.0.
+Only a reference with no words at all (empty or whitespace) gives 1.0 to an empty answer;
+when one side has no tokens and the other has some, the similarity is 0.0.
 
 Metrics: the chosen measure as a "Reward" named after it (holding the score, so binary with a
 threshold); with reportAll the other two measures' similarities as "Metric"; and, whenever
@@ -43,15 +48,22 @@ Text beyond a cap is ignored.
 import difflib
 import itertools
 import math
+import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .contract import Grader, Sample
-from .exact_match import normalize, reference_alternatives, select_answer
+from .exact_match import (
+    PunctuationTable,
+    drop_punctuation,
+    normalize,
+    reference_alternatives,
+    select_answer,
+)
 from .spec import bool_problems, choice_problems, show, unknown_keys
 
 TYPE = "text_similarity"
@@ -70,6 +82,7 @@ FUZZY_WORK_BUDGET = 10_000_000
 MAX_LCS_TOKENS = 10_000
 PARTIAL_METRIC = "fuzzy_ratio_partial"
 ARTICLES = frozenset({"a", "an", "the"})
+_ASCII_DIGIT = re.compile(r"[0-9]")
 
 
 def _is_threshold(value: object) -> bool:
@@ -118,24 +131,15 @@ def _is_punctuation(ch: str) -> bool:
     return ch in string.punctuation or unicodedata.category(ch).startswith("P")
 
 
-class _PunctuationTable(dict[int, str | None]):
-    """A `str.translate` table that deletes punctuation, filled in as characters are met:
-    after the first samples every lookup is a plain dict hit in C, not a Python call."""
-
-    def __missing__(self, code: int) -> str | None:
-        ch = chr(code)
-        self[code] = None if _is_punctuation(ch) else ch
-        return self[code]
+_DROP_PUNCTUATION = PunctuationTable(_is_punctuation)
 
 
-_DROP_PUNCTUATION = _PunctuationTable()
-
-
-def tokens(text: str, *, case_sensitive: bool, drop_articles: bool) -> list[str]:
-    """The tokens the token measures compare (see the module docstring)."""
-    if not case_sensitive:
-        text = text.casefold()
-    words = text.translate(_DROP_PUNCTUATION).split()
+def tokens(
+    text: str, *, case_sensitive: bool, drop_articles: bool, numbers: bool = True
+) -> list[str]:
+    """The tokens the token measures compare (see the module docstring); see `_words` for
+    `numbers`."""
+    words = _words(text, case_sensitive, numbers)
     if drop_articles:
         # Articles are matched case-insensitively even when caseSensitive: "The" is an article.
         if case_sensitive:
@@ -153,11 +157,84 @@ def _f_measure(common: int, len_a: int, len_b: int) -> float:
     return 2 * common / (len_a + len_b)
 
 
-def _words(text: str, case_sensitive: bool) -> list[str]:
-    """token_f1's words of `text` before articles are dropped (see `tokens`)."""
+def _words(text: str, case_sensitive: bool, numbers: bool = True) -> list[str]:
+    """token_f1's words of `text` before articles are dropped (see `tokens`). With `numbers`
+    false, the punctuation of numbers is deleted too: that changes only tokens with digits
+    (into tokens with digits) and never their count, so it gives the same similarity against
+    a reference without digits, and skips a scan of the answer."""
     if not case_sensitive:
         text = text.casefold()
+    if numbers:
+        return drop_punctuation(text, _DROP_PUNCTUATION).split()
     return text.translate(_DROP_PUNCTUATION).split()
+
+
+def _any_digit(texts: list[str]) -> bool:
+    """Whether any of `texts` (reference alternatives: short) holds an ASCII digit."""
+    return any(_ASCII_DIGIT.search(text) for text in texts)
+
+
+def _plain_words(text: str, case_sensitive: bool) -> list[str]:
+    """The whitespace-separated words of `text`, casefolded unless case_sensitive: what a
+    reference with no tokens after normalisation is compared on."""
+    return (text if case_sensitive else text.casefold()).split()
+
+
+def _has_content(words: list[str], case_sensitive: bool) -> bool:
+    """Whether `words` keep a token once articles are dropped."""
+    if case_sensitive:
+        return any(word.casefold() not in ARTICLES for word in words)
+    return any(word not in ARTICLES for word in words)
+
+
+def best_token_f1(answer: str, alternatives: list[str], case_sensitive: bool) -> float:
+    """token_f1 of `answer` against its best alternative. An alternative with no tokens is
+    compared with articles kept, then on plain words (see the module docstring)."""
+    answer_words: list[str] | None = None
+    best = 0.0
+    for alternative in alternatives:
+        reference = _words(alternative, case_sensitive)
+        if answer_words is None:
+            answer_words = _words(answer, case_sensitive, _any_digit(alternatives))
+        if _has_content(reference, case_sensitive):
+            f1 = _f1_of_words(answer_words, reference, case_sensitive)
+        elif reference:  # only articles: compare with articles kept
+            f1 = token_f1(answer_words, reference)
+        else:
+            f1 = token_f1(
+                _plain_words(answer, case_sensitive), _plain_words(alternative, case_sensitive)
+            )
+        best = max(best, f1)
+        if best >= 1.0:
+            break
+    return best
+
+
+def best_rouge_l(answer: str, alternatives: list[str], case_sensitive: bool) -> float:
+    """rouge_l of `answer` against its best alternative; an alternative with no tokens is
+    compared on plain words (see the module docstring)."""
+
+    answer_tokens: list[str] | None = None
+    best = 0.0
+    for alternative in alternatives:
+        reference = tokens(alternative, case_sensitive=case_sensitive, drop_articles=False)
+        if reference:
+            if answer_tokens is None:
+                answer_tokens = tokens(
+                    answer,
+                    case_sensitive=case_sensitive,
+                    drop_articles=False,
+                    numbers=_any_digit(alternatives),
+                )
+            similarity = rouge_l(answer_tokens, reference)
+        else:
+            similarity = rouge_l(
+                _plain_words(answer, case_sensitive), _plain_words(alternative, case_sensitive)
+            )
+        best = max(best, similarity)
+        if best >= 1.0:
+            break
+    return best
 
 
 def _f1_of_words(answer: list[str], reference: list[str], case_sensitive: bool) -> float:
@@ -263,11 +340,6 @@ def fuzzy_ratio(
 # --- grader ---------------------------------------------------------------------------------
 
 
-def _best(scores: Iterable[float]) -> float:
-    # No alternatives at all (reference []) means nothing to match: 0.0.
-    return max(scores, default=0.0)
-
-
 def build(spec: Mapping[str, Any]) -> Grader:
     """A grader for a spec that `spec_problems` accepted."""
     metric: str = spec.get("metric", "token_f1")
@@ -314,20 +386,9 @@ def build(spec: Mapping[str, Any]) -> Grader:
                 continue
             if name == "token_f1":
                 # The default measure's per-sample hot path (see _f1_of_words).
-                answer_words = _words(answer, case_sensitive)
-                values[name] = _best(
-                    _f1_of_words(answer_words, _words(alt, case_sensitive), case_sensitive)
-                    for alt in alternatives
-                )
-                continue
-            answer_tokens = tokens(answer, case_sensitive=case_sensitive, drop_articles=False)
-            values[name] = _best(
-                rouge_l(
-                    answer_tokens,
-                    tokens(alt, case_sensitive=case_sensitive, drop_articles=False),
-                )
-                for alt in alternatives
-            )
+                values[name] = best_token_f1(answer, alternatives, case_sensitive)
+            else:
+                values[name] = best_rouge_l(answer, alternatives, case_sensitive)
 
         similarity = values[metric]
         score = similarity if threshold is None else float(similarity >= threshold)

@@ -124,7 +124,6 @@ def test_example_data_regenerates_byte_for_byte(tmp_path: Path) -> None:
         ),
         pytest.param(record(reference_answer=0), id="answer-zero"),
         pytest.param(record(reference_answer=False), id="answer-false"),
-        pytest.param(record(reference_answer=""), id="answer-empty-string"),
         pytest.param(record(reference_answer={"value": 4, "unit": None}), id="answer-object"),
         pytest.param(record(id="x-1", task_id="math", extra={"k": [1]}), id="extra-fields"),
         pytest.param(
@@ -288,6 +287,16 @@ def parts(*items: Any) -> list[dict[str, Any]]:
         ),
         pytest.param(
             record(reference_answer=None), "reference_answer: must not be null", id="answer-null"
+        ),
+        pytest.param(
+            record(reference_answer=""),
+            "reference_answer: must not be empty or whitespace-only",
+            id="answer-empty-string",
+        ),
+        pytest.param(
+            record(reference_answer=" \t\n"),
+            "reference_answer: must not be empty or whitespace-only",
+            id="answer-whitespace-string",
         ),
     ],
 )

@@ -1,10 +1,12 @@
 """The BatchGrader path of grade_batch: whole-batch graders keep the per-sample guarantees."""
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
+from rft_env.graders import contract
 from rft_env.graders.contract import (
     GRADER_ERROR_METRIC,
     INVALID_SAMPLE_METRIC,
@@ -179,3 +181,16 @@ def test_plain_call_raises_a_returned_exception() -> None:
     with pytest.raises(KeyError, match="missing"):
         grader(one)
     assert_grader_error(grade_sample(one, grader), "a", "KeyError")
+
+
+def test_batch_graders_keep_their_own_deadline_handling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No per-sample alarm around grade_many: the LLM judge, say, waits for its threads and
+    returns by the deadline itself."""
+    monkeypatch.setattr(contract, "MAX_SAMPLE_SECONDS", 0.02)
+
+    def slow(samples: Sequence[Sample]) -> list[GraderOutput | Exception]:
+        time.sleep(0.1)
+        return [1.0 for _ in samples]
+
+    results = grade_batch([sample("a"), sample("b")], RecordingGrader(slow))
+    assert [r["aggregate_reward_score"] for r in results] == [1.0, 1.0]

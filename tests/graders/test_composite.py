@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,3 +113,37 @@ def test_nesting_is_bounded() -> None:
     for _ in range(composite.MAX_DEPTH + 1):
         nested = spec(("p", 1, nested))
     assert any("nest at most" in message for _, message in spec_problems(nested))
+
+
+class ClockedPart(BatchGrader):
+    """A batch part that records how much time it had left when it was called."""
+
+    def grade_many(
+        self, samples: Sequence[Sample], deadline: float | None
+    ) -> list[GraderOutput | Exception]:
+        assert deadline is not None
+        self.time_left = deadline - time.monotonic()
+        return [1.0 for _ in samples]
+
+
+def test_a_part_slow_on_every_sample_leaves_later_parts_their_share() -> None:
+    """Plain parts' budgets count the batch parts still to run, so a stalled plain part
+    takes half the time here (two parts), not all of it."""
+    catastrophic = re.compile(r"^(a+)+$")
+    judge = ClockedPart()
+    grader = composite.CompositeGrader(
+        [
+            ("pattern", 1.0, lambda s: float(bool(catastrophic.match(s.answer_text)))),
+            ("judge", 1.0, judge),
+        ]
+    )
+    near_miss = "a" * 28 + "b"
+    results = grade_batch(
+        [sample(near_miss, sample_id="a"), sample(near_miss, sample_id="b")],
+        grader,
+        deadline=time.monotonic() + 0.4,
+    )
+    assert 0.1 < judge.time_left <= 0.25
+    for result in results:
+        assert metrics(result)["pattern.error"] == 1.0
+        assert result["aggregate_reward_score"] == pytest.approx(0.5)

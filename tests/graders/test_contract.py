@@ -1,8 +1,10 @@
 import math
+import time
 from typing import Any
 
 import pytest
 
+from rft_env.graders import contract
 from rft_env.graders.contract import (
     GRADER_ERROR_METRIC,
     INVALID_SAMPLE_METRIC,
@@ -13,6 +15,7 @@ from rft_env.graders.contract import (
     Sample,
     clamp_score,
     grade_batch,
+    grade_sample,
     parse_event,
 )
 
@@ -301,3 +304,19 @@ def test_grader_spec_error_message_and_problems() -> None:
     assert err.problems == [("operation", "got 'x'"), ("", "root problem")]
     assert str(err) == "ctx: operation: got 'x'; root problem"
     assert isinstance(err, ValueError)
+
+
+def test_grade_sample_has_the_per_sample_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contract, "MAX_SAMPLE_SECONDS", 0.05)
+
+    def stalls(s: Sample) -> float:
+        time.sleep(5)
+        return 1.0
+
+    [one] = parse_event(sample())
+    result = grade_sample(one, stalls)
+    assert result["metrics_list"] == [{"name": GRADER_ERROR_METRIC, "value": 1.0, "type": "Metric"}]
+    assert result["error"] == (
+        "SampleTimeoutError: timed out after 0.05 s "
+        "(the per-sample limit when grading without a Lambda deadline)"
+    )

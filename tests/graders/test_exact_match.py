@@ -1,10 +1,18 @@
+import unicodedata
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch
 from rft_env.graders.exact_match import (
     MAX_REGEX_INPUT_CHARS,
+    UNICODE_PUNCTUATION,
+    drop_punctuation,
+    is_number_mark,
+    number_punctuation,
+    numbers_in,
     reference_alternatives,
     select_answer,
     spec_problems,
@@ -148,7 +156,7 @@ def test_regex_applies_normalisation_to_answer_only() -> None:
 
 
 def test_regex_input_is_truncated() -> None:
-    answer = "a" * MAX_REGEX_INPUT_CHARS + "needle"
+    answer = "a" * MAX_REGEX_INPUT_CHARS + " needle"
     assert score(answer, "needle", operation="regex") == 0.0
     assert score(answer, "needle", operation="contains") == 1.0
 
@@ -188,3 +196,167 @@ def test_pattern_must_compile() -> None:
 def test_reference_regex_future_warning_is_silenced(recwarn: pytest.WarningsRecorder) -> None:
     assert score("[[a]", "[[a]", operation="regex") == 1.0
     assert [w for w in recwarn if issubclass(w.category, FutureWarning)] == []
+
+
+def grade_event(spec: dict[str, Any], *references: Any, answer: str = "x") -> list[dict[str, Any]]:
+    """One sample per reference, all with `answer`, graded by an exact_match spec."""
+    grader = build_grader({"type": "exact_match", **spec})
+    event = [
+        {"id": f"s{i}", "messages": [{"content": answer}], "reference_answer": reference}
+        for i, reference in enumerate(references)
+    ]
+    return grade_batch(event, grader)
+
+
+# --- contains: whole tokens, no hedging -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        ("The capital is Paris.", "Paris", 1.0),
+        ("It is 42.", 42, 1.0),
+        ("(42)", "42", 1.0),
+        ("x = 42, so done", 42, 1.0),
+        ("I have 42 apples", "42 apples", 1.0),
+        ("420", 42, 0.0),  # not inside a longer number...
+        ("142", 42, 0.0),
+        ("4.2", 42, 0.0),
+        ("4.2", 4, 0.0),
+        ("1,420", 42, 0.0),
+        ("-42", 42, 0.0),  # ...nor without its sign
+        ("The answer is -42", "-42", 1.0),
+        ("Yorkshire", "York", 0.0),  # nor inside a word
+        ("New York City", "new york", 1.0),
+        ("首都是北京", "北京", 1.0),  # CJK characters are tokens of their own
+    ],
+)
+def test_contains_matches_whole_tokens(answer: str, reference: Any, expected: float) -> None:
+    assert score(answer, reference, operation="contains") == expected
+
+
+def test_contains_gives_no_credit_for_listing_candidates() -> None:
+    listing = " ".join(str(n) for n in range(101))
+    assert score(listing, 42, operation="contains") == 0.0
+    assert score("41 or 42", 42, operation="contains") == 0.0
+    assert score("41kg 42kg 43kg", "42kg", operation="contains") == 0.0
+    # Numbers are compared by value, so the reference's own number in another spelling is fine.
+    assert score("42, that is 42.0", 42, operation="contains") == 1.0
+    assert score("1,000 or 1000", "1000", operation="contains") == 1.0
+    # A reference without numbers puts no limit on the answer's numbers.
+    assert score("Paris, founded around 250 BC", "Paris", operation="contains") == 1.0
+
+
+def test_numbers_in() -> None:
+    assert numbers_in("-3 and 3.5, 1,234. x2 4-5 .5") == {-3.0, 3.5, 1234.0, 4.0, 5.0, 0.5}
+    assert numbers_in("3,5 and 1.2.3") == {"3,5", "1.2.3"}
+    assert numbers_in("no numbers") == set()
+
+
+# --- ignorePunctuation keeps numbers whole ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        ("3", "-3", 0.0),  # a sign is not punctuation...
+        ("-3", "3", 0.0),
+        ("35", "3.5", 0.0),  # ...nor a decimal point...
+        ("1234", "1,234", 0.0),  # ...nor a thousands comma, inside a number
+        ("(-3)!", "-3", 1.0),
+        ("3.5.", "3.5", 1.0),  # the full stop after it still is
+        ("1,234!", "1,234", 1.0),
+        ("-.5", "-.5", 1.0),
+        ("well-known", "wellknown", 1.0),  # a hyphen between words is punctuation
+        ("3-4", "34", 1.0),  # and so is one between numbers
+    ],
+)
+def test_ignore_punctuation_keeps_number_punctuation(
+    answer: str, reference: str, expected: float
+) -> None:
+    assert score(answer, reference, ignorePunctuation=True) == expected
+
+
+def test_contains_with_ignore_punctuation_keeps_signs() -> None:
+    assert score("the answer is -3", "3", operation="contains", ignorePunctuation=True) == 0.0
+    assert score("the answer is -3!", "-3", operation="contains", ignorePunctuation=True) == 1.0
+
+
+def test_number_punctuation_positions() -> None:
+    assert number_punctuation("-3, 3.5, 1,234, .5, -.5") == [0, 5, 10, 16, 20, 21]
+    assert number_punctuation("3-4 x-3 x.5 3..5 a,1") == []
+
+
+# --- references that would match everything -------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["eq", "ne", "contains"])
+def test_an_empty_reference_fails_its_sample(operation: str) -> None:
+    empty, blank, good = grade_event({"operation": operation}, "", "   ", ["y", "x"])
+    for result in (empty, blank):
+        assert result["metrics_list"] == [
+            {"name": GRADER_ERROR_METRIC, "value": 1.0, "type": "Metric"}
+        ]
+        assert "is empty after normalisation" in result["error"]
+    assert good["aggregate_reward_score"] == (0.0 if operation == "ne" else 1.0)
+
+
+def test_a_reference_that_normalises_to_nothing_fails_its_sample() -> None:
+    bad, alternative = grade_event({"ignorePunctuation": True}, "...", ["x", "?!"])
+    assert "ValueError: reference answer '...' is empty after normalisation" in bad["error"]
+    assert alternative["metrics_list"][0]["name"] == GRADER_ERROR_METRIC
+
+
+def test_an_empty_reference_pattern_fails_its_sample() -> None:
+    empty, good = grade_event({"operation": "regex"}, "", "^x$")
+    assert "reference pattern is empty" in empty["error"]
+    assert good["aggregate_reward_score"] == 1.0
+
+
+# --- patterns that backtrack catastrophically -----------------------------------------------
+
+CATASTROPHIC = [r"^(a+)+$", r"^(\w+\s?)*$"]
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+def test_a_catastrophic_pattern_is_refused_with_the_spec(pattern: str) -> None:
+    [(key, message)] = spec_problems(
+        {"type": "exact_match", "operation": "regex", "pattern": pattern}
+    )
+    assert key == "pattern"
+    assert "exponential" in message
+
+
+def test_an_empty_pattern_is_refused_with_the_spec() -> None:
+    assert spec_problems({"type": "exact_match", "operation": "regex", "pattern": ""}) == [
+        ("pattern", "got ''; an empty pattern matches every answer")
+    ]
+
+
+def test_a_catastrophic_reference_pattern_fails_only_its_sample() -> None:
+    answer = "a" * 28 + "b"
+    bad, good = grade_event({"operation": "regex"}, CATASTROPHIC[0], "b$", answer=answer)
+    assert bad["metrics_list"] == [{"name": GRADER_ERROR_METRIC, "value": 1.0, "type": "Metric"}]
+    assert bad["error"].startswith("UnsafePatternError: pattern '^(a+)+$' refused")
+    assert good["aggregate_reward_score"] == 1.0
+
+
+number_text = st.text(alphabet="a1-.,_ x9é()!\x02", max_size=16)
+
+
+@settings(max_examples=500)
+@given(number_text)
+def test_number_marks_found_by_scan_and_by_position_agree(text: str) -> None:
+    """`number_punctuation` (regex scans, used to normalise) and `is_number_mark` (O(1), used
+    at token boundaries) are one rule."""
+    assert number_punctuation(text) == [k for k in range(len(text)) if is_number_mark(text, k)]
+
+
+@settings(max_examples=500)
+@given(number_text)
+def test_drop_punctuation_keeps_exactly_the_number_marks(text: str) -> None:
+    kept = set(number_punctuation(text))
+    expected = "".join(
+        ch for k, ch in enumerate(text) if k in kept or not unicodedata.category(ch).startswith("P")
+    )
+    assert drop_punctuation(text, UNICODE_PUNCTUATION) == expected

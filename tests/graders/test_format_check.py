@@ -306,6 +306,19 @@ def test_bad_pattern_lists(key: str) -> None:
     assert "not a valid regex: maximum recursion depth exceeded" in found[3][1]
 
 
+@pytest.mark.parametrize("key", ["requiredPatterns", "forbiddenPatterns"])
+def test_catastrophic_patterns_are_refused_at_their_index(key: str) -> None:
+    """Each of these backtracks for seconds to minutes on a near-miss answer."""
+    found = problems(**{key: [r"^\s*<think>", r"^(a+)+$", r"^(\w+\s?)*$"]})
+    assert [path for path, _ in found] == [f"{key}[1]", f"{key}[2]"]
+    assert found[0][1].startswith("got '^(a+)+$'; ")
+    assert all("exponential time" in message for _, message in found)
+    # Case-insensitive matching is checked with its flag: [a-z]+ then overlaps "A".
+    [(path, _)] = problems(**{key: [r"(?:[a-z]+A)+b"]}, caseSensitive=False)
+    assert path == f"{key}[0]"
+    assert problems(**{key: [r"(?:[a-z]+A)+b"]}) == []
+
+
 def test_bad_reasoning_tags() -> None:
     assert problems(reasoningTags="<think>") == [
         ("reasoningTags", "got '<think>'; allowed: an object with open, close, required")

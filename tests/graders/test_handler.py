@@ -1,8 +1,10 @@
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 from rft_env.graders import handler
-from rft_env.graders.contract import GraderSpecError
+from rft_env.graders.contract import GraderSpecError, Sample
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,3 +156,41 @@ def test_graders_package_imports_only_stdlib() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name}: {name}"
+
+
+class FakeContext:
+    """The part of the Lambda context the handler reads."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_stalling_sample_fails_alone_within_the_lambdas_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each sample gets its share of the remaining time (less the response margin): the
+    catastrophic regex sample, 14-16 s unbounded, fails; the batch is answered in time."""
+    catastrophic = re.compile(r"^(a+)+$")
+
+    def grader(sample: Sample) -> float:
+        return 1.0 if catastrophic.match(sample.answer_text) else 0.0
+
+    # A warm container whose grader (any plain grader) is already built.
+    monkeypatch.setenv("GRADER_SPEC", '{"type": "exact_match"}')
+    monkeypatch.setattr(handler, "_cached", ('{"type": "exact_match"}', grader))
+    event = [
+        {"id": sid, "messages": [{"role": "assistant", "content": answer}], "reference_answer": "x"}
+        for sid, answer in (("a", "aaa"), ("slow", "a" * 28 + "b"), ("b", "aa"))
+    ]
+    remaining_ms = int((handler.RESPONSE_MARGIN_SECONDS + 0.3) * 1000)
+    started = time.monotonic()
+    results = handler.lambda_handler(event, FakeContext(remaining_ms))
+    assert time.monotonic() - started < 0.6
+    assert [r["id"] for r in results] == ["a", "slow", "b"]
+    assert scores(results) == [1.0, 0.0, 1.0]
+    assert results[1]["metrics_list"] == [{"name": "grader_error", "value": 1.0, "type": "Metric"}]
+    assert results[1]["error"].startswith("SampleTimeoutError: timed out after 0.")
+    assert results[1]["error"].endswith("s (the sample's share of the Lambda's remaining time)")

@@ -2,12 +2,14 @@
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rft_env.graders.contract import Sample, grade_batch, parse_event
+from rft_env.graders.exact_match import normalize
 from rft_env.graders.registry import build_grader
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
@@ -142,3 +144,56 @@ def test_valid_samples_reach_grader_with_text_answers(event: object) -> None:
         assert isinstance(s.answer_text, str)
         assert s.reference is not None
         assert results[s.index]["aggregate_reward_score"] == 1.0
+
+
+contains_options = st.fixed_dictionaries(
+    {},
+    optional={
+        "caseSensitive": st.booleans(),
+        "normalizeWhitespace": st.booleans(),
+        "ignorePunctuation": st.booleans(),
+    },
+)
+# Text rich in what token boundaries and number punctuation care about.
+token_text = st.text(alphabet="ab1-2.,3 _北京é\n", max_size=20)
+
+
+def contains_score(answer: str, reference: str, options: dict[str, Any]) -> dict[str, Any]:
+    grader = build_grader({"type": "exact_match", "operation": "contains", **options})
+    event = {"id": "s", "messages": [{"content": answer}], "reference_answer": reference}
+    [result] = grade_batch(event, grader)
+    return result
+
+
+@settings(max_examples=300)
+@given(answer=token_text, reference=token_text, options=contains_options)
+def test_contains_credit_implies_the_reference_is_a_substring(
+    answer: str, reference: str, options: dict[str, Any]
+) -> None:
+    """Whole-token matching only ever takes credit away from plain substring matching."""
+    norm = normalize_for(options)
+    result = contains_score(answer, reference, options)
+    if result["aggregate_reward_score"] == 1.0:
+        assert norm(reference) and norm(reference) in norm(answer)
+
+
+@settings(max_examples=300)
+@given(text=token_text, options=contains_options)
+def test_an_answer_contains_itself(text: str, options: dict[str, Any]) -> None:
+    result = contains_score(text, text, options)
+    if normalize_for(options)(text):
+        assert result["aggregate_reward_score"] == 1.0
+    else:  # an empty reference would match everything: that sample fails
+        assert "is empty after normalisation" in result["error"]
+
+
+def normalize_for(options: dict[str, Any]) -> Callable[[str], str]:
+    def norm(text: str) -> str:
+        return normalize(
+            text,
+            case_sensitive=options.get("caseSensitive", False),
+            normalize_whitespace=options.get("normalizeWhitespace", True),
+            ignore_punctuation=options.get("ignorePunctuation", False),
+        )
+
+    return norm

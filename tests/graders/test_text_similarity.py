@@ -18,7 +18,9 @@ from rft_env.graders.text_similarity import (
     build,
     fuzzy_ratio,
     lcs_length,
+    rouge_l,
     spec_problems,
+    token_f1,
     tokens,
 )
 
@@ -81,14 +83,52 @@ def difflib_ratio(a: str, b: str) -> float:
         ("", "cat", 0.0),
         ("cat", "", 0.0),
         ("", "", 1.0),  # both have no tokens
-        ("the", "a an", 1.0),  # only articles: both sides empty
-        ("!!!", "?", 1.0),
+        ("the", "a an", 0.0),  # a reference of only articles is compared with articles kept
+        ("a an", "an a", 1.0),
+        ("!!!", "?", 0.0),  # a reference of only punctuation is compared on plain words
+        ("?", "?", 1.0),
         ("d c b a", "a b c d", 1.0),  # order does not matter
     ],
 )
 def test_token_f1_golden(answer: str, reference: str, expected: float) -> None:
     assert score(answer, reference) == pytest.approx(expected)
     assert score(answer, reference, metric="token_f1") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference"),
+    [("42", "-42"), ("-42", "42"), ("35", "3.5"), ("3.5", "35"), ("1234", "1,234")],
+)
+def test_token_f1_keeps_number_punctuation(answer: str, reference: str) -> None:
+    assert score(answer, reference) == 0.0
+    assert score(answer, reference, metric="rouge_l") == 0.0
+
+
+def test_numbers_still_match_around_other_punctuation() -> None:
+    assert score("It is -42.", "-42") == pytest.approx(2 * 1 / (3 + 1))
+    assert score("(3.5)", "3.5") == 1.0
+    assert score("$1,234!", "1,234") == 1.0
+    assert tokens("x = -3.5, y = 1,000.", case_sensitive=False, drop_articles=True) == [
+        "x",
+        "-3.5",
+        "y",
+        "1,000",
+    ]
+
+
+@pytest.mark.parametrize("metric", ["token_f1", "rouge_l", "fuzzy_ratio"])
+@pytest.mark.parametrize("reference", ["The", "a", "...", "?!", "the end", "x"])
+def test_an_empty_answer_scores_zero(metric: str, reference: str) -> None:
+    """An answer with nothing in it only matches a reference with nothing in it."""
+    for answer in ("", "   ", "\n"):
+        assert score(answer, reference, metric=metric) == 0.0
+
+
+@pytest.mark.parametrize("metric", ["token_f1", "rouge_l", "fuzzy_ratio"])
+def test_a_reference_without_tokens_still_matches_itself(metric: str) -> None:
+    assert score("The", "the", metric=metric) == 1.0
+    assert score("...", "...", metric=metric) == 1.0
+    assert score("", "  ", metric=metric) == 1.0  # both literally empty
 
 
 def test_token_f1_case_sensitive() -> None:
@@ -494,3 +534,23 @@ def test_fuzzy_best_of_alternatives_matches_brute_force(
         assert score(answer, alternatives, threshold=threshold, **options) == float(
             best >= threshold
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="ab 1-2.,3!", max_size=30),
+    st.lists(st.text(alphabet="ab -.,!the", max_size=12), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_number_punctuation_needs_no_scan_against_references_without_digits(
+    answer: str, alternatives: list[str], case_sensitive: bool
+) -> None:
+    """Without digits in the reference, scoring skips the number scan of the answer; the
+    tokens that scan changes (those with digits) cannot match such a reference anyway."""
+    scanned = tokens(answer, case_sensitive=case_sensitive, drop_articles=False)
+    plain = tokens(answer, case_sensitive=case_sensitive, drop_articles=False, numbers=False)
+    assert len(scanned) == len(plain)
+    for alternative in alternatives:
+        reference = tokens(alternative, case_sensitive=case_sensitive, drop_articles=False)
+        assert token_f1(scanned, reference) == token_f1(plain, reference)
+        assert rouge_l(scanned, reference) == rouge_l(plain, reference)
