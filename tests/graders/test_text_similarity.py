@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rft_env.graders import text_similarity as ts
 from rft_env.graders.contract import grade_sample, parse_event
 from rft_env.graders.text_similarity import (
     FUZZY_WORK_BUDGET,
@@ -554,3 +555,34 @@ def test_number_punctuation_needs_no_scan_against_references_without_digits(
         reference = tokens(alternative, case_sensitive=case_sensitive, drop_articles=False)
         assert token_f1(scanned, reference) == token_f1(plain, reference)
         assert rouge_l(scanned, reference) == rouge_l(plain, reference)
+
+
+# The default measure counts the answer's tokens without splitting it (SpacedTokens): it
+# must give exactly what token_f1 of the two token lists gives.
+_TOKEN_PIECES = ["5", "5", "a", "the", "an", "x", "-", ".", ",", " ", "\n", "\t", "é", "!"]
+_TOKEN_TEXT = st.lists(
+    st.sampled_from([*_TOKEN_PIECES, "\u00a0", "THE", "-5", "5.5", "1,000"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(answer=_TOKEN_TEXT, reference=_TOKEN_TEXT, numbers=st.booleans())
+def test_counting_tokens_in_place_agrees_with_splitting(
+    answer: str, reference: str, numbers: bool
+) -> None:
+    words = ts._words(reference, False)
+    if not ts._has_content(words, False):
+        return
+    by_list = ts.token_f1(
+        [w for w in ts._words(answer, False, numbers) if w not in ts.ARTICLES],
+        [w for w in words if w not in ts.ARTICLES],
+    )
+    assert ts.SpacedTokens(answer, numbers=numbers).f1(words) == by_list
+
+
+@pytest.mark.parametrize(
+    ("answer", "token", "count"),
+    [("5 5", "5", 2), ("5 5 5 5", "5", 4), ("the\n\nthe the", "the", 3), ("55 5", "5", 1)],
+)
+def test_equal_neighbours_are_each_counted(answer: str, token: str, count: int) -> None:
+    assert ts.SpacedTokens(answer, numbers=True).count(token) == count
