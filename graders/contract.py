@@ -163,6 +163,12 @@ class SampleTimer:
         self._previous_interval = 0.0
         # When the previously running timer is due (time.monotonic()), or None.
         self._previous_due: float | None = None
+        # When the running call's budget ends, and when our timer will next fire (None:
+        # not armed). Arming costs a system call, so a call whose budget ends after the
+        # armed alarm leaves it be: that alarm, if the call is still running then, re-arms
+        # for the rest. A batch of fast samples then arms the timer once.
+        self._due = 0.0
+        self._armed_due: float | None = None
 
     def __enter__(self) -> "SampleTimer":
         if not hasattr(signal, "setitimer") or (
@@ -195,6 +201,7 @@ class SampleTimer:
         if not self._enabled:
             return
         self._enabled = False
+        self._armed_due = None
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous_handler)
         if self._previous_due is not None:
@@ -203,30 +210,41 @@ class SampleTimer:
             signal.setitimer(signal.ITIMER_REAL, left, self._previous_interval)
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        self._armed_due = now + ALARM_REPEAT_SECONDS
         # Between calls (or once a call is over) an alarm is a no-op: only a running call
         # may be interrupted.
-        if self._running:
-            self._fired = True
-            raise _Alarm(self)
+        if not self._running:
+            return
+        if now < self._due:  # armed for an earlier call: wait for this one's budget
+            signal.setitimer(signal.ITIMER_REAL, self._due - now, ALARM_REPEAT_SECONDS)
+            self._armed_due = self._due
+            return
+        self._fired = True
+        raise _Alarm(self)
 
     def run(self, call: Callable[[], _Result], budget: Budget) -> _Result:
         """`call()`, or SampleTimeoutError once it has run for `budget.seconds`."""
         if not self._enabled:
             return call()
         seconds = budget.seconds
+        now = time.monotonic()
         if self._previous_due is not None:
-            seconds = max(1e-6, min(seconds, self._previous_due - time.monotonic()))
+            seconds = max(1e-6, min(seconds, self._previous_due - now))
         self._fired = False
+        self._due = now + seconds
         try:
             try:
                 self._running = True
-                signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT_SECONDS)
+                if self._armed_due is None or self._due < self._armed_due:
+                    signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT_SECONDS)
+                    self._armed_due = self._due
                 result = call()
             finally:
                 # An alarm arriving before `_running` is cleared raises here, and is caught
-                # below like one raised inside the call.
+                # below like one raised inside the call. The timer is left armed (see
+                # `_armed_due`); `__exit__` stops it.
                 self._running = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
         except _Alarm as alarm:
             if alarm.timer is not self:
                 raise

@@ -523,6 +523,7 @@ class Node:
         "then",
         "type_names",
         "unique_items",
+        "value_rules",
         "verdict",
     )
 
@@ -568,6 +569,8 @@ class Node:
         self.max_length: int | None = None
         self.pattern: re.Pattern[str] | None = None
         self.number_rules = False
+        # Any of enum, const, $ref/allOf, anyOf/oneOf/not/if: one test skips them all.
+        self.value_rules = False
         self.bounds: tuple[tuple[str, int | float], ...] = ()
         self.multiple_of: int | float | None = None
 
@@ -653,6 +656,16 @@ def _compile(schema: Any, analysis: Analysis, memo: dict[int, Node]) -> Node:
     node.bounds = tuple((key, schema[key]) for key in BOUND_KEYWORDS if key in schema)
     node.multiple_of = schema.get("multipleOf")
     node.number_rules = bool(node.bounds) or node.multiple_of is not None
+    node.value_rules = bool(
+        node.enum_keys is not None
+        or node.const_key is not _MISSING
+        or node.const_value is not _MISSING
+        or node.conjuncts
+        or node.any_of
+        or node.one_of
+        or node.not_ is not None
+        or node.if_ is not None
+    )
     return node
 
 
@@ -857,23 +870,15 @@ def _check(node: Node, value: Any, path: str, depth: int, report: Report) -> Non
         )
         if not ok and path == "$" and not report.fail_fast:
             report.wrong_root_type = True
-        report.record(ok, path, lambda: f"expected type {' or '.join(node.type_names or ())}")
-    if node.enum_keys is not None:
-        if kind is dict or kind is list:
-            ok = any(json_equal(value, option, report) for option in node.enum_values)
+        if ok:
+            report.checks += 1
+            report.passed += 1
         else:
-            ok = scalar_key(value) in node.enum_keys
-        report.record(ok, path, lambda: "not one of the enum values")
-    if node.const_key is not _MISSING:
-        ok = kind is not dict and kind is not list and scalar_key(value) == node.const_key
-        report.record(ok, path, lambda: "not equal to const")
-    elif node.const_value is not _MISSING:
-        ok = json_equal(value, node.const_value, report)
-        report.record(ok, path, lambda: "not equal to const")
-    for conjunct in node.conjuncts:
-        _check(conjunct, value, path, depth + 1, report)
-    if node.any_of or node.one_of or node.not_ is not None or node.if_ is not None:
-        _check_combinators(node, value, path, depth, report)
+            report.record(
+                False, path, lambda: f"expected type {' or '.join(node.type_names or ())}"
+            )
+    if node.value_rules:
+        _check_value_rules(node, value, kind, path, depth, report)
     # Each group of keywords applies only to its kind of value.
     if kind is dict and node.object_rules:
         _check_object(node, value, path, depth, report)
@@ -885,6 +890,41 @@ def _check(node: Node, value: Any, path: str, depth: int, report: Report) -> Non
         _check_number(node, value, path, report)
 
 
+def _check_value_rules(
+    node: Node, value: Any, kind: type, path: str, depth: int, report: Report
+) -> None:
+    """enum, const, $ref/allOf and the combinators: rarer than the kind's keywords, so
+    `_check` tests them all with one flag."""
+    if node.enum_keys is not None:
+        if kind is dict or kind is list:
+            ok = any(json_equal(value, option, report) for option in node.enum_values)
+        else:
+            ok = scalar_key(value) in node.enum_keys
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "not one of the enum values")
+    if node.const_key is not _MISSING:
+        ok = kind is not dict and kind is not list and scalar_key(value) == node.const_key
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "not equal to const")
+    elif node.const_value is not _MISSING:
+        ok = json_equal(value, node.const_value, report)
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "not equal to const")
+    for conjunct in node.conjuncts:
+        _check(conjunct, value, path, depth + 1, report)
+    if node.any_of or node.one_of or node.not_ is not None or node.if_ is not None:
+        _check_combinators(node, value, path, depth, report)
+
+
 def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Report) -> None:
     depth += 1
     if node.any_of:
@@ -893,7 +933,11 @@ def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Re
             if _matches(option, value, path, depth, report):
                 ok = True
                 break
-        report.record(ok, path, lambda: "matches none of the anyOf schemas")
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "matches none of the anyOf schemas")
     if node.one_of:
         matched = 0
         for option in node.one_of:
@@ -908,7 +952,11 @@ def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Re
         )
     if node.not_ is not None:
         ok = not _matches(node.not_, value, path, depth, report)
-        report.record(ok, path, lambda: "matches the schema under not")
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "matches the schema under not")
     if node.if_ is not None and (node.then is not None or node.else_ is not None):
         chosen = node.then if _matches(node.if_, value, path, depth, report) else node.else_
         if chosen is not None:
@@ -918,14 +966,26 @@ def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Re
 def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, report: Report) -> None:
     if node.required:
         missing = [name for name in node.required if name not in value]
-        report.record(not missing, path, lambda: f"missing required {missing[:3]}")
+        if not missing:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"missing required {missing[:3]}")
     size = len(value)
     if node.min_properties is not None:
         low = node.min_properties
-        report.record(size >= low, path, lambda: f"{size} properties < minProperties {low}")
+        if size >= low:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"{size} properties < minProperties {low}")
     if node.max_properties is not None:
         high = node.max_properties
-        report.record(size <= high, path, lambda: f"{size} properties > maxProperties {high}")
+        if size <= high:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"{size} properties > maxProperties {high}")
     for name, names in node.dependent_required:
         if name in value:
             absent = [n for n in names if n not in value]
@@ -952,7 +1012,11 @@ def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, repo
                 if node.additional is not None:
                     _check(node.additional, item, f"{path}.{name}", depth, report)
         if node.additional_forbidden:
-            report.record(not extra, path, lambda: f"additional properties {extra[:3]}")
+            if not extra:
+                report.checks += 1
+                report.passed += 1
+            else:
+                report.record(False, path, lambda: f"additional properties {extra[:3]}")
     if node.property_names is not None:
         for name in value:
             _check(node.property_names, name, f"{path}.{name} (name)", depth, report)
@@ -965,13 +1029,25 @@ def _check_array(node: Node, value: list[Any], path: str, depth: int, report: Re
     size = len(value)
     if node.min_items is not None:
         low = node.min_items
-        report.record(size >= low, path, lambda: f"size {size} < minItems {low}")
+        if size >= low:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} < minItems {low}")
     if node.max_items is not None:
         high = node.max_items
-        report.record(size <= high, path, lambda: f"size {size} > maxItems {high}")
+        if size <= high:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} > maxItems {high}")
     if node.unique_items:
         keys = {canonical_key(item, report) for item in value}
-        report.record(len(keys) == size, path, lambda: "items are not unique")
+        if len(keys) == size:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: "items are not unique")
     depth += 1
     prefix = node.prefix_items
     for i, subschema in enumerate(prefix[:size]):
@@ -981,7 +1057,11 @@ def _check_array(node: Node, value: list[Any], path: str, depth: int, report: Re
             _check(node.items, value[i], f"{path}[{i}]", depth, report)
     elif node.items_forbidden:
         count = len(prefix)
-        report.record(size <= count, path, lambda: f"size {size} > the {count} items allowed")
+        if size <= count:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} > the {count} items allowed")
     if node.contains is not None:
         contains = node.contains
         matched = sum(_matches(contains, item, path, depth, report) for item in value)
@@ -997,14 +1077,26 @@ def _check_string(node: Node, value: str, path: str, report: Report) -> None:
     size = len(value)
     if node.min_length is not None:
         low = node.min_length
-        report.record(size >= low, path, lambda: f"size {size} < minLength {low}")
+        if size >= low:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} < minLength {low}")
     if node.max_length is not None:
         high = node.max_length
-        report.record(size <= high, path, lambda: f"size {size} > maxLength {high}")
+        if size <= high:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} > maxLength {high}")
     if node.pattern is not None:
         pattern = node.pattern
         ok = pattern.search(value[:MAX_PATTERN_INPUT_CHARS]) is not None
-        report.record(ok, path, lambda: f"does not match {pattern.pattern!r}")
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"does not match {pattern.pattern!r}")
 
 
 def _check_number(node: Node, value: int | float, path: str, report: Report) -> None:
@@ -1017,8 +1109,18 @@ def _check_number(node: Node, value: int | float, path: str, report: Report) -> 
             ok = value > limit
         else:
             ok = value < limit
-        report.record(ok, path, lambda key=key, limit=limit: f"{value!r} violates {key} {limit!r}")
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(
+                False, path, lambda key=key, limit=limit: f"{value!r} violates {key} {limit!r}"
+            )
     if node.multiple_of is not None:
         divisor = node.multiple_of
         ok = is_multiple(value, divisor)
-        report.record(ok, path, lambda: f"{value!r} is not a multiple of {divisor!r}")
+        if ok:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"{value!r} is not a multiple of {divisor!r}")

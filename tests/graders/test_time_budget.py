@@ -258,3 +258,30 @@ def test_a_custom_full_handler_gets_the_batchs_time() -> None:
     assert time.monotonic() - started < 0.5
     for result in results:
         assert_timed_out(result, BATCH_SOURCE)
+
+
+def test_a_batch_of_fast_samples_arms_the_timer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arming is a system call, about 1 us: as much as the rest of the contract's work on a
+    short answer. A call whose budget ends after the armed alarm leaves it be."""
+    arms: list[float] = []
+    setitimer = signal.setitimer
+
+    def counting(which: int, seconds: float, interval: float = 0.0) -> tuple[float, float]:
+        if seconds > 0:
+            arms.append(seconds)
+        return setitimer(which, seconds, interval)
+
+    monkeypatch.setattr(signal, "setitimer", counting)
+    results = grade_batch(event(*["fine"] * 100), lambda s: 1.0)
+    assert [r["aggregate_reward_score"] for r in results] == [1.0] * 100
+    assert len(arms) == 1
+
+
+def test_a_call_outlasting_an_earlier_calls_alarm_runs_to_its_own_budget() -> None:
+    with SampleTimer() as timer:
+        assert timer.run(lambda: 1, Budget(0.2, "first")) == 1
+        started = time.monotonic()
+        with pytest.raises(SampleTimeoutError, match=r"0\.6 s \(second\)"):
+            timer.run(lambda: time.sleep(2), Budget(0.6, "second"))
+    # The first call's alarm (0.2 s after it began) re-armed for the second call's budget.
+    assert 0.55 <= time.monotonic() - started < 1.5
