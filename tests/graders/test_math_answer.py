@@ -1,4 +1,5 @@
 import math
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
 from rft_env.graders.math_answer import (
     MAX_SCAN_CHARS,
+    Reading,
     build,
     extract_answer,
     parse_number,
@@ -105,15 +107,18 @@ def score(answer: Any, reference: Any, **options: Any) -> float:
         ("\\boxed{\\text{42}}", 42, 1.0),
         ("\\boxed{45^\\circ}", 45, 1.0),
         ("\\boxed{(-3)}", -3, 1.0),
-        ("\\boxed{\\frac{\\sqrt{2}}{2}}", math.sqrt(2) / 2, 0.0),  # not a plain number
+        ("\\boxed{\\frac{\\sqrt{2}}{2}}", math.sqrt(2) / 2, 1.0),  # symbolic, evaluated
         ("\\boxed{2\\pi}", 2, 0.0),
-        ("\\boxed{x = 5}", 5, 0.0),
-        ("\\boxed{42cm}", 42, 0.0),
+        ("\\boxed{x = 5}", 5, 1.0),  # a single-letter assignment: its right-hand side
+        ("\\boxed{y = 2x}", 2, 0.0),
+        ("\\boxed{42cm}", 42, 1.0),  # no plain number; the last number is 42, in cm
+        ("\\boxed{2x}", 2, 0.0),  # ... but 2x is no number at all
         ("\\boxed{(1, 2)}", 1, 0.0),
         # boxed extraction
         ("First \\boxed{3}, finally \\boxed{5}.", 5, 1.0),
         ("\\fbox{7}", 7, 1.0),
-        ("I think \\boxed{5}; the answer is 6", 5, 1.0),  # boxed beats the phrase
+        ("I think \\boxed{5}; the answer is 6", 6, 1.0),  # stated later: the phrase
+        ("the answer is 6; no wait: \\boxed{5}", 5, 1.0),  # stated later: the box
         ("\\boxed{5} \\boxed{6", 5, 1.0),  # an unclosed box is skipped
         # phrases
         ("So the answer is 12. Then 13 more.", 12, 1.0),
@@ -123,10 +128,11 @@ def score(answer: Any, reference: Any, **options: Any) -> float:
         ("**Final answer:** $1,234$", 1234, 1.0),
         ("ANSWER: 10", 10, 1.0),
         ("Answer:\n\n  17 apples", 17, 1.0),  # the next line when the phrase ends a line
-        ("the answer is clearly 42", 42, 0.0),  # the phrase decides; its text is no number
+        ("the answer is clearly 42", 42, 1.0),  # no number after the phrase: the last one
         # last number fallback
         ("6 * 7 = 42, so we get 42", 42, 1.0),
-        ("we computed 5-3", 3, 1.0),  # binary minus, not -3
+        ("we computed 5-3", 2, 1.0),  # an expression, not the number 3 or -3
+        ("we computed 5-3", 3, 0.0),
         ("the temperature dropped to -5 overnight", -5, 1.0),
         ("total: $\\frac{3}{4}$", 0.75, 1.0),
         ("no numbers here", 0, 0.0),
@@ -146,12 +152,35 @@ def test_golden(answer: str, reference: Any, expected: float) -> None:
     assert score(answer, reference) == expected
 
 
-def test_default_tolerances() -> None:
-    assert score("0.3333333", 1 / 3) == 1.0  # |diff| ~ 3e-8 <= 1e-6
-    assert score("0.333", 1 / 3) == 0.0
+def test_exact_values_compare_exactly_by_default() -> None:
+    assert score("1,000,000,001", 1e9) == 0.0
+    assert score("1,000,000,001", "1000000001") == 1.0
+    assert score("0.1", "1/10") == 1.0
+    assert score("2/6", "\\frac{1}{3}") == 1.0
+    assert score("0.3333333", "1/3") == 0.0
+    assert score("1e-7", 0) == 0.0
+    assert score("123456789012345678901234567890", "123456789012345678901234567891") == 0.0
+
+
+def test_a_json_float_reference_is_a_double() -> None:
+    # An answer matches a double that is not whole when it rounds to it.
+    assert score("1/3", 1 / 3) == 1.0
+    assert score("0.3333333333333333", 1 / 3) == 1.0
+    assert score("0.3333333333", 1 / 3) == 0.0
+    assert score("0.1", 0.1) == 1.0
+    # A whole one is the integer written, not the double nearest to it.
+    assert score("6.02e23", 6.02e23) == 1.0
+    assert score("100000000000000000001", 1e20) == 0.0
+
+
+def test_an_explicit_tolerance_gives_approximate_credit() -> None:
+    assert score("0.3333333", 1 / 3, tolerance=1e-6) == 1.0  # |diff| ~ 3e-8 <= 1e-6
+    assert score("0.333", 1 / 3, tolerance=1e-6) == 0.0
     # Relative 1e-9 of 1e9 is 1: the larger of the two tolerances applies.
-    assert score("1,000,000,001", 1e9) == 1.0
-    assert score("1,000,000,002", 1e9) == 0.0
+    assert score("1,000,000,001", 1e9, tolerance=1e-6, relativeTolerance=1e-9) == 1.0
+    assert score("1,000,000,002", 1e9, tolerance=1e-6, relativeTolerance=1e-9) == 0.0
+    assert score("1,000,000,001", 1e9, relativeTolerance=1e-9) == 1.0
+    assert score("1e-7", 0, tolerance=1e-6) == 1.0
 
 
 def test_absolute_tolerance_edge() -> None:
@@ -171,9 +200,11 @@ def test_relative_tolerance_edge() -> None:
 
 
 def test_zero_tolerances_are_exact() -> None:
-    assert score("0.30000000000000004", 0.3) == 1.0  # within the default relative tolerance
+    assert score("0.30000000000000004", 0.3) == 0.0  # another double
     assert score("0.30000000000000004", 0.3, tolerance=0, relativeTolerance=0) == 0.0
     assert score("0.3", 0.3, tolerance=0, relativeTolerance=0) == 1.0
+    # Irrational values still agree within their own evaluation error.
+    assert score("\\boxed{2\\sqrt{3}}", "\\sqrt{12}", tolerance=0, relativeTolerance=0) == 1.0
 
 
 def test_percent_as_number() -> None:
@@ -189,7 +220,9 @@ def test_extract_strategies_can_be_chosen() -> None:
     text = "answer: 3, and then \\boxed{4} and finally 5"
     assert score(text, 4) == 1.0
     assert score(text, 5, extract=["last_number"]) == 1.0
-    assert score(text, 3, extract=["phrase", "boxed"]) == 1.0
+    # Boxed and phrase answers compete by position, whatever their order in the list.
+    assert score(text, 4, extract=["phrase", "boxed"]) == 1.0
+    assert score(text, 3, extract=["phrase"]) == 1.0
     assert score(text, 4, extract=["last_number", "boxed"]) == 0.0
     only_boxed = grade("the answer is 5", 5, extract=["boxed"])
     assert only_boxed["aggregate_reward_score"] == 0.0
@@ -243,10 +276,12 @@ def test_empty_reference_list_is_an_error() -> None:
 
 
 def test_reference_values() -> None:
-    assert reference_values("1,234") == [1234.0]
-    assert reference_values(["50%", 3]) == [0.5, 3.0]
-    assert reference_values(["50%"], percent_as_number=True) == [50.0]
-    assert reference_values({"answer": "\\frac{1}{4}"}) == [0.25]
+    assert reference_values("1,234") == [Reading(Fraction(1234))]
+    assert reference_values(["50%", 3]) == [Reading(Fraction(1, 2), True), Reading(Fraction(3))]
+    assert reference_values(["50%"], percent_as_number=True) == [Reading(Fraction(50), True)]
+    assert reference_values({"answer": "\\frac{1}{4}"}) == [Reading(Fraction(1, 4))]
+    assert reference_values(0.25) == [Reading(0.25)]  # a double
+    assert reference_values(2.0) == [Reading(Fraction(2))]
 
 
 def test_extraction() -> None:
@@ -266,7 +301,8 @@ def test_only_the_tail_is_scanned() -> None:
 
 
 def test_parse_number_edges() -> None:
-    assert parse_number("1e999") is None  # not finite
+    assert parse_number("1e999") == 10**999  # exact
+    assert parse_number("1e1000") is None  # beyond MAX_EXPONENT
     assert parse_number("42 apples.") == 42.0
     assert parse_number("2 \u03c0") is None
     assert parse_number("3i") is None
@@ -430,6 +466,29 @@ pieces = st.sampled_from(
         "percent",
         "apples",
         "####",
+        # the symbolic parser and the last-number scan
+        "\\sqrt",
+        "\\sqrt[3]",
+        "\\pi",
+        "\\infty",
+        "\\cup",
+        "\\{",
+        "\\}",
+        "^",
+        "^{",
+        "[",
+        "]",
+        "x",
+        "x = ",
+        "=",
+        " or ",
+        " and ",
+        "m^2",
+        "\\(",
+        "\\[",
+        "$$",
+        "2\\sqrt{3}",
+        "\u221a",
     ]
 )
 answers = st.lists(pieces, max_size=30).map("".join) | st.text(max_size=200)
@@ -483,8 +542,7 @@ def test_integer_spellings_round_trip(n: int) -> None:
     spaced = f"{n:,}".replace(",", " ")
     assert score(f"\\boxed{{{spaced}}}", str(n)) == 1.0
     assert score(f"the answer is {spaced}", str(n)) == 1.0
-    if abs(n) < 10**8:  # below the point where relative tolerance reaches 1
-        assert score(f"\\boxed{{{n}}}", n + 1) == 0.0
+    assert score(f"\\boxed{{{n}}}", n + 1) == 0.0  # exact at any size
 
 
 @given(st.integers(0, 10**6), st.integers(1, 10**6))
