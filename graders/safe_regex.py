@@ -13,13 +13,14 @@ than one way, the shape behind exponential backtracking:
 - text the body can end with could also start its next round: `(a+)+`, `(\\w+\\s?)*`;
 - inside the body, a repeat is followed by something that can match what the repeat
   matches: `(.*a){20}`, `(\\d+\\d+)*`;
-- the body is an alternation whose branches can start alike: `(a|a)*`, `(\\w|\\d)+`.
+- the body holds alternatives that can match alike: `(a|a)*` (which the parser folds into
+  `a(?:|)`), `(?:a|aa)+`.
 
-It is conservative: it may refuse a pattern that is in fact safe, such as `(a|ab)*`, and
-says why so the pattern can be rewritten (a possessive `a++` or an atomic group `(?>...)`
-never backtracks and is accepted). Polynomial blowups, such as `\\d+\\d+x` searched in a
-long run of digits, are not refused here; the per-sample time budget of `contract` stops
-those.
+It is conservative: it compares which characters can meet, not whole strings, so it may
+refuse a pattern that is in fact safe, and it says why so the pattern can be rewritten (a
+possessive `a++` or an atomic group `(?>...)` never backtracks and is accepted).
+Polynomial blowups, such as `\\d+\\d+x` searched in a long run of digits, are not refused
+here; the per-sample time budget of `contract` stops those.
 """
 
 import re
