@@ -64,6 +64,7 @@ whose "answer" key holds one of those. A reference that is not a value raises Va
 that sample: it is a data bug, not a wrong answer.
 """
 
+import functools
 import math
 import re
 from collections import deque
@@ -211,6 +212,8 @@ _FRAC_RE = re.compile(r"\\frac\s*(?:\{([^{}]*)\}|([0-9]))\s*(?:\{([^{}]*)\}|([0-
 # Characters through which a number or LaTeX construct may continue across a line break.
 _MULTILINE_CHARS = frozenset("{}\\^\u00d7\u00b7*()[],")
 _PLAIN_NUMBER_RE = re.compile(r"\s*-?[0-9]{1,15}(?:\.[0-9]{1,15})?\s*")
+# "\frac{1}{3}" as a whole, the common boxed fraction: read without the clean-up.
+_SIMPLE_FRAC_RE = re.compile(r"\\[dtc]?frac\{([0-9]{1,15})\}\{([0-9]{1,15})\}")
 # What makes a candidate worth the symbolic parser; prose without any of it is not maths.
 _EXPRESSION_CHARS = frozenset("\\^()[]{},=+*/-\u221a\u03c0\u221e\u00d7\u00b7\u00f7")
 # The window around the text's last digit searched first for the last number, and how far
@@ -223,6 +226,13 @@ _WINDOW_MARGIN = 200
 # finds when the earlier of the last two tokens starts this far from there.
 _TOKEN_LOOKBACK = 100
 _TOKEN_MARGIN = 40
+# Every character a token can contain (besides whitespace): see _TOKEN_RE. No token runs
+# across a character outside them, so the tokens after such a character are the last tokens
+# of any scan that starts before it. Matching a token costs ~1.5 us, so in number-dense
+# text the scan first starts this near the last digit, at such a character.
+_TOKEN_CHARS = frozenset("0123456789+-./,eExX\u00d7\u00b7*^{}()%Ppercnt\u00a0\u2009\u202f")
+_SHORT_LOOKBACK = 60
+MAX_CUT_SEARCH = 16
 _PLAIN_REPLACEMENTS = (("$", ""), ("~", " "), ("\u2212", "-"), ("\u00b0", ""))
 # Characters around a number that make it part of an expression (see _number_role).
 _GLUE_BEFORE = frozenset("{([/\u221a|")
@@ -314,8 +324,14 @@ def _extract_problems(extract: object) -> list[tuple[str, str]]:
 def _group_end(text: str, opening: int) -> int:
     """Index of the "}" closing the "{" at `opening`, looking at most MAX_CANDIDATE_CHARS
     ahead; -1 if there is none. \\{ and \\} are literal braces (LaTeX sets), not grouping."""
+    # The common case, "\\boxed{42}": no brace or backslash before the first "}".
+    window_end = opening + MAX_CANDIDATE_CHARS + 2
+    closing = text.find("}", opening + 1, window_end)
+    inner = text[opening + 1 : closing]
+    if closing >= 0 and "{" not in inner and "\\" not in inner:
+        return closing
     depth = 0
-    for match in _BRACE_RE.finditer(text, opening, opening + MAX_CANDIDATE_CHARS + 2):
+    for match in _BRACE_RE.finditer(text, opening, window_end):
         brace = match.group()
         if brace == "{":
             depth += 1
@@ -329,6 +345,8 @@ def _group_end(text: str, opening: int) -> int:
 def _find_boxed(text: str) -> _Stated | None:
     """The last complete \\boxed{...} / \\fbox{...}: found from the end with C-speed
     `rfind`, so the cost does not grow with the reasoning before it."""
+    if "\\" not in text:  # plain-text reasoning: one fast scan rules out both names
+        return None
     end = len(text)
     for _ in range(MAX_BOXED_TRIES):
         start = max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
@@ -368,6 +386,8 @@ def _last_phrase_end(text: str, start: int, stop: int) -> int | None:
     # Lower-casing keeps positions unless a character grows (U+0130); then the regex does
     # it all.
     if len(lowered) == len(region):
+        if "answer" not in lowered:  # every phrase has it (found at C speed)
+            return None
         end = len(lowered)
         for _ in range(MAX_PHRASE_TRIES):
             last = _last_match(_LOWER_PHRASE_RE, lowered, 0, end)
@@ -506,10 +526,25 @@ def _last_tokens(text: str) -> deque[re.Match[str]]:
     whole text only when a token starts too near that cut to be whole."""
     last_digit = max(map(text.rfind, "0123456789"))
     start = max(0, last_digit - _TOKEN_LOOKBACK)
-    tokens = deque(_TOKEN_RE.finditer(text, start), maxlen=2)
+    tokens = _last_tokens_after_cut(text, start, last_digit)
+    if tokens is None:
+        tokens = deque(_TOKEN_RE.finditer(text, start), maxlen=2)
     if start and (not tokens or tokens[0].start() < start + _TOKEN_MARGIN):
         tokens = deque(_TOKEN_RE.finditer(text), maxlen=2)
     return tokens
+
+
+def _last_tokens_after_cut(text: str, start: int, last_digit: int) -> deque[re.Match[str]] | None:
+    """The last two tokens of a scan of `text` from `start`, found by a shorter scan from a
+    cut after a character no token contains; None when no short scan finds two."""
+    cut = last_digit - _SHORT_LOOKBACK
+    stop = max(start, cut - MAX_CUT_SEARCH)
+    while cut > stop and (text[cut - 1] in _TOKEN_CHARS or text[cut - 1].isspace()):
+        cut -= 1
+    if cut <= start or text[cut - 1] in _TOKEN_CHARS or text[cut - 1].isspace():
+        return None  # no shorter scan, or no cut near here: a token may run across
+    tokens = deque(_TOKEN_RE.finditer(text, cut), maxlen=2)
+    return tokens if len(tokens) == 2 else None
 
 
 def _last_number_in(text: str) -> _Found | None:
@@ -544,20 +579,23 @@ def extract_last_number(text: str) -> str | None:
     # Most answers end with the number on a line of its own: try the last line alone when
     # nothing on it could continue a construct from the lines above.
     stripped = text.rstrip()
-    last_line = stripped[stripped.rfind("\n") + 1 :]
-    if last_line and not _MULTILINE_CHARS.intersection(last_line):
-        if _PLAIN_NUMBER_RE.fullmatch(last_line):
-            return last_line.strip()
-        found = _last_number_in(_scan_text(last_line))
-        if found is not None:
-            return found.text
-    # Every number has a digit, and clean-up adds none: look around the last digit first
-    # (found at C speed), not at the whole reasoning. A token found well clear of the cut
-    # is the text's last token too, since clean-up and tokens are local; otherwise (or with
-    # no token there) the whole text decides.
+    line_start = stripped.rfind("\n") + 1
+    last_line = stripped[line_start:]
+    alone = bool(last_line) and not _MULTILINE_CHARS.intersection(last_line)
+    if alone and _PLAIN_NUMBER_RE.fullmatch(last_line):
+        return last_line.strip()
+    # Every number has a digit, and clean-up adds none: no digit, no number.
     last_digit = max(map(text.rfind, "0123456789"))
     if last_digit < 0:
         return None
+    # A last line without a digit (a closing "```") has no number to find.
+    if alone and last_digit >= line_start:
+        found = _last_number_in(_scan_text(last_line))
+        if found is not None:
+            return found.text
+    # Look around the last digit first (found at C speed), not at the whole reasoning. A
+    # token found well clear of the cut is the text's last token too, since clean-up and
+    # tokens are local; otherwise (or with no token there) the whole text decides.
     cut = last_digit - _WINDOW_BEFORE
     if cut > 0 or last_digit + _WINDOW_AFTER < len(text):
         found = _last_number_in(_scan_text(text[max(cut, 0) : last_digit + _WINDOW_AFTER]))
@@ -584,26 +622,36 @@ def _decimal_fraction(text: str, exponent: int = 0) -> Fraction:
 
 def _match_value(match: re.Match[str]) -> Fraction | None:
     """The exact value of a `_NUMBER_RE` match, before any percent; None if it has none."""
+    # One call for all the groups: each named `group` call costs as much as a short match.
+    sign, whole, mnum, mden, fnum, fden, mant, e1, e2 = match.group(
+        "sign", "whole", "mnum", "mden", "fnum", "fden", "mant", "e1", "e2"
+    )
     try:
-        if match.group("whole") is not None:
-            denominator = int(match.group("mden"))
+        if whole is not None:
+            denominator = int(mden)
             if denominator == 0:
                 return None
-            value = int(match.group("whole")) + Fraction(int(match.group("mnum")), denominator)
-        elif match.group("fnum") is not None:
-            denominator_value = _decimal_fraction(match.group("fden"))
-            if denominator_value == 0:
-                return None
-            value = _decimal_fraction(match.group("fnum")) / denominator_value
+            value = int(whole) + Fraction(int(mnum), denominator)
+        elif fnum is not None:
+            if fnum.isdigit() and fden.isdigit():  # "3/4": one normalisation, not a division
+                denominator = int(fden)
+                if denominator == 0:
+                    return None
+                value = Fraction(int(fnum), denominator)
+            else:
+                denominator_value = _decimal_fraction(fden)
+                if denominator_value == 0:
+                    return None
+                value = _decimal_fraction(fnum) / denominator_value
         else:
-            exponent = int(match.group("e1") or match.group("e2") or "0")
+            exponent = int(e1 or e2 or "0")
             if abs(exponent) > MAX_EXPONENT:
                 return None
-            mantissa = _NOT_DIGIT_RE.sub("", match.group("mant"))
+            mantissa = mant if mant.isdigit() else _NOT_DIGIT_RE.sub("", mant)
             value = _decimal_fraction(mantissa, exponent)
     except ValueError:  # a digit string past Python's int conversion limit
         return None
-    return -value if match.group("sign") == "-" else value
+    return -value if sign == "-" else value
 
 
 def _frac_operand(text: str) -> Fraction | None:
@@ -636,8 +684,11 @@ def clean_latex(text: str, *, keep_braces: bool = False) -> str:
     """Reduce the simple LaTeX the grader understands to plain text. With `keep_braces`,
     grouping braces stay (the symbolic parser and the last-number scan need them)."""
     if "\\" in text:
-        text = _TEXT_CMD_RE.sub(lambda m: f" {m.group(1)} ", text)
-        text = _DEGREES_RE.sub("", text)
+        # Each `in` rules out a pass at C speed, cheaper than a sub that finds nothing.
+        if "\\text" in text or "\\mbox" in text or "\\mathrm" in text:
+            text = _TEXT_CMD_RE.sub(lambda m: f" {m.group(1)} ", text)
+        if "\\circ" in text:
+            text = _DEGREES_RE.sub("", text)
         text = _COMMAND_RE.sub(lambda m: _COMMANDS[m.group()], text)
     for old, new in _PLAIN_REPLACEMENTS:
         text = text.replace(old, new)
@@ -662,16 +713,17 @@ def _parse_clean(text: str, percent_as_number: bool, *, allow_tail: bool) -> Out
     match = _NUMBER_RE.match(text)
     if match is None:
         return None
-    tail = text[match.end() :]
-    if allow_tail:
-        if not _TAIL_OK_RE.match(tail):
+    tail = text[match.end() :]  # usually empty: nothing to check
+    if tail:
+        if allow_tail:
+            if not _TAIL_OK_RE.match(tail):
+                return None
+        elif tail.strip():
             return None
-    elif tail.strip():
-        return None
     value = _match_value(match)
     if value is None:
         return None
-    if allow_tail and _is_hedge(tail, value):
+    if tail and allow_tail and _is_hedge(tail, value):
         return HEDGED
     percent = match.group("pct") is not None
     if percent and not percent_as_number:
@@ -692,7 +744,13 @@ def _is_hedge(tail: str, value: Fraction) -> bool:
 def _read_number(text: str, percent_as_number: bool) -> Outcome:
     if _PLAIN_NUMBER_RE.fullmatch(text):  # "42", "-3.5": most answers; skip the clean-up
         return Reading(_decimal_fraction(text.strip()))
+    simple_fraction = _SIMPLE_FRAC_RE.fullmatch(text)
+    # A zero denominator stays LaTeX in the clean-up, and so is no number.
+    if simple_fraction is not None and simple_fraction.group(2).strip("0"):
+        return Reading(Fraction(int(simple_fraction.group(1)), int(simple_fraction.group(2))))
     cleaned = _strip_wrappers(clean_latex(text[:MAX_CANDIDATE_CHARS]))
+    if _PLAIN_NUMBER_RE.fullmatch(cleaned):  # "$42$", "(674)": plain once cleaned
+        return Reading(_decimal_fraction(cleaned.strip()))
     assignment = _ASSIGNMENT_RE.match(cleaned)
     if assignment is not None:
         cleaned = cleaned[assignment.end() :]
@@ -736,6 +794,28 @@ def read_answer(text: str, *, percent_as_number: bool = False) -> Outcome:
     return outcome if outcome is not None else _read_expression(text)
 
 
+# GRPO grades several samples of one prompt against the same reference: reading a
+# reference string once per prompt, not once per sample, is most of a short answer's cost.
+# Bounded in entries, and only strings up to this length are kept.
+MAX_CACHED_REFERENCES = 1024
+MAX_CACHED_REFERENCE_CHARS = 4096
+
+
+@functools.lru_cache(maxsize=MAX_CACHED_REFERENCES, typed=True)
+def _cached_reference_reading(value: str | int | float, percent_as_number: bool) -> Reading | None:
+    # typed: True and 1 (equal, same hash) must not share an entry. Readings are immutable.
+    return _reference_reading(value, percent_as_number)
+
+
+def _reference_item_reading(value: object, percent_as_number: bool) -> Reading | None:
+    # Exact types only: a bool or a str subclass is read uncached (and a bool is no value).
+    if type(value) is int or type(value) is float:
+        return _cached_reference_reading(value, percent_as_number)
+    if type(value) is str and len(value) <= MAX_CACHED_REFERENCE_CHARS:
+        return _cached_reference_reading(value, percent_as_number)
+    return _reference_reading(value, percent_as_number)
+
+
 def _reference_reading(value: object, percent_as_number: bool) -> Reading | None:
     if isinstance(value, bool):
         return None
@@ -768,7 +848,7 @@ def reference_values(reference: object, *, percent_as_number: bool = False) -> l
         raise ValueError("reference answer is an empty list")
     readings: list[Reading] = []
     for item in items:
-        reading = _reference_reading(item, percent_as_number)
+        reading = _reference_item_reading(item, percent_as_number)
         if reading is None:
             raise ValueError(f"reference answer {show(item)} is not a number")
         readings.append(reading)
@@ -821,6 +901,13 @@ def values_match(
 def readings_match(
     answer: Reading, reference: Reading, tolerances: Tolerances, percent_as_number: bool
 ) -> bool:
+    if (
+        tolerances.exact
+        and answer.percent == reference.percent
+        and type(answer.value) is Fraction
+        and type(reference.value) is Fraction
+    ):
+        return answer.value == reference.value  # the common case, in short
     if answer.percent != reference.percent and not percent_as_number:
         # A percentage is a proportion: it equals a plain number in [-1, 1] only, so
         # "4200%" is not 42 while "45%" is 0.45.

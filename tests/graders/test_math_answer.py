@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rft_env.graders import math_answer
 from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
 from rft_env.graders.math_answer import (
     MAX_SCAN_CHARS,
@@ -282,6 +283,69 @@ def test_reference_values() -> None:
     assert reference_values({"answer": "\\frac{1}{4}"}) == [Reading(Fraction(1, 4))]
     assert reference_values(0.25) == [Reading(0.25)]  # a double
     assert reference_values(2.0) == [Reading(Fraction(2))]
+
+
+def test_reference_readings_are_cached_per_item_and_bounded() -> None:
+    math_answer._cached_reference_reading.cache_clear()
+    first = reference_values("\\frac{3}{8}")
+    assert reference_values("\\frac{3}{8}") == first == [Reading(Fraction(3, 8))]
+    assert math_answer._cached_reference_reading.cache_info().hits == 1
+    # A list (unhashable) is read item by item; its items share the cache.
+    assert reference_values(["\\frac{3}{8}", 2]) == [Reading(Fraction(3, 8)), Reading(Fraction(2))]
+    assert reference_values({"answer": ["\\frac{3}{8}"]}) == [Reading(Fraction(3, 8))]
+    assert math_answer._cached_reference_reading.cache_info().hits == 3
+    # The same key under the other percent reading is another entry.
+    assert reference_values("50%", percent_as_number=True) == [Reading(Fraction(50), True)]
+    assert reference_values("50%") == [Reading(Fraction(1, 2), True)]
+    # True equals 1 and hashes like it, but is no value, cached or not.
+    assert reference_values(1) == [Reading(Fraction(1))]
+    with pytest.raises(ValueError, match="reference answer True"):
+        reference_values(True)
+    # A bad reference raises every time (errors are not cached).
+    for _ in range(2):
+        with pytest.raises(ValueError, match="is not a number"):
+            reference_values("x + 1")
+    # Long references are read uncached, so the cache holds at most maxsize short keys.
+    size = math_answer._cached_reference_reading.cache_info().currsize
+    long_reference = "1" + " " * math_answer.MAX_CACHED_REFERENCE_CHARS
+    assert reference_values(long_reference) == [Reading(Fraction(1))]
+    assert math_answer._cached_reference_reading.cache_info().currsize == size
+    assert (
+        math_answer._cached_reference_reading.cache_info().maxsize
+        == math_answer.MAX_CACHED_REFERENCES
+    )
+
+
+def _last_tokens_by_full_scan(text: str) -> list[tuple[int, int]]:
+    """The spans `_last_tokens` must give: the scan from the lookback start, and the whole
+    text when its first token starts too near that start."""
+    last_digit = max(map(text.rfind, "0123456789"))
+    start = max(0, last_digit - math_answer._TOKEN_LOOKBACK)
+    tokens = list(math_answer._TOKEN_RE.finditer(text, start))[-2:]
+    if start and (not tokens or tokens[0].start() < start + math_answer._TOKEN_MARGIN):
+        tokens = list(math_answer._TOKEN_RE.finditer(text))[-2:]
+    return [token.span() for token in tokens]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'values: 9678 6948 9947 5984 8225 541\n\n```json\n{"answer": 2440, "steps": '
+        '["multiply boxes by pens (674)"]}\n```',
+        "x" * 50 + "1,234,567,891,234,567,891,234,567,891,234,567,891 and then 5",
+        "a " * 40 + "12 percent of 1.5 \u00d7 10^{3} is 18, then 4 \u2009 200",
+        "the totals: " + " ".join(str(n) for n in range(100, 160)) + " end",
+        "nothing but words, 42",
+    ],
+)
+def test_last_tokens_shortcut_agrees_with_the_full_scan(text: str) -> None:
+    assert [t.span() for t in math_answer._last_tokens(text)] == _last_tokens_by_full_scan(text)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet='0123456789 ,./-+e%x^{}()ab:"=\n\u2009', max_size=200))
+def test_last_tokens_shortcut_agrees_with_the_full_scan_on_any_text(text: str) -> None:
+    assert [t.span() for t in math_answer._last_tokens(text)] == _last_tokens_by_full_scan(text)
 
 
 def test_extraction() -> None:
