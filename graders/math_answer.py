@@ -102,6 +102,12 @@ MAX_CANDIDATE_CHARS = 1_000
 MAX_FRAC_PASSES = 4
 # Unclosed \boxed{ tried from the end before giving up: each costs a bounded window scan.
 MAX_BOXED_TRIES = 8
+# What may part two boxed answers that offer alternatives: spaces, punctuation, math-mode
+# delimiters and spacing commands, "or"/"and" (any case). Atomic: the alternatives start
+# differently, so nothing is lost, and safe_regex can see it never backtracks.
+_BOX_SEPARATOR_RE = re.compile(
+    r"(?>\s|[,;.:$&]|\\[,;:! ]|\\q?quad\b|\\text\s*\{\s*(?:or|and)?\s*\}|(?i:\b(?:or|and)\b))*"
+)
 # Maths goes on across at most this many spaces ("5 - 3"); a wider gap is layout.
 MAX_GAP = 8
 # Exponents beyond this are not numbers we compare (10^999 is exact; 10^99999 is abuse).
@@ -273,6 +279,7 @@ class Candidate(NamedTuple):
 class _Stated(NamedTuple):
     position: int  # where in the text the answer was stated
     text: str
+    end: int = -1  # where a boxed answer's group closes (after its "}")
 
 
 def spec_problems(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -361,8 +368,22 @@ def _find_boxed(text: str) -> _Stated | None:
             continue  # "\boxedfoo" or "\boxed 5": not a boxed group
         closing = _group_end(text, opening)
         if closing >= 0:
-            return _Stated(start, text[opening + 1 : closing])
+            return _Stated(start, text[opening + 1 : closing], closing + 1)
     return None
+
+
+def _hedged_boxes(text: str, box: _Stated) -> str | None:
+    """`box` with the boxed answer stated right before it, joined by "or", when only
+    separators part them and they differ: `\boxed{32} \boxed{31}` offers two answers, a
+    hedge. Reasoning between them (`\boxed{3}, finally \boxed{5}`) is a revision, and
+    then the last box alone counts."""
+    window = max(0, box.position - MAX_CANDIDATE_CHARS - 16)
+    previous = _find_boxed(text[window : box.position])
+    if previous is None or previous.text.strip() == box.text.strip():
+        return None
+    if _BOX_SEPARATOR_RE.fullmatch(text, window + previous.end, box.position) is None:
+        return None
+    return f"{previous.text} or {box.text}"
 
 
 def extract_boxed(text: str) -> str | None:
@@ -436,7 +457,7 @@ def _stated_candidates(text: str, boxed: bool, phrase: bool) -> Iterator[Candida
     if later is not None:
         yield Candidate("phrase", later.text)
     if box is not None:
-        yield Candidate("boxed", box.text)
+        yield Candidate("boxed", _hedged_boxes(text, box) or box.text)
         if phrase and later is None:
             earlier = _find_phrase(text, 0, box.position)
             if earlier is not None:
@@ -660,8 +681,10 @@ def _frac_operand(text: str) -> Fraction | None:
 
 
 def _frac_to_text(match: re.Match[str]) -> str:
-    top_text = (match.group(1) or match.group(2)).strip()
-    bottom_text = (match.group(3) or match.group(4)).strip()
+    # A group may match empty ("\frac{1}{}"): only None means the other form matched.
+    top, bottom = match.group(1), match.group(3)
+    top_text = (top if top is not None else match.group(2)).strip()
+    bottom_text = (bottom if bottom is not None else match.group(4)).strip()
     # Unreduced, so "1\frac{4}{2}" stays the mixed number 1 4/2 rather than "1 2".
     if top_text.isdigit() and bottom_text.isdigit() and bottom_text.strip("0"):
         text = f"{top_text}/{bottom_text}"  # the common case: no numbers to build

@@ -287,6 +287,12 @@ def test_a_boxed_answer_does_not_outlive_a_later_final_answer() -> None:
         "42 and 41 are both possible",
         "\\boxed{42 \\text{ or } 41}",
         "x = 42 or x = 41",
+        # Boxes offered side by side, in either order (the probes' "several boxed answers").
+        "\\boxed{42} \\boxed{41}",
+        "\\boxed{41} \\boxed{42}",
+        "$\\boxed{41}$, $\\boxed{42}$ or $\\boxed{43}$",
+        "\\boxed{41} \\text{or} \\boxed{42}.",
+        "\\boxed{\\frac{82}{2}} \\quad \\boxed{42}",
     ],
 )
 def test_a_hedge_is_not_an_answer(answer: str) -> None:
@@ -439,3 +445,21 @@ def test_phrase_search_agrees_with_the_regex(text: str, start: int, stop: int) -
 )
 def test_a_comment_after_the_stated_number(answer: str, reference: Any, expected: float) -> None:
     assert score(answer, reference) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("\\boxed{42} \\boxed{42}", 1.0),  # the same answer twice is one answer
+        ("I first got \\boxed{41}, but checking again gives \\boxed{42}.", 1.0),
+        ("\\boxed{41}\n\nWait, 6 * 7 = 42, so \\boxed{42}", 1.0),
+    ],
+)
+def test_a_box_after_reasoning_revises_the_one_before(answer: str, expected: float) -> None:
+    assert score(answer, 42) == expected
+
+
+def test_an_empty_frac_part_is_no_value_not_a_crash() -> None:
+    result = grade("\\boxed{\\frac{1}{}}", 1)
+    assert result["aggregate_reward_score"] == 0.0
+    assert metrics_of(result)["answer_unparseable"] == 1.0
