@@ -181,11 +181,40 @@ class PunctuationTable(dict[int, str | None]):
     def __init__(self, is_punctuation: Callable[[str], bool]) -> None:
         super().__init__()
         self.is_punctuation = is_punctuation
+        # The bytes tables `translate` uses for ASCII text, built at the first one.
+        self.ascii_tables: tuple[bytes, bytes] | tuple[()] | None = None
 
     def __missing__(self, code: int) -> str | None:
         ch = chr(code)
         self[code] = None if self.is_punctuation(ch) else ch
         return self[code]
+
+    def translate(self, text: str) -> str:
+        """`text.translate(self)`. An ASCII text goes through a bytes table instead: for the
+        short answers graded most often that is several times faster."""
+        if not text.isascii():
+            return text.translate(self)
+        ascii_tables = self.ascii_tables
+        if ascii_tables is None:
+            ascii_tables = self.ascii_tables = self._ascii_tables()
+        if not ascii_tables:
+            return text.translate(self)
+        table, delete = ascii_tables
+        return text.encode("ascii").translate(table, delete).decode("ascii")
+
+    def _ascii_tables(self) -> tuple[bytes, bytes] | tuple[()]:
+        """The ASCII part of this table as `bytes.translate` arguments; () when some ASCII
+        character maps to anything but one ASCII character or nothing."""
+        table, delete = bytearray(range(256)), bytearray()
+        for code in range(128):
+            value = self[code]
+            if value is None:
+                delete.append(code)
+            elif len(value) == 1 and value.isascii():
+                table[code] = ord(value)
+            else:
+                return ()
+        return bytes(table), bytes(delete)
 
 
 # Stand-ins for the punctuation of numbers while the rest is deleted. ASCII control
@@ -210,7 +239,7 @@ def drop_punctuation(text: str, table: PunctuationTable) -> str:
         text, points = _POINT.subn(_POINT_STAND_IN, text)
     if "," in text:
         text, commas = _COMMA.subn(_COMMA_STAND_IN, text)
-    text = text.translate(table)
+    text = table.translate(text)
     if signs:
         text = text.replace(_SIGN_STAND_IN, "-")
     if points:
@@ -226,9 +255,9 @@ def _drop_punctuation_around_marks(text: str, table: PunctuationTable) -> str:
     pieces: list[str] = []
     start = 0
     for position in number_punctuation(text):
-        pieces += (text[start:position].translate(table), text[position])
+        pieces += (table.translate(text[start:position]), text[position])
         start = position + 1
-    pieces.append(text[start:].translate(table))
+    pieces.append(table.translate(text[start:]))
     return "".join(pieces)
 
 

@@ -485,6 +485,7 @@ class Node:
         "additional_forbidden",
         "any_of",
         "array_rules",
+        "array_sizes",
         "bounds",
         "conjuncts",
         "const_key",
@@ -510,7 +511,9 @@ class Node:
         "multiple_of",
         "not_",
         "number_rules",
+        "object_extras",
         "object_rules",
+        "object_sizes",
         "one_of",
         "pattern",
         "pattern_properties",
@@ -544,6 +547,11 @@ class Node:
         self.then: Node | None = None
         self.else_: Node | None = None
         self.object_rules = False
+        # The rarer object and array keywords, each group skipped with one test (see
+        # `_compile_object` and `_compile_array`).
+        self.object_sizes = False
+        self.object_extras = False
+        self.array_sizes = False
         self.required: tuple[str, ...] = ()
         self.properties: dict[str, Node] = {}
         self.pattern_properties: tuple[tuple[re.Pattern[str], Node], ...] = ()
@@ -689,17 +697,20 @@ def _compile_object(node: Node, schema: dict[str, Any], sub: Callable[[Any], Nod
     )
     if "propertyNames" in schema and not _accepts_everything(schema["propertyNames"]):
         node.property_names = sub(schema["propertyNames"])
-    node.object_rules = bool(
-        node.required
-        or node.properties
-        or node.pattern_properties
-        or node.additional is not None
-        or node.additional_forbidden
-        or node.min_properties is not None
+    node.object_sizes = bool(
+        node.min_properties is not None
         or node.max_properties is not None
         or node.dependent_required
-        or node.dependent_schemas
+    )
+    node.object_extras = bool(
+        node.pattern_properties
+        or node.additional is not None
+        or node.additional_forbidden
         or node.property_names is not None
+        or node.dependent_schemas
+    )
+    node.object_rules = bool(
+        node.required or node.properties or node.object_sizes or node.object_extras
     )
 
 
@@ -717,10 +728,11 @@ def _compile_array(node: Node, schema: dict[str, Any], sub: Callable[[Any], Node
         min_contains = as_count(schema.get("minContains"))
         node.min_contains = 1 if min_contains is None else min_contains
         node.max_contains = as_count(schema.get("maxContains"))
+    node.array_sizes = bool(
+        node.min_items is not None or node.max_items is not None or node.unique_items
+    )
     node.array_rules = bool(
-        node.min_items is not None
-        or node.max_items is not None
-        or node.unique_items
+        node.array_sizes
         or node.prefix_items
         or node.items is not None
         or node.items_forbidden
@@ -729,6 +741,22 @@ def _compile_array(node: Node, schema: dict[str, Any], sub: Callable[[Any], Node
 
 
 # --- checking -----------------------------------------------------------------------------
+
+
+# Where a checked value sits in the answer: "$" for the whole answer, else (parent path,
+# property name or item index). Spelled out ("$.steps[0]") only for a violation reported:
+# formatting the path of every value checked would cost more than checking most of them.
+Path = str | tuple[Any, str | int]
+
+
+def path_text(path: Path) -> str:
+    """The path as JSONPath-like text: "$", "$.name", "$.items[3]"."""
+    parts: list[str] = []
+    while isinstance(path, tuple):
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    parts.append(path)
+    return "".join(reversed(parts))
 
 
 class BudgetExceeded(Exception):
@@ -769,7 +797,7 @@ class Report:
     def violations(self) -> int:
         return self.checks - self.passed
 
-    def record(self, ok: bool, path: str, message: Callable[[], str]) -> None:
+    def record(self, ok: bool, path: Path, message: Callable[[], str]) -> None:
         # The message is built only for the first violation: formatting it for every check
         # that passes would be most of the grader's time.
         self.checks += 1
@@ -779,7 +807,7 @@ class Report:
         if self.fail_fast:
             raise _Invalid
         if self.first_violation is None:
-            self.first_violation = f"{path}: {message()}"
+            self.first_violation = f"{path_text(path)}: {message()}"
 
     def visit(self) -> None:
         self.nodes += 1
@@ -843,7 +871,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _matches(node: Node, value: object, path: str, depth: int, report: Report) -> bool:
+def _matches(node: Node, value: object, path: Path, depth: int, report: Report) -> bool:
     """Whether `value` is valid against `node`, tried silently on the same budget."""
     trial = Report(report.nodes, fail_fast=True)
     try:
@@ -855,7 +883,7 @@ def _matches(node: Node, value: object, path: str, depth: int, report: Report) -
         report.nodes = trial.nodes
 
 
-def _check(node: Node, value: Any, path: str, depth: int, report: Report) -> None:
+def _check(node: Node, value: Any, path: Path, depth: int, report: Report) -> None:
     report.nodes += 1  # Report.visit, inlined: this runs for every value checked
     if report.nodes > MAX_NODES or depth > MAX_EVAL_DEPTH:
         raise BudgetExceeded
@@ -891,7 +919,7 @@ def _check(node: Node, value: Any, path: str, depth: int, report: Report) -> Non
 
 
 def _check_value_rules(
-    node: Node, value: Any, kind: type, path: str, depth: int, report: Report
+    node: Node, value: Any, kind: type, path: Path, depth: int, report: Report
 ) -> None:
     """enum, const, $ref/allOf and the combinators: rarer than the kind's keywords, so
     `_check` tests them all with one flag."""
@@ -925,7 +953,7 @@ def _check_value_rules(
         _check_combinators(node, value, path, depth, report)
 
 
-def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Report) -> None:
+def _check_combinators(node: Node, value: Any, path: Path, depth: int, report: Report) -> None:
     depth += 1
     if node.any_of:
         ok = False
@@ -963,7 +991,9 @@ def _check_combinators(node: Node, value: Any, path: str, depth: int, report: Re
             _check(chosen, value, path, depth, report)
 
 
-def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, report: Report) -> None:
+def _check_object(
+    node: Node, value: dict[str, Any], path: Path, depth: int, report: Report
+) -> None:
     if node.required:
         missing = [name for name in node.required if name not in value]
         if not missing:
@@ -971,6 +1001,19 @@ def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, repo
             report.passed += 1
         else:
             report.record(False, path, lambda: f"missing required {missing[:3]}")
+    if node.object_sizes:
+        _check_object_sizes(node, value, path, report)
+    depth += 1
+    properties = node.properties
+    for name, subschema in properties.items():
+        if name in value:
+            _check(subschema, value[name], (path, name), depth, report)
+    if node.object_extras:
+        _check_object_extras(node, value, path, depth, report)
+
+
+def _check_object_sizes(node: Node, value: dict[str, Any], path: Path, report: Report) -> None:
+    """minProperties, maxProperties and dependentRequired."""
     size = len(value)
     if node.min_properties is not None:
         low = node.min_properties
@@ -994,11 +1037,14 @@ def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, repo
                 path,
                 lambda name=name, absent=absent: f"{name!r} present but not {absent[:3]}",
             )
-    depth += 1
+
+
+def _check_object_extras(
+    node: Node, value: dict[str, Any], path: Path, depth: int, report: Report
+) -> None:
+    """patternProperties, additionalProperties, propertyNames and dependentSchemas, after
+    the properties (`depth` is already the properties' depth)."""
     properties = node.properties
-    for name, subschema in properties.items():
-        if name in value:
-            _check(subschema, value[name], f"{path}.{name}", depth, report)
     if node.pattern_properties or node.additional is not None or node.additional_forbidden:
         extra: list[str] = []
         for name, item in value.items():
@@ -1006,11 +1052,11 @@ def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, repo
             for regex, subschema in node.pattern_properties:
                 if regex.search(name[:MAX_PATTERN_INPUT_CHARS]) is not None:
                     declared = True
-                    _check(subschema, item, f"{path}.{name}", depth, report)
+                    _check(subschema, item, (path, name), depth, report)
             if not declared:
                 extra.append(name)
                 if node.additional is not None:
-                    _check(node.additional, item, f"{path}.{name}", depth, report)
+                    _check(node.additional, item, (path, name), depth, report)
         if node.additional_forbidden:
             if not extra:
                 report.checks += 1
@@ -1019,13 +1065,45 @@ def _check_object(node: Node, value: dict[str, Any], path: str, depth: int, repo
                 report.record(False, path, lambda: f"additional properties {extra[:3]}")
     if node.property_names is not None:
         for name in value:
-            _check(node.property_names, name, f"{path}.{name} (name)", depth, report)
+            _check(node.property_names, name, f"{path_text(path)}.{name} (name)", depth, report)
     for name, subschema in node.dependent_schemas:
         if name in value:
             _check(subschema, value, path, depth, report)
 
 
-def _check_array(node: Node, value: list[Any], path: str, depth: int, report: Report) -> None:
+def _check_array(node: Node, value: list[Any], path: Path, depth: int, report: Report) -> None:
+    size = len(value)
+    if node.array_sizes:
+        _check_array_sizes(node, value, path, report)
+    depth += 1
+    prefix = node.prefix_items
+    if prefix:
+        for i, subschema in enumerate(prefix[:size]):
+            _check(subschema, value[i], (path, i), depth, report)
+    if node.items is not None:
+        items = node.items
+        for i in range(len(prefix), size):
+            _check(items, value[i], (path, i), depth, report)
+    elif node.items_forbidden:
+        count = len(prefix)
+        if size <= count:
+            report.checks += 1
+            report.passed += 1
+        else:
+            report.record(False, path, lambda: f"size {size} > the {count} items allowed")
+    if node.contains is not None:
+        contains = node.contains
+        matched = sum(_matches(contains, item, path, depth, report) for item in value)
+        low, high = node.min_contains, node.max_contains
+        report.record(
+            matched >= low and (high is None or matched <= high),
+            path,
+            lambda: f"{matched} items match contains; allowed: {low} to {high or 'any'}",
+        )
+
+
+def _check_array_sizes(node: Node, value: list[Any], path: Path, report: Report) -> None:
+    """minItems, maxItems and uniqueItems."""
     size = len(value)
     if node.min_items is not None:
         low = node.min_items
@@ -1048,32 +1126,9 @@ def _check_array(node: Node, value: list[Any], path: str, depth: int, report: Re
             report.passed += 1
         else:
             report.record(False, path, lambda: "items are not unique")
-    depth += 1
-    prefix = node.prefix_items
-    for i, subschema in enumerate(prefix[:size]):
-        _check(subschema, value[i], f"{path}[{i}]", depth, report)
-    if node.items is not None:
-        for i in range(len(prefix), size):
-            _check(node.items, value[i], f"{path}[{i}]", depth, report)
-    elif node.items_forbidden:
-        count = len(prefix)
-        if size <= count:
-            report.checks += 1
-            report.passed += 1
-        else:
-            report.record(False, path, lambda: f"size {size} > the {count} items allowed")
-    if node.contains is not None:
-        contains = node.contains
-        matched = sum(_matches(contains, item, path, depth, report) for item in value)
-        low, high = node.min_contains, node.max_contains
-        report.record(
-            matched >= low and (high is None or matched <= high),
-            path,
-            lambda: f"{matched} items match contains; allowed: {low} to {high or 'any'}",
-        )
 
 
-def _check_string(node: Node, value: str, path: str, report: Report) -> None:
+def _check_string(node: Node, value: str, path: Path, report: Report) -> None:
     size = len(value)
     if node.min_length is not None:
         low = node.min_length
@@ -1099,7 +1154,7 @@ def _check_string(node: Node, value: str, path: str, report: Report) -> None:
             report.record(False, path, lambda: f"does not match {pattern.pattern!r}")
 
 
-def _check_number(node: Node, value: int | float, path: str, report: Report) -> None:
+def _check_number(node: Node, value: int | float, path: Path, report: Report) -> None:
     for key, limit in node.bounds:
         if key == "minimum":
             ok = value >= limit

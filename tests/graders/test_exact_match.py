@@ -9,6 +9,7 @@ from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch
 from rft_env.graders.exact_match import (
     MAX_REGEX_INPUT_CHARS,
     UNICODE_PUNCTUATION,
+    PunctuationTable,
     drop_punctuation,
     is_number_mark,
     number_punctuation,
@@ -360,3 +361,22 @@ def test_drop_punctuation_keeps_exactly_the_number_marks(text: str) -> None:
         ch for k, ch in enumerate(text) if k in kept or not unicodedata.category(ch).startswith("P")
     )
     assert drop_punctuation(text, UNICODE_PUNCTUATION) == expected
+
+
+# PunctuationTable.translate sends ASCII text through a bytes table: it must agree with
+# str.translate on every text, ASCII or not.
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100)))
+def test_the_ascii_fast_translate_agrees_with_str_translate(text: str) -> None:
+    expected = text.translate(UNICODE_PUNCTUATION)
+    assert UNICODE_PUNCTUATION.translate(text) == expected
+    ascii_text = text.encode("ascii", "ignore").decode("ascii")
+    assert UNICODE_PUNCTUATION.translate(ascii_text) == ascii_text.translate(UNICODE_PUNCTUATION)
+
+
+def test_a_table_mapping_ascii_to_longer_text_falls_back_to_str_translate() -> None:
+    # A bytes table maps one byte to one byte; "&" -> " and " cannot go through it.
+    table = PunctuationTable(lambda ch: ch == "!")
+    table[ord("&")] = " and "
+    assert table.translate("salt & pepper!") == "salt  and  pepper"
+    assert table.ascii_tables == ()

@@ -347,3 +347,34 @@ def test_long_keys_and_strings_are_searched_in_part() -> None:
     schema = {"patternProperties": {"needle": {"type": "integer"}}}
     assert valid(schema, {key: "not an integer"})  # the pattern never sees the needle
     assert not valid(schema, json.loads(json.dumps({"needle": "x"})))
+
+
+# Paths are spelled out only for the violation reported (json_schema.Path): nested
+# properties, items and property names must read as before.
+@pytest.mark.parametrize(
+    ("schema", "value", "violation"),
+    [
+        (
+            {"properties": {"a": {"items": {"properties": {"b": {"type": "string"}}}}}},
+            {"a": [{"b": "x"}, {"b": 1}]},
+            "$.a[1].b: expected type string",
+        ),
+        (
+            {"prefixItems": [{}, {"additionalProperties": {"type": "integer"}}]},
+            [0, {"k": "v"}],
+            "$[1].k: expected type integer",
+        ),
+        (
+            {"properties": {"m": {"propertyNames": {"maxLength": 2}}}},
+            {"m": {"long": 1}},
+            "$.m.long (name): size 4 > maxLength 2",
+        ),
+        (
+            {"patternProperties": {"^x": {"items": {"minimum": 0}}}},
+            {"xs": [1, -1]},
+            "$.xs[1]: -1 violates minimum 0",
+        ),
+    ],
+)
+def test_violation_paths(schema: Any, value: Any, violation: str) -> None:
+    assert verdict(schema, value) == (False, violation)

@@ -586,3 +586,32 @@ def test_counting_tokens_in_place_agrees_with_splitting(
 )
 def test_equal_neighbours_are_each_counted(answer: str, token: str, count: int) -> None:
     assert ts.SpacedTokens(answer, numbers=True).count(token) == count
+
+
+def test_a_shared_reference_is_normalised_once() -> None:
+    # GRPO grades several answers per prompt against one reference: its words are cached.
+    ts.cached_token_references.cache_clear()
+    assert score("the total is 1,624", "1,624") == pytest.approx(2 * 1 / (3 + 1))
+    assert score("1,624", "1,624") == 1.0
+    assert score("1624", "1,624") == 0.0
+    info = ts.cached_token_references.cache_info()
+    assert (info.hits, info.misses) == (2, 1)
+    assert info.maxsize == ts.REFERENCE_CACHE
+
+
+def test_a_long_reference_is_not_cached() -> None:
+    # Bounded memory: a long reference is normalised for every answer instead.
+    ts.cached_token_references.cache_clear()
+    reference = "word " * (ts.MAX_CACHED_REFERENCE_CHARS // 5 + 1)
+    assert score(reference, reference) == 1.0
+    assert score("word", reference) == pytest.approx(
+        2 / (1 + ts.MAX_CACHED_REFERENCE_CHARS // 5 + 1)
+    )
+    assert ts.cached_token_references.cache_info().currsize == 0
+
+
+def test_the_reference_cache_keeps_case_settings_apart() -> None:
+    ts.cached_token_references.cache_clear()
+    assert score("Paris", "Paris", caseSensitive=True) == 1.0
+    assert score("paris", "Paris", caseSensitive=True) == 0.0
+    assert score("paris", "Paris") == 1.0
