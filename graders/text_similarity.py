@@ -81,6 +81,8 @@ MAX_FUZZY_CHARS = 3_000
 FUZZY_WORK_BUDGET = 10_000_000
 # Bit-parallel LCS costs about len(a) * len(b) / 64 word operations: ~25 ms at this size.
 MAX_LCS_TOKENS = 10_000
+# A word longer than this around a number is looked at through the number-aware text instead.
+MAX_WORD_CHARS = 200
 # A longer reference (case-insensitive) is counted token by token in the answer; past this
 # many words, counting every answer token once is cheaper.
 MAX_COUNTED_REFERENCE_WORDS = 32
@@ -309,6 +311,37 @@ _SPACED_ARTICLES = tuple(
 )
 
 
+# Every ASCII byte but the space becomes "x": a token then starts at each " x".
+_TOKEN_STARTS = bytes(ord(" ") if code == ord(" ") else ord("x") for code in range(256))
+
+
+def _spaced(text: str) -> tuple[str, int]:
+    """`text` (whitespace already turned into spaces) between two spaces, and how many
+    tokens it holds. Runs of spaces are left alone: counting a token finds it between any
+    spaces. For ASCII text the tokens are counted as the starts of runs of non-spaces, in
+    C; otherwise the runs are squeezed first."""
+    if not text.strip(" "):
+        return "", 0
+    if text.isascii():
+        marks = f" {text}".encode("ascii").translate(_TOKEN_STARTS)
+        return f" {text} ", marks.count(b" x")
+    text = text.strip(" ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return f" {text} ", text.count(" ") + 1
+
+
+def _count_in(spaced: str, token: str) -> int:
+    """How often `token` is a token of `spaced` (tokens between spaces, and one at each
+    end). `str.count` misses every other one of equal neighbours parted by one space
+    (" 5 5 " holds " 5 " once: matches do not overlap), so then a zero-width-context
+    pattern counts."""
+    found = spaced.count(f" {token} ")
+    if found and f" {token} {token} " in spaced:
+        return len(re.findall(f"(?<= ){re.escape(token)}(?= )", spaced))
+    return found
+
+
 class SpacedTokens:
     """A casefolded answer's token_f1 tokens, counted without splitting it: a 4 KB answer
     has about 800 tokens, and building a string object for each costs more than the rest
@@ -318,26 +351,68 @@ class SpacedTokens:
     itself the count is taken with a zero-width-context pattern instead."""
 
     def __init__(self, answer: str, *, numbers: bool) -> None:
-        text = answer.casefold()
-        text = drop_punctuation(text, _SPACING) if numbers else _SPACING.translate(text)
-        text = text.strip(" ")
-        while "  " in text:
-            text = text.replace("  ", " ")
-        self.spaced = f" {text} " if text else ""
-        words = text.count(" ") + 1 if text else 0
+        casefolded = answer.casefold()
+        # The tokens with every punctuation mark deleted. Keeping a number's sign, point and
+        # commas changes only tokens with digits, into tokens with digits, and never their
+        # number; so this text gives the length and the count of every word without a
+        # digit, and the number-aware text (three regex scans of the whole answer) is only
+        # made when a word with digits cannot be counted around its occurrences.
+        self.spaced, words = _spaced(_SPACING.translate(casefolded))
+        self._casefolded = casefolded if numbers else None
+        self._number_aware: str | None = None
         # Articles dropped: the number of tokens token_f1 compares. `count`, unrolled: this
         # runs for every answer.
         articles = 0
         for article, spaced, doubled in _SPACED_ARTICLES:
             found = self.spaced.count(spaced)
-            articles += self.count(article) if found and doubled in self.spaced else found
+            articles += self._plain_count(article) if found and doubled in self.spaced else found
         self.length = words - articles
 
+    def _plain_count(self, token: str) -> int:
+        return _count_in(self.spaced, token)
+
     def count(self, token: str) -> int:
-        found = self.spaced.count(f" {token} ")
-        if found and f" {token} {token} " in self.spaced:
-            return len(re.findall(f"(?<= ){re.escape(token)}(?= )", self.spaced))
-        return found
+        if self._casefolded is None or not _ASCII_DIGIT.search(token):
+            return self._plain_count(token)
+        plain = _SPACING.translate(token)
+        candidates = self._plain_count(plain)
+        if not candidates:
+            return 0
+        found = self._count_around(token, plain, candidates)
+        if found is not None:
+            return found
+        if self._number_aware is None:
+            self._number_aware = _spaced(drop_punctuation(self._casefolded, _SPACING))[0]
+        return _count_in(self._number_aware, token)
+
+    def _count_around(self, token: str, plain: str, candidates: int) -> int | None:
+        """How many answer tokens read as `token` once number-aware, found by looking at
+        the whitespace-separated word around each place where `plain`'s characters stand
+        with nothing but symbols between them: every word whose plain form is `plain` is
+        among those. None when a word is too long to look at (or, as a safeguard, when
+        the words found are not all `candidates`, the tokens whose plain form is
+        `plain`)."""
+        text = self._casefolded
+        assert text is not None
+        pattern = _spread_pattern(plain)
+        matched = accounted = 0
+        found = pattern.search(text)
+        while found is not None:
+            start, end = found.span()
+            while start > 0 and not text[start - 1].isspace():
+                start -= 1
+                if found.start() - start > MAX_WORD_CHARS:
+                    return None
+            while end < len(text) and not text[end].isspace():
+                end += 1
+                if end - found.end() > MAX_WORD_CHARS:
+                    return None
+            word = text[start:end]
+            if _SPACING.translate(word) == plain:
+                accounted += 1
+                matched += drop_punctuation(word, _SPACING) == token
+            found = pattern.search(text, end)
+        return matched if accounted == candidates else None
 
     def f1(self, reference: Sequence[str]) -> float:
         """token_f1 against the (casefolded) reference words, articles dropped on both
@@ -351,6 +426,16 @@ class SpacedTokens:
             common += min(n, self.count(word))
             total += n
         return _f_measure(common, self.length, total)
+
+
+@functools.lru_cache(maxsize=256)
+def _spread_pattern(plain: str) -> re.Pattern[str]:
+    """`plain`'s characters with any run of characters that are neither spaces nor ASCII
+    letters or digits between them: where a word whose punctuation is deleted reads as
+    `plain` can stand (a superset: each word found is checked). No two parts of it can
+    match the same character, so it runs in linear time."""
+    between = r"[^\s0-9a-z]*"
+    return re.compile(between.join(map(re.escape, plain)))
 
 
 def reference_counts(words: Sequence[str]) -> dict[str, int]:

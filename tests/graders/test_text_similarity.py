@@ -615,3 +615,25 @@ def test_the_reference_cache_keeps_case_settings_apart() -> None:
     assert score("Paris", "Paris", caseSensitive=True) == 1.0
     assert score("paris", "Paris", caseSensitive=True) == 0.0
     assert score("paris", "Paris") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference"),
+    [
+        ("(42) 42. -42 4'2 4,2 4.2 x42 42!", "42"),  # 4'2 is found only number-aware
+        ("(42) 42. -42 4,2 4.2 x42 42!", "42"),  # every candidate seen around "42"
+        ("-3.5 3.5, $3.5 35 3,5", "3.5"),
+        ("1,000 1000 (1,000) 1.000", "1,000"),
+        ("5 5 -5 5", "-5"),
+        ("a" * 300 + "42 42", "42"),  # a word too long to look around
+    ],
+)
+def test_numbers_counted_around_their_occurrences_agree_with_splitting(
+    answer: str, reference: str
+) -> None:
+    words = ts._words(reference, False)
+    by_list = ts.token_f1(
+        [w for w in ts._words(answer, False, True) if w not in ts.ARTICLES],
+        [w for w in words if w not in ts.ARTICLES],
+    )
+    assert ts.SpacedTokens(answer, numbers=True).f1(words) == by_list
