@@ -578,6 +578,14 @@ def test_counting_tokens_in_place_agrees_with_splitting(
         [w for w in words if w not in ts.ARTICLES],
     )
     assert ts.SpacedTokens(answer, numbers=numbers).f1(words) == by_list
+    assert LookingAround(answer, numbers=numbers).f1(words) == by_list
+
+
+class LookingAround(ts.SpacedTokens):
+    """SpacedTokens that reads every answer as a long one: numbers looked at where they
+    stand, not in one number-aware pass."""
+
+    whole_pass_chars = 0
 
 
 @pytest.mark.parametrize(
@@ -637,3 +645,4 @@ def test_numbers_counted_around_their_occurrences_agree_with_splitting(
         [w for w in words if w not in ts.ARTICLES],
     )
     assert ts.SpacedTokens(answer, numbers=True).f1(words) == by_list
+    assert LookingAround(answer, numbers=True).f1(words) == by_list
