@@ -361,14 +361,18 @@ def render(label: str, summary: dict[str, Any]) -> str:
     else:
         lines.append("prompts without learning signal: n/a (no prompt has several candidates)")
     lines += _score_lines(summary.get("scores", []))
-    if summary["errors"]:
-        counts = ", ".join(f"{name} {n}" for name, n in sorted(summary["errors"].items()))
-        lines += display.fill(f"errors: {counts}")
-        lines += [
-            line
-            for e in summary["errorExamples"]
-            for line in display.fill(f"  {e['id']}: {e['error']}")
-        ]
-    else:
-        lines.append("errors: none")
+    lines += error_lines(summary["errors"], summary["errorExamples"], "errors")
     return "\n".join(lines)
+
+
+def error_lines(
+    errors: dict[str, int], examples: list[dict[str, Any]], heading: str, indent: str = "  "
+) -> list[str]:
+    """The report's errors: counts by kind under `heading`, then each example's sample id
+    and error; or "errors: none"."""
+    if not errors:
+        return ["errors: none"]
+    counts = ", ".join(f"{name} {n}" for name, n in sorted(errors.items()))
+    return display.fill(f"{heading}: {counts}") + [
+        line for e in examples for line in display.fill(f"  {e['id']}: {e['error']}", indent=indent)
+    ]

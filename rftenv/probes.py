@@ -525,16 +525,9 @@ def render(label: str, report: dict[str, Any]) -> str:
                 f"({worst['id']})",
                 indent="    ",
             )
-    if report["errors"]:
-        counts = ", ".join(f"{name} {n}" for name, n in sorted(report["errors"].items()))
-        lines += display.fill(f"errors (those rewards say nothing): {counts}")
-        lines += [
-            line
-            for e in report["errorExamples"]
-            for line in display.fill(f"  {e['id']}: {e['error']}", indent="    ")
-        ]
-    else:
-        lines.append("errors: none")
+    lines += grading.error_lines(
+        report["errors"], report["errorExamples"], "errors (those rewards say nothing)", "    "
+    )
     failed = report["failed"]
     lines.append(
         f"probes above the threshold: {', '.join(failed)}" if failed else "every probe passed"

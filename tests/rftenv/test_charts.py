@@ -16,14 +16,8 @@ from matplotlib.lines import Line2D
 
 from rft_env.rftenv import charts, metrics
 from rft_env.rftenv.metrics import MetricsTable, load_metrics_file, parse_metrics_csv
+from tests.rftenv.test_metrics import FIXTURES, RFT, TRAINING, VALIDATION
 
-FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
-JOB_DIR = FIXTURES / "model-customization-job-abc123def456"
-TRAINING = JOB_DIR / "training_artifacts" / "step_wise_training_metrics.csv"
-RFT = JOB_DIR / "training_artifacts" / "rft_step_metrics.csv"
-VALIDATION = (
-    JOB_DIR / "validation_artifacts" / "post_fine_tuning_validation" / "validation_metrics.csv"
-)
 RFT_FULL = FIXTURES / "rft_full" / "rft_step_metrics.csv"
 
 
