@@ -384,27 +384,25 @@ class SpacedTokens:
         if self._casefolded is None or not _ASCII_DIGIT.search(token):
             return self._plain_count(token)
         plain = _SPACING.translate(token)
-        candidates = self._plain_count(plain)
-        if not candidates:
+        if not self._plain_count(plain):  # no word reads as it even without number rules
             return 0
-        found = self._count_around(token, plain, candidates)
+        found = self._count_around(token, plain)
         if found is not None:
             return found
         if self._number_aware is None:
             self._number_aware = _spaced(drop_punctuation(self._casefolded, _SPACING))[0]
         return _count_in(self._number_aware, token)
 
-    def _count_around(self, token: str, plain: str, candidates: int) -> int | None:
+    def _count_around(self, token: str, plain: str) -> int | None:
         """How many answer tokens read as `token` once number-aware, found by looking at
         the whitespace-separated word around each place where `plain`'s characters stand
-        with nothing but symbols between them: every word whose plain form is `plain` is
-        among those. None when a word is too long to look at (or, as a safeguard, when
-        the words found are not all `candidates`, the tokens whose plain form is
-        `plain`)."""
+        with nothing but symbols between them: every word whose plain form is `plain`
+        (the only ones that can read as `token`) is among those. None when a word is too
+        long to look at."""
         text = self._casefolded
         assert text is not None
         pattern = _spread_pattern(plain)
-        matched = accounted = 0
+        matched = 0
         found = pattern.search(text)
         while found is not None:
             start, end = found.span()
@@ -416,12 +414,9 @@ class SpacedTokens:
                 end += 1
                 if end - found.end() > MAX_WORD_CHARS:
                     return None
-            word = text[start:end]
-            if _SPACING.translate(word) == plain:
-                accounted += 1
-                matched += drop_punctuation(word, _SPACING) == token
+            matched += drop_punctuation(text[start:end], _SPACING) == token
             found = pattern.search(text, end)
-        return matched if accounted == candidates else None
+        return matched
 
     def f1(self, reference: Sequence[str]) -> float:
         """token_f1 against the (casefolded) reference words, articles dropped on both
