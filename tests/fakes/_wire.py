@@ -286,3 +286,29 @@ def render(shape: Shape | None, value: Any) -> Any:
     if kind == "timestamp" and isinstance(value, int | float):
         return iso(value)
     return value
+
+
+# An IAM role ARN, with its account and role name (the path before the name is optional).
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)")
+
+
+def assume_role_problem(form: dict[str, str]) -> str | None:
+    """What STS refuses in an AssumeRole form by the service model (the RoleArn and
+    RoleSessionName patterns and lengths, the DurationSeconds range, the ExternalId pattern
+    and length, ...), or None. Every fake that answers AssumeRole checks it."""
+    shape = service_model("sts").operation_model("AssumeRole").input_shape
+    params: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        if name in form:
+            value: Any = form[name]
+            # A non-number stays a string, which validate reports with the member's name.
+            if member.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", value):
+                value = int(value)
+            params[name] = value
+    try:
+        validate(shape, params)
+    except ServiceError as exc:
+        return exc.message
+    if ROLE_ARN.fullmatch(form.get("RoleArn", "")) is None:
+        return f"RoleArn {form.get('RoleArn', '')!r} is not a role ARN"
+    return None

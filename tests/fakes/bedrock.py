@@ -31,8 +31,10 @@ from rft_env.components.bedrock.values import (
     RFT_MAX_INFERENCE_TOKENS,
 )
 from tests.fakes._wire import (
+    ROLE_ARN,
     ServiceError,
     allowed_errors,
+    assume_role_problem,
     error_status,
     iso,
     match_route,
@@ -998,17 +1000,13 @@ class FakeBedrock(ServedFake):
                 f"<Account>{self.account_id}</Account>"
             )
             return _xml_result(action, result)
-        role_arn = form.get("RoleArn", "")
-        session = form.get("RoleSessionName", "")
-        match = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)", role_arn)
-        if match is None or not session:
-            return _xml_error(
-                "ValidationError", f"RoleArn {role_arn!r} / RoleSessionName {session!r} invalid"
-            )
-        account, role_name = match.groups()
         problem = self._assume_role_problem(form)
         if problem is not None:
             return _xml_error("ValidationError", problem)
+        match = ROLE_ARN.fullmatch(form["RoleArn"])
+        assert match is not None  # checked by assume_role_problem
+        account, role_name = match.groups()
+        session = form["RoleSessionName"]
         expires = self.clock.time() + int(form.get("DurationSeconds") or _DEFAULT_SESSION_SECONDS)
         suffix = secrets.token_hex(6).upper()
         with self._lock:
@@ -1029,24 +1027,13 @@ class FakeBedrock(ServedFake):
         return _xml_result(action, result)
 
     def _assume_role_problem(self, form: dict[str, str]) -> str | None:
-        """What STS would refuse in an AssumeRole request: the model's constraints (the
-        DurationSeconds range, the ExternalId pattern and length, ...), and a DurationSeconds
-        above the role's MaxSessionDuration."""
-        shape = service_model("sts").operation_model("AssumeRole").input_shape
-        params: Params = {}
-        for name, member in shape.members.items():
-            if name in form:
-                value: Any = form[name]
-                # A non-number stays a string, which validate reports with the member's name.
-                if member.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", value):
-                    value = int(value)
-                params[name] = value
-        try:
-            validate(shape, params)
-        except ServiceError as exc:
-            return exc.message
-        duration = params.get("DurationSeconds")
-        if isinstance(duration, int) and duration > self.role_max_session_duration:
+        """What STS would refuse in an AssumeRole request: the model's constraints, and a
+        DurationSeconds above the role's MaxSessionDuration."""
+        problem = assume_role_problem(form)
+        if problem is not None:
+            return problem
+        duration = form.get("DurationSeconds")
+        if duration is not None and int(duration) > self.role_max_session_duration:
             return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
         return None
 

@@ -33,7 +33,9 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 from tests.fakes._wire import (
+    ROLE_ARN,
     ServiceError,
+    assume_role_problem,
     error_status,
     iso,
     match_route,
@@ -215,17 +217,20 @@ class FakeBedrockRuntime(ServedFake):
         form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
         action = form.pop("Action", "")
         form.pop("Version", None)
-        match = re.fullmatch(
-            r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)", form.get("RoleArn", "")
+        problem = (
+            assume_role_problem(form)
+            if action == "AssumeRole"
+            else f"FakeBedrockRuntime answers only AssumeRole, got {action!r}"
         )
-        if action != "AssumeRole" or match is None or not form.get("RoleSessionName"):
+        if problem is not None:
             body_text = (
                 f'<ErrorResponse xmlns="{_STS_NS}"><Error><Type>Sender</Type>'
-                "<Code>ValidationError</Code><Message>FakeBedrockRuntime answers only a valid "
-                f"AssumeRole, got {escape(action)!s}</Message></Error>"
+                f"<Code>ValidationError</Code><Message>{escape(problem)}</Message></Error>"
                 f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
             )
             return _Response(400, body_text.encode(), "ValidationError", "text/xml")
+        match = ROLE_ARN.fullmatch(form["RoleArn"])
+        assert match is not None  # checked by assume_role_problem
         with self._lock:
             self.assumed.append(form)
         account, role = match.groups()

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from tests.fakes import FakeBedrock, FakeClock
 from tests.fakes.bedrock import COMMON_AUTH_ERRORS
+from tests.fakes.bedrock_runtime import FakeBedrockRuntime
 
 ACCOUNT = "111122223333"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/rft-env-deployer"
@@ -185,3 +186,35 @@ def test_assume_role_refuses_what_sts_refuses(
     assert (code, status) == ("ValidationError", 400)
     assert member in message
     assert fake.count("AssumeRole") == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "member"),
+    [
+        ({"DurationSeconds": 899}, "DurationSeconds"),
+        ({"ExternalId": "x"}, "ExternalId"),
+        ({"ExternalId": "rft env dev"}, "ExternalId"),
+        ({"RoleSessionName": "x"}, "RoleSessionName"),
+        ({"RoleArn": "arn:aws:iam::111122223333:user/someone"}, "RoleArn"),
+    ],
+)
+def test_the_runtime_fakes_assume_role_refuses_what_sts_refuses(
+    clock: FakeClock, extra: dict[str, Any], member: str
+) -> None:
+    """`rftenv grade --endpoint-url` sends the judge's AssumeRole to the Bedrock Runtime
+    fake: it checks the same service model as FakeBedrock's STS."""
+    with FakeBedrockRuntime(clock) as runtime:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        config = _config(parameter_validation=False)
+        raw = session.client("sts", endpoint_url=runtime.endpoint_url, config=config)
+        request = {"RoleArn": ROLE, "RoleSessionName": "rft-env-bedrock", **extra}
+        with pytest.raises(ClientError) as info:
+            raw.assume_role(**request)
+        code, status, message = _error(info)
+        assert (code, status) == ("ValidationError", 400)
+        assert member in message
+        assert runtime.assumed == []
+        # A valid request is answered.
+        assert raw.assume_role(RoleArn=ROLE, RoleSessionName="rft-env-bedrock")["Credentials"]
