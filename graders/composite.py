@@ -24,6 +24,7 @@ from typing import Any
 from .contract import (
     BatchGrader,
     Budget,
+    Checked,
     Grader,
     GraderOutput,
     Sample,
@@ -122,7 +123,7 @@ class CompositeGrader(BatchGrader):
 
     def grade_many(
         self, samples: Sequence[Sample], deadline: float | None
-    ) -> list[GraderOutput | Exception]:
+    ) -> list[GraderOutput | Checked | Exception]:
         calls_left = len(self.parts) * len(samples)
         per_part: list[tuple[str, float, list[object]]] = []
         with SampleTimer() as timer:
@@ -140,7 +141,7 @@ class CompositeGrader(BatchGrader):
 
     def _combine(
         self, per_part: Sequence[tuple[str, float, Sequence[object]]], index: int
-    ) -> GraderOutput:
+    ) -> Checked:
         total = 0.0
         metrics: list[dict[str, Any]] = []
         for name, weight, outputs in per_part:
@@ -156,7 +157,9 @@ class CompositeGrader(BatchGrader):
                 for m in part_metrics
             ]
         score = total / self.total_weight
-        return score, [{"name": TYPE, "value": score, "type": "Reward"}, *metrics]
+        # Valid by construction: every value comes from a part's checked output (a rounding
+        # past 1.0 takes the contract's full check, which clamps it).
+        return Checked(score, [{"name": TYPE, "value": score, "type": "Reward"}, *metrics])
 
 
 def _batch_outputs(

@@ -84,7 +84,18 @@ class Sample(NamedTuple):
     error: str | None = None
 
 
-Grader: TypeAlias = Callable[[Sample], GraderOutput]
+class Checked(NamedTuple):
+    """A grader's output that is valid by construction: a score in [0, 1] and metrics that
+    are Bedrock metric dicts (a non-empty name, a finite float value written as a literal
+    or derived from one, "Reward" or "Metric"). A built-in grader whose metrics are all
+    literals returns one, and the reply takes it without re-checking each metric; its
+    tests hold every output it makes to the full check (`normalise_output`)."""
+
+    score: float
+    metrics: list[dict[str, Any]]
+
+
+Grader: TypeAlias = Callable[[Sample], GraderOutput | Checked]
 _Result = TypeVar("_Result")
 
 
@@ -344,46 +355,51 @@ def echo_id(raw_id: object) -> object:
 
 
 def _parse_sample(index: int, raw: object) -> Sample:
-    fallback_id = f"#{index}"
     if not isinstance(raw, dict):
         return Sample(
-            index, fallback_id, error=f"sample must be an object, got {json_type_name(raw)}"
+            index, f"#{index}", error=f"sample must be an object, got {json_type_name(raw)}"
         )
 
     raw_id = raw.get("id")
-    sample_id: object = fallback_id if raw_id is None else echo_id(raw_id)
+    # The well-formed sample in one pass (this runs for every sample); `_problem` says what
+    # is wrong with any other.
+    if isinstance(raw_id, str) and raw_id:
+        messages = raw.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        content = last.get("content") if isinstance(last, dict) else None
+        answer = content if type(content) is str else _content_text(content)
+        raw_metadata = raw.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        reference = metadata.get("reference_answer")
+        if reference is None:
+            reference = raw.get("reference_answer")
+        if answer is not None and len(answer) <= MAX_ANSWER_CHARS and reference is not None:
+            return Sample(index, raw_id, messages, answer, reference, metadata)
+    sample_id = f"#{index}" if raw_id is None else echo_id(raw_id)
+    return Sample(index, sample_id, error=_problem(raw))
 
-    def invalid(reason: str) -> Sample:
-        return Sample(index, sample_id, error=reason)
 
+def _problem(raw: dict[str, Any]) -> str:
+    """What makes the sample `raw` unusable (the checks of `_parse_sample`, in order)."""
+    raw_id = raw.get("id")
     if raw_id is None:
-        return invalid("id is missing")
+        return "id is missing"
     if not isinstance(raw_id, str) or not raw_id:
-        return invalid(f"id must be a non-empty string, got {json_type_name(raw_id)}")
-
+        return f"id must be a non-empty string, got {json_type_name(raw_id)}"
     messages = raw.get("messages")
     if not isinstance(messages, list):
-        return invalid(f"messages must be an array, got {json_type_name(messages)}")
+        return f"messages must be an array, got {json_type_name(messages)}"
     if not messages:
-        return invalid("messages is empty")
+        return "messages is empty"
     last = messages[-1]
     if not isinstance(last, dict):
-        return invalid(f"last message must be an object, got {json_type_name(last)}")
+        return f"last message must be an object, got {json_type_name(last)}"
     answer = _content_text(last.get("content"))
     if answer is None:
-        return invalid("last message content must be a string or an array of text parts")
+        return "last message content must be a string or an array of text parts"
     if len(answer) > MAX_ANSWER_CHARS:
-        return invalid(f"answer is too long ({len(answer)} chars; limit {MAX_ANSWER_CHARS})")
-
-    raw_metadata = raw.get("metadata")
-    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-    reference = metadata.get("reference_answer")
-    if reference is None:
-        reference = raw.get("reference_answer")
-    if reference is None:
-        return invalid("reference_answer is missing (looked in metadata and on the sample)")
-
-    return Sample(index, raw_id, messages, answer, reference, metadata)
+        return f"answer is too long ({len(answer)} chars; limit {MAX_ANSWER_CHARS})"
+    return "reference_answer is missing (looked in metadata and on the sample)"
 
 
 def parse_event(event: object) -> list[Sample]:
@@ -429,20 +445,6 @@ def _metric(name: object, value: object, metric_type: object) -> dict[str, Any]:
     return {"name": name, "value": _finite(value, name), "type": metric_type}
 
 
-def _is_bedrock_metric(item: object) -> bool:
-    """A metric exactly as the reply carries it: name, finite float value and type only."""
-    if type(item) is not dict or len(item) != 3:
-        return False
-    name, value = item.get("name"), item.get("value")
-    return (
-        type(name) is str
-        and name != ""
-        and type(value) is float
-        and math.isfinite(value)
-        and item.get("type") in METRIC_TYPES
-    )
-
-
 def _metric_item(item: object) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise TypeError(f"metric must be an object, got {json_type_name(item)}")
@@ -451,13 +453,29 @@ def _metric_item(item: object) -> dict[str, Any]:
 
 def normalise_output(output: object) -> tuple[float, list[dict[str, Any]]]:
     """Turn a grader's return value into (clamped score, metrics), raising on bad shapes."""
+    if type(output) is Checked and 0.0 <= output.score <= 1.0:
+        return output
     if type(output) is tuple and len(output) == 2:
         score, items = output
-        if type(score) is float and type(items) is list:
-            # The built-in graders' shape, checked without the general path's ABC tests;
-            # their metric dicts are already what Bedrock wants, and are kept as they are.
-            if all(map(_is_bedrock_metric, items)):
-                return clamp_score(score), items
+        # The built-in graders' shape, checked inline without the general path's calls and
+        # ABC tests (this runs for every sample): a finite score in [0, 1], and metric dicts
+        # already as Bedrock wants them, which are kept as they are.
+        if type(score) is float and 0.0 <= score <= 1.0 and type(items) is list:
+            for item in items:
+                if type(item) is not dict or len(item) != 3:
+                    break
+                name, value = item.get("name"), item.get("value")
+                # `value - value` is 0.0 for a finite float, NaN for NaN and the infinities.
+                if (
+                    type(value) is not float
+                    or value - value != 0.0
+                    or type(name) is not str
+                    or not name
+                    or item.get("type") not in METRIC_TYPES
+                ):
+                    break
+            else:
+                return score, items
             metrics = [
                 _metric(m.get("name"), m.get("value"), m.get("type", "Metric"))
                 if type(m) is dict
@@ -511,6 +529,8 @@ def _failure(sample_id: object, metric: str, error: str) -> dict[str, Any]:
 
 def _result(sample: Sample, output: object) -> dict[str, Any]:
     """The Bedrock result for a graded sample; an exception (raised or returned) scores 0."""
+    if type(output) is Checked and 0.0 <= output.score <= 1.0:  # the fast path, in short
+        return {"id": sample.id, "aggregate_reward_score": output.score, "metrics_list": output[1]}
     if isinstance(output, Exception):
         return _failure(sample.id, GRADER_ERROR_METRIC, describe_exception(output))
     try:
@@ -557,9 +577,11 @@ def grade_batch(
     if not isinstance(grader, BatchGrader):
         calls_left = sum(sample.error is None for sample in samples)
         results: list[dict[str, Any]] = []
+        # Without a deadline every sample has the same budget: made once, not per sample.
+        fixed = sample_budget(None, 1, 0.0) if deadline is None else None
         with SampleTimer() as timer:
             for sample in samples:
-                budget = sample_budget(deadline, calls_left, time.monotonic())
+                budget = fixed or sample_budget(deadline, calls_left, time.monotonic())
                 calls_left -= sample.error is None
                 results.append(_timed_result(sample, grader, timer, budget))
         return results

@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .contract import Grader, Sample
+from .contract import Checked, Grader, Sample
 from .spec import bool_problems, choice_problems, show, unknown_keys
 
 TYPE = "exact_match"
@@ -350,9 +350,9 @@ def _contains(answer: str, reference: str) -> bool:
     return not wanted or all(number in wanted for number in _numbers(answer))
 
 
-def _result(matched: bool) -> tuple[float, list[dict[str, Any]]]:
+def _result(matched: bool) -> Checked:
     score = 1.0 if matched else 0.0
-    return score, [{"name": METRIC_NAME, "value": score, "type": "Reward"}]
+    return Checked(score, [{"name": METRIC_NAME, "value": score, "type": "Reward"}])
 
 
 @functools.lru_cache(maxsize=REFERENCE_PATTERN_CACHE)
@@ -398,7 +398,7 @@ def build(spec: Mapping[str, Any]) -> Grader:
     flags = 0 if case_sensitive else re.IGNORECASE
     fixed_pattern = re.compile(spec["pattern"], flags) if "pattern" in spec else None
 
-    def grade(sample: Sample) -> tuple[float, list[dict[str, Any]]]:
+    def grade(sample: Sample) -> Checked:
         answer = norm(select_answer(sample.answer_text, answer_from))
         if operation == "regex":
             text = answer[:MAX_REGEX_INPUT_CHARS]

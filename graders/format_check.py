@@ -197,7 +197,10 @@ def build(spec: Mapping[str, Any]) -> Grader:
             results = [passed for check_family, passed in checks if check_family == family]
             if results:
                 metrics.append({"name": name, "value": float(all(results)), "type": "Metric"})
-        metrics.append({"name": CHECKS_PASSED_METRIC, "value": passed_count, "type": "Metric"})
+        # A float, as the reply carries it: the contract then keeps the metrics as they are.
+        metrics.append(
+            {"name": CHECKS_PASSED_METRIC, "value": float(passed_count), "type": "Metric"}
+        )
         return score, metrics
 
     return grade

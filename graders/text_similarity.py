@@ -57,7 +57,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import Grader, Sample
+from .contract import Checked, Grader, Sample
 from .exact_match import (
     PunctuationTable,
     drop_punctuation,
@@ -570,14 +570,15 @@ def build(spec: Mapping[str, Any]) -> Grader:
                 break
         return best, budget.exhausted
 
-    def grade(sample: Sample) -> tuple[float, list[dict[str, Any]]]:
+    def grade(sample: Sample) -> Checked | tuple[float, list[dict[str, Any]]]:
         answer = select_answer(sample.answer_text, answer_from)
         alternatives = reference_alternatives(sample.reference)
         if only_token_f1:
             # The default spec's per-sample hot path: the general one below gives the same.
             similarity = best_token_f1(answer, alternatives, case_sensitive)
             score = similarity if threshold is None else float(similarity >= threshold)
-            return score, [{"name": metric, "value": score, "type": "Reward"}]
+            # Checked: the only metric's value is the score, which the contract checks.
+            return Checked(score, [{"name": metric, "value": score, "type": "Reward"}])
         values: dict[str, float] = {}
         partial: bool | None = None
         for name in measures:
