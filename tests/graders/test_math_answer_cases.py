@@ -463,3 +463,64 @@ def test_an_empty_frac_part_is_no_value_not_a_crash() -> None:
     result = grade("\\boxed{\\frac{1}{}}", 1)
     assert result["aggregate_reward_score"] == 0.0
     assert metrics_of(result)["answer_unparseable"] == 1.0
+
+
+# --- a JSON "answer" key states the answer ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        # The value of the key, not the last number of the block (a step's 881).
+        ('```json\n{"answer": 1624, "steps": ["add the pens (881)"]}\n```', 1624, 1.0),
+        ('```json\n{"answer": 1624, "steps": ["add the pens (881)"]}\n```', 881, 0.0),
+        ('{"answer": "\\\\frac{5}{23}", "steps": []}', "5/23", 1.0),
+        ('{"Answer" : -3.5e2}', -350, 1.0),
+        ('{"answer": "42 or 41"}', 42, 0.0),  # a string's content is read: still a hedge
+        ('{"answer": 7} and later the final answer is 8', 8, 1.0),  # the last stated wins
+        ('"answer": 42 apples', 42, 1.0),
+        ('{"answer": null}\n\n7', 7, 1.0),  # no value stated: the next strategy reads
+    ],
+)
+def test_a_json_answer_key_states_the_answer(answer: str, reference: Any, expected: float) -> None:
+    assert score(answer, reference) == expected
+
+
+def test_a_json_answer_key_that_is_no_json_reads_the_line() -> None:
+    assert extract_answer('"answer": [1, 2') == "[1, 2"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        ("Reasoning: 12 x 3 = 36.\n\n12/47", "12/47", 1.0),
+        ("Reasoning.\n\n-12/47", "-12/47", 1.0),
+        ("Reasoning.\n\n12/47", "11/47", 0.0),
+        ("Reasoning.\n\n5/0", "5", 0.0),  # no number: a zero denominator
+        ("Reasoning.\n\n1/2/3", "1/6", 1.0),  # no plain fraction: the expression parser
+        ("\\boxed{\\frac{12}{20}}", "3/5", 1.0),
+        ("\\boxed{\\frac{1}{0}}", "1", 0.0),
+    ],
+)
+def test_plain_and_latex_fractions(answer: str, reference: Any, expected: float) -> None:
+    assert score(answer, reference) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "boxed"),
+    [
+        ("\\boxed{\\frac{12}{20}}", "\\frac{12}{20}"),
+        ("\\boxed{a{b{c}}}d}", "a{b{c}}"),  # three deep: the brace-by-brace walk
+        ("\\boxed{\\{1\\}}", "\\{1\\}"),  # escaped braces: the walk too
+        ("\\boxed{a\\\\}b}", "a\\\\"),  # an escaped backslash before the closing brace
+        ("\\boxed{x", None),
+    ],
+)
+def test_boxed_groups(answer: str, boxed: str | None) -> None:
+    assert extract_boxed(answer) == boxed
+
+
+def test_words_with_box_before_a_box_are_no_hedge() -> None:
+    answer = "Count the boxes: 3 boxes of 4.\n\nSo $\\boxed{12}$."
+    assert score(answer, 12) == 1.0
+    assert score("$\\boxed{12}$ $\\boxed{13}$", 12) == 0.0  # side by side: a hedge
