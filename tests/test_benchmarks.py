@@ -123,3 +123,10 @@ def test_a_row_misses_on_ratio_or_on_growth() -> None:
     assert row(RATIO_LIMIT, GROWTH_LIMIT).misses == []
     assert row(RATIO_LIMIT * 1.01, None).misses == ["ratio"]
     assert row(1.0, GROWTH_LIMIT * 1.01).misses == ["growth"]
+
+
+def test_a_measured_rows_ratio_is_its_paired_median_not_its_best_times() -> None:
+    # Best times of 1.0 and 1.0 from different spells; the rounds paired said 3.5.
+    row = Row("format", "plain", 200, 256, 1.0, 1.0, RATIO_LIMIT, 1.0, None, 3.5)
+    assert row.ratio == 3.5
+    assert row.misses == ["ratio"]
