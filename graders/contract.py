@@ -87,9 +87,11 @@ class Sample(NamedTuple):
 class Checked(NamedTuple):
     """A grader's output that is valid by construction: a score in [0, 1] and metrics that
     are Bedrock metric dicts (a non-empty name, a finite float value written as a literal
-    or derived from one, "Reward" or "Metric"). A built-in grader whose metrics are all
-    literals returns one, and the reply takes it without re-checking each metric; its
-    tests hold every output it makes to the full check (`normalise_output`)."""
+    or derived from one, "Reward" or "Metric"). A built-in grader whose metrics cannot be
+    wrong (literals, the score itself, or values from its parts' checked outputs) returns
+    one, and the reply takes it without re-checking each metric; a score outside [0, 1]
+    still takes the full check. Tests hold every such output to the full check
+    (`normalise_output`)."""
 
     score: float
     metrics: list[dict[str, Any]]
