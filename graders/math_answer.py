@@ -467,12 +467,6 @@ def _last_phrase(text: str, start: int, stop: int) -> tuple[int, bool] | None:
     return None if last is None else (last.end(), '"' in last.group())
 
 
-def _last_phrase_end(text: str, start: int, stop: int) -> int | None:
-    """Where the last answer phrase in text[start:stop] ends, or None."""
-    found = _last_phrase(text, start, stop)
-    return None if found is None else found[0]
-
-
 def _find_phrase(text: str, start: int = 0, end: int | None = None) -> _Stated | None:
     """The text after the last answer phrase that starts in text[start:end]."""
     found = _last_phrase(text, start, len(text) if end is None else end)

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from rft_env.graders.contract import GRADER_ERROR_METRIC, grade_batch, grade_sample, parse_event
 from rft_env.graders.math_answer import (
     _PHRASE_RE,
     MAX_BOXED_TRIES,
-    _last_phrase_end,
+    _last_phrase,
     build,
     extract_answer,
     extract_boxed,
@@ -391,7 +391,22 @@ BOX_PIECES = st.sampled_from(
     ["\\boxed{", "\\fbox{", "\\boxed {", "{", "}", "\\{", "\\}", "42", " ", "x", "\\", "\n"]
 )
 PHRASE_PIECES = st.sampled_from(
-    ["answer", "Answer", "ANSWER", "final ", " is", " is ", ":", "=", " ", "re", "_", "\u0130", "5"]
+    [
+        "answer",
+        "Answer",
+        "ANSWER",
+        "final ",
+        " is",
+        " is ",
+        ":",
+        "=",
+        " ",
+        "re",
+        "_",
+        "\u0130",
+        "5",
+        '"',
+    ]
 )
 
 
@@ -425,12 +440,15 @@ def test_boxed_search_agrees_with_a_full_scan(text: str) -> None:
 
 @settings(max_examples=400)
 @given(st.lists(PHRASE_PIECES, max_size=14).map("".join), st.integers(0, 30), st.integers(0, 60))
+@example('{"answer": 5', 0, 60)  # the JSON key
+@example('answer" = 5 answer is 6', 0, 60)  # a key-like phrase before a plain one
 def test_phrase_search_agrees_with_the_regex(text: str, start: int, stop: int) -> None:
     start = min(start, len(text))
     stop = max(start, min(stop, len(text)))
     last = deque(_PHRASE_RE.finditer(text, start, stop), maxlen=1)
-    expected = last[0].end() if last else None
-    assert _last_phrase_end(text, start, stop) == expected
+    # Where it ends, and whether it is the JSON key `"answer":` (its only quote).
+    expected = (last[0].end(), '"' in last[0].group()) if last else None
+    assert _last_phrase(text, start, stop) == expected
 
 
 @pytest.mark.parametrize(
