@@ -158,6 +158,7 @@ def _probe_prompts_file(args: argparse.Namespace, config: StackConfig | None) ->
 
 def _grade(args: argparse.Namespace) -> int:
     from rft_env.components.config import ConfigError
+    from rft_env.components.prompts import load_prompts
     from rft_env.graders.contract import GraderSpecError
     from rft_env.graders.registry import build_grader, spec_problems
     from rft_env.rftenv import grading, probes, stack_files
@@ -177,7 +178,7 @@ def _grade(args: argparse.Namespace) -> int:
             raise GraderSpecError(problems, context="--spec: invalid grader spec")
         grader = build_grader(spec)
         if args.probe:
-            prompts = probes.load_prompts(
+            prompts = load_prompts(
                 _probe_prompts_file(args, config), args.max_prompts or probes.DEFAULT_MAX_PROMPTS
             )
         else:

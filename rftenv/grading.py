@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rft_env.components.files import NotTextError, read_text
+from rft_env.components.prompts import CANDIDATE_KEYS
 from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
 from rft_env.rftenv import display
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from rft_env.components.config import StackConfig
     from rft_env.graders.llm_judge import LlmJudgeGrader
 
-CANDIDATE_KEYS = ("candidates", "answers")
 HISTOGRAM_BINS = 10
 # The judge's metric for a made-up reward; a composite reports it as `<part>.judge_fallback`.
 JUDGE_FALLBACK_METRIC = "judge_fallback"

@@ -37,10 +37,9 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from rft_env.components.files import NotTextError, read_text
+from rft_env.components.prompts import Prompt, message_text
 from rft_env.graders.contract import Grader
 from rft_env.rftenv import display, grading
 
@@ -63,21 +62,6 @@ _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 _NUMBER_WITH_UNIT = re.compile(r"\s*([-+]?\d+(?:\.\d+)?)\s*([A-Za-zµ°%]+)\s*")
 
 
-class PromptsError(ValueError):
-    """The prompts file cannot be used; the message names the file, line and key."""
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One prompt to probe: its messages (ending with the user's turn), reference answer and
-    metadata (passed to the grader as the Lambda event's `metadata`)."""
-
-    id: str
-    messages: list[Any]
-    reference: Any
-    metadata: dict[str, Any]
-
-
 @dataclass(frozen=True)
 class Probe:
     name: str
@@ -88,90 +72,6 @@ class Probe:
     # Whether its answers are built around the reference on purpose (a hedge names it);
     # the others' answers must not mention it.
     uses_reference: bool = False
-
-
-# ---------------------------------------------------------------------------- prompts
-
-
-def _text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
-def _prompt(where: str, record: object) -> Prompt:
-    """A prompt from a training record, or from a Lambda-event sample (whose last message,
-    the answer, is dropped)."""
-    if not isinstance(record, dict):
-        raise PromptsError(f"{where}: expected a JSON object")
-    messages = record.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise PromptsError(f"{where}: `messages` must be a non-empty list")
-    last = messages[-1]
-    if isinstance(last, dict) and last.get("role") == "assistant":
-        messages = messages[:-1]
-    if not messages:
-        raise PromptsError(f"{where}: `messages` holds only an answer, no prompt")
-    event_metadata = record.get("metadata")
-    if isinstance(event_metadata, dict):  # the Lambda event's shape
-        metadata = dict(event_metadata)
-    else:  # a training record: its other keys are the metadata, as Bedrock passes them
-        metadata = {
-            key: value
-            for key, value in record.items()
-            if key not in ("messages", *grading.CANDIDATE_KEYS)
-        }
-    reference = metadata.get("reference_answer", record.get("reference_answer"))
-    if reference is None:
-        raise PromptsError(f"{where}: `reference_answer` is missing")
-    metadata.pop("reference_answer", None)
-    return Prompt(str(record.get("id", where)), list(messages), reference, metadata)
-
-
-def load_prompts(path: Path, limit: int = DEFAULT_MAX_PROMPTS) -> list[Prompt]:
-    """The first `limit` distinct prompts in `path`: training records as JSONL (with or
-    without `candidates`), or a Lambda event (JSON array). PromptsError if unusable,
-    OSError if unreadable."""
-    try:
-        text = read_text(path)
-    except NotTextError as error:
-        raise PromptsError(f"{path}: {error}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        document = None
-    except RecursionError:
-        raise PromptsError(f"{path}: nested too deeply to read") from None
-    records: list[tuple[str, object]] = []
-    if isinstance(document, list):
-        records = [(f"{path}: sample {index}", item) for index, item in enumerate(document)]
-    elif isinstance(document, dict):
-        records = [(f"{path}: line 1", document)]
-    else:
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append((f"{path}: line {lineno}", json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise PromptsError(f"{path}: line {lineno}: invalid JSON: {error.msg}") from None
-            except RecursionError:
-                raise PromptsError(f"{path}: line {lineno}: nested too deeply to read") from None
-    prompts: dict[str, Prompt] = {}
-    for where, record in records:
-        prompt = _prompt(where, record)
-        prompts.setdefault(json.dumps(prompt.messages, sort_keys=True, default=str), prompt)
-        if len(prompts) >= limit:
-            break
-    if not prompts:
-        raise PromptsError(f"{path}: no prompts")
-    return list(prompts.values())
 
 
 # ---------------------------------------------------------------------------- answers
@@ -232,7 +132,7 @@ def _empty(prompt: Prompt, score_max: float) -> list[str]:
 def _echo(prompt: Prompt, score_max: float) -> list[str]:
     for message in reversed(prompt.messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return [_text(message.get("content"))]
+            return [message_text(message.get("content"))]
     return []
 
 

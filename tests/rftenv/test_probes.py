@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rft_env.components.prompts import Prompt, PromptsError, load_prompts
 from rft_env.graders import custom, llm_judge
 from rft_env.graders.contract import parse_event
 from rft_env.graders.registry import build_grader
@@ -20,10 +21,7 @@ from rft_env.rftenv.probes import (
     PROBE_NAMES,
     REFERENCE,
     SHAPE,
-    Prompt,
-    PromptsError,
     grader_family,
-    load_prompts,
     probe_samples,
 )
 from tests.fakes import offline
