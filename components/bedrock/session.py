@@ -53,6 +53,8 @@ class Connection:
     # botocore's standard retry mode (throttling, 5xx, with backoff): attempts per call,
     # the first included.
     total_max_attempts: int = 8
+    # Seconds a call may wait for its response (model inference may need far more).
+    read_timeout: int = 60
 
     def __post_init__(self) -> None:
         # An override receives every signed request and the role's token: loopback test
@@ -87,7 +89,7 @@ class Connection:
             region_name=self.region,
             retries={"mode": "standard", "total_max_attempts": self.total_max_attempts},
             connect_timeout=10,
-            read_timeout=60,
+            read_timeout=self.read_timeout,
             user_agent_extra="rft-env",
         )
 
