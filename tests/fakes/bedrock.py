@@ -3,6 +3,9 @@
 Real boto3 clients talk to it through `endpoint_url`, so every request goes through botocore's
 real serialization and response parsing. Status is computed from an injected FakeClock whenever
 state is read, so there are no background threads and tests never wait.
+
+With a FakeBedrockRuntime attached (`attach_runtime`), the same endpoint also serves Converse
+and SNS Publish, as the dynamic providers reach every service through one endpoint URL.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -46,8 +49,14 @@ from tests.fakes._wire import (
 from tests.fakes.clock import FakeClock
 from tests.fakes.server import ServedFake
 
+if TYPE_CHECKING:  # bedrock_runtime.py refers back to this module
+    from tests.fakes.bedrock_runtime import FakeBedrockRuntime
+
 Params = dict[str, Any]
 Record = dict[str, Any]
+
+# The service of an attached FakeBedrockRuntime, whose routes this endpoint also serves.
+_RUNTIME = "bedrock-runtime"
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _DAY = 86_400.0
@@ -151,6 +160,8 @@ class FakeBedrock(ServedFake):
         # Called in the request's thread once a request has taken effect, before its answer
         # is sent: a test can act between the two (the engine tests kill `pulumi up` there).
         self.after_apply: dict[str, Callable[[], None]] = {}
+        # Serves Converse and SNS Publish at this endpoint once attached.
+        self.runtime: FakeBedrockRuntime | None = None
 
         self.calls: list[tuple[str, dict]] = []
         # (operation, code) of every error the fake raised that the operation does not declare.
@@ -240,6 +251,16 @@ class FakeBedrock(ServedFake):
             self._settle()
             return self._deployments
 
+    def attach_runtime(self, runtime: FakeBedrockRuntime) -> None:
+        """Serve `runtime`'s Converse and SNS Publish at this endpoint, with this fake's
+        deployments and PTs as the models it checks. The runtime is switched to this fake's
+        clock (`runtime.clock = self.clock`), so expiry, status and pacing share one time.
+        Requests signed with expired keys are refused before reaching it; AssumeRole stays
+        here, as this fake issues those keys."""
+        self.runtime = runtime
+        runtime.control = self
+        runtime.clock = self.clock
+
     def delete_out_of_band(self, arn: str) -> None:
         """Remove a job/model/PT/deployment as if someone else deleted it."""
         with self._lock:
@@ -262,6 +283,13 @@ class FakeBedrock(ServedFake):
         )
         if self._signed_with_expired_key(headers):
             return self._refuse_expired(method, url.path, body, is_sts)
+        runtime = self.runtime
+        if runtime is not None:
+            if is_sts and _form_action(body) == "Publish":
+                return _from_runtime(runtime._sns(body))
+            # The two services' routes never overlap (checked in the fakes' tests).
+            if match_route(method, url.path, _RUNTIME) is not None:
+                return _from_runtime(runtime._handle(method, target, headers, body))
         if is_sts:
             return self._handle_sts(body)
         return self._handle_bedrock(method, url.path, url.query, headers, body)
@@ -282,10 +310,11 @@ class FakeBedrock(ServedFake):
         """AWS refuses such a request before the operation runs: it is logged in `calls` with
         the error (no injected fault is used up), and answered in the service's wire format."""
         if is_sts:
-            form = parse_qs(body.decode(), keep_blank_values=True)
-            operation = (form.get("Action") or ["<no Action>"])[0]
+            operation = _form_action(body) or "<no Action>"
         else:
             found = match_route(method, path)
+            if found is None and self.runtime is not None:
+                found = match_route(method, path, _RUNTIME)
             operation = found[0] if found else f"{method} {path}"
         with self._lock:
             self.calls.append((operation, {"_refused": _EXPIRED_TOKEN}))
@@ -1062,6 +1091,21 @@ def _decode_token(operation: str, token: str) -> int:
     if not valid or data["offset"] < 0:
         raise ServiceError("ValidationException", f"Invalid pagination token for {operation}.")
     return data["offset"]
+
+
+def _form_action(body: bytes) -> str:
+    """The Action of a query-protocol form body ("" when none)."""
+    return (parse_qs(body.decode(), keep_blank_values=True).get("Action") or [""])[0]
+
+
+def _from_runtime(response: Any) -> _Response:
+    """The runtime fake's response (same fields, another class) as this fake's."""
+    return _Response(
+        response.status,
+        response.body,
+        content_type=response.content_type,
+        error_code=response.error_code,
+    )
 
 
 def _json_error(code: str, message: str) -> _Response:
