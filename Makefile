@@ -51,8 +51,8 @@ bench: $(STAMP)
 # constraints.txt, in a scratch virtual environment; run the tests after it.
 lock:
 	rm -rf .build/lock && $(PYTHON) -m venv .build/lock
-	.build/lock/bin/python -m pip install --upgrade pip
-	.build/lock/bin/python -m pip install -e '.[dev]'
+	.build/lock/bin/python -m pip install --progress-bar on --upgrade pip
+	.build/lock/bin/python -m pip install --progress-bar on -e '.[dev]'
 	head -3 constraints.txt > .build/constraints.txt
 	.build/lock/bin/python -m pip freeze --all --exclude-editable >> .build/constraints.txt
 	mv .build/constraints.txt constraints.txt

@@ -18,7 +18,7 @@ import math
 import numbers
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .contract import (
@@ -64,6 +64,16 @@ def nested_specs(
             inner_path = (*path, "parts", index, "grader")
             found += nested_specs(part.get("grader"), of_type=of_type, path=inner_path)
     return found
+
+
+def nested_graders(grader: Grader) -> Iterator[Grader]:
+    """Every grader in a built `grader`: itself, then its parts' graders (and theirs), depth
+    first and in order; the built counterpart of `nested_specs` (`rftenv grade` finds the
+    judges to connect with it)."""
+    yield grader
+    if isinstance(grader, CompositeGrader):
+        for _, _, part in grader.parts:
+            yield from nested_graders(part)
 
 
 def spec_problems(

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rft_env.components.prompts import Prompt, message_text
+from rft_env.graders.composite import TYPE as COMPOSITE
+from rft_env.graders.composite import nested_specs
 from rft_env.graders.contract import Grader
 from rft_env.rftenv import display, grading
 
@@ -305,15 +307,18 @@ def probe_samples(
 
 def grader_family(spec: Mapping[str, Any]) -> str:
     """REFERENCE for a grader that checks answers against the reference, SHAPE for one that
-    checks only their form (see the module docstring)."""
+    checks only their form (see the module docstring). A composite checks the reference
+    if any grader inside it does, at any depth."""
+    leaves = [inner for _, inner in nested_specs(dict(spec)) if inner.get("type") != COMPOSITE]
+    return REFERENCE if any(_leaf_family(leaf) == REFERENCE for leaf in leaves) else SHAPE
+
+
+def _leaf_family(spec: Mapping[str, Any]) -> str:
     kind = spec.get("type")
     if kind == "format":
         return SHAPE
     if kind == "json_format":
         return REFERENCE if spec.get("compareToReference") else SHAPE
-    if kind == "composite":
-        parts = [part.get("grader", {}) for part in spec.get("parts", [])]
-        return REFERENCE if any(grader_family(part) == REFERENCE for part in parts) else SHAPE
     return REFERENCE
 
 

@@ -7,7 +7,9 @@ are not part of its documented API (`pulumi.runtime.rpc`, `.settings`, `.stack`,
 `.mocks.MockMonitor`, the generated `proto` stubs) and wire constants
 (`rpc._special_secret_sig`, ...). Every such name is imported here and nowhere else, so an
 SDK upgrade that changes one breaks one file, and `tests/rftenv/test_pulumi_internals.py`
-says which name changed.
+says which name changed. The program's components (which do not depend on rftenv) use a
+few directly (`pulumi.runtime.config`, `rpc.UNKNOWN`, `pulumi.output.Unknown`); that test
+checks those too, and fails on any such name in components/ it does not check.
 
 Checked against pulumi `SDK_VERSION` (pyproject.toml allows `>=3.200,<4`).
 """

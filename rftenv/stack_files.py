@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rft_env.components.naming import PROJECT
+from rft_env.components.naming import CONFIG_NAMESPACE, PROJECT
 from rft_env.rftenv import yamlfile
 from rft_env.rftenv.project import project_root
 
@@ -40,8 +40,6 @@ StackFileError = yamlfile.YamlFileError
 
 # How a secret is shown wherever its value would appear (the Pulumi CLI's own word).
 SECRET = "[secret]"
-# rft-env's config keys keep this namespace whatever the project is called.
-CONFIG_NAMESPACE = PROJECT
 # `pulumi config --json` may take a while to open ESC environments; it never should hang.
 CLI_TIMEOUT_SECONDS = 120
 

@@ -137,6 +137,18 @@ def test_the_wheel_installs_one_namespace_with_its_data(wheel: Path) -> None:
     ]
 
 
+def test_the_wheel_ships_the_component_provider_plugin(wheel: Path) -> None:
+    """Pulumi runs the multi-language component from the installed package: the plugin
+    manifest and schema (package data, not code, so easily left out) must sit next to the
+    provider's entry point, as they are in the sources."""
+    provider = Path("components", "provider")
+    with zipfile.ZipFile(wheel) as archive:
+        for name in ("PulumiPlugin.yaml", "schema.json", "__main__.py"):
+            shipped = f"rft_env/{provider.as_posix()}/{name}"
+            assert shipped in archive.namelist(), f"the wheel lacks {shipped}"
+            assert archive.read(shipped) == (REPO / provider / name).read_bytes(), shipped
+
+
 def test_generic_names_are_not_importable_and_the_version_is_the_packages(
     venv: Path, tmp_path: Path
 ) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,52 @@ def test_constraints_pin_every_installed_distribution() -> None:
     assert "setuptools" not in " ".join(pyproject["dependencies"])
     makefile = (REPO / "Makefile").read_text()
     assert "-c constraints.txt -e '.[dev]'" in makefile
+
+
+def pip_installs(script: str) -> list[list[str]]:
+    """Every `pip install` command in a Makefile or shell script, as its words (a line
+    continued with a backslash is one command)."""
+    commands = [
+        shlex.split(line, comments=True) for line in script.replace("\\\n", " ").splitlines()
+    ]
+    return [
+        words
+        for words in commands
+        if any(re.fullmatch(r"(.*/)?pip3?", a) and b == "install" for a, b in pairwise(words))
+    ]
+
+
+def shows_progress(words: list[str]) -> bool:
+    quiet = any(w == "--quiet" or re.fullmatch(r"-[a-zA-Z]*q[a-zA-Z]*", w) for w in words)
+    bar = " ".join(words)
+    return not quiet and ("--progress-bar on" in bar or "--progress-bar=on" in bar)
+
+
+@pytest.mark.parametrize(
+    ("line", "shows"),
+    [
+        ("pip install --progress-bar on -e .", True),
+        ("python -m pip install --progress-bar=on x", True),
+        ("pip install -e .", False),
+        ("$(BIN)/pip3 install \\\n  -e .", False),
+        ("pip install --progress-bar on -q x", False),
+        ("pip install --progress-bar on -qU x", False),
+        ("pip install --quiet --progress-bar on x", False),
+        ("pip install --progress-bar off x", False),
+    ],
+)
+def test_what_counts_as_showing_progress(line: str, shows: bool) -> None:
+    assert [shows_progress(words) for words in pip_installs(line)] == [shows]
+
+
+def test_every_install_shows_pips_progress() -> None:
+    """A first install downloads a few hundred MB: silent, it looks hung."""
+    found = 0
+    for name in ("Makefile", ".ci/run"):
+        for words in pip_installs((REPO / name).read_text()):
+            found += 1
+            assert shows_progress(words), f"{name}: {' '.join(words)}"
+    assert found, "no `pip install` found: has the install moved?"
 
 
 def test_the_repository_references_nothing_outside_itself() -> None:

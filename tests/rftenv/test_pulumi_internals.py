@@ -1,10 +1,13 @@
-"""The Pulumi SDK internals rftenv relies on (`rftenv/pulumi_internals.py`) are still there,
-with the shape rftenv uses them in. An SDK upgrade that changes one fails here, naming the
-internal and the SDK version the adapter was checked against."""
+"""The Pulumi SDK internals rft-env relies on are still there, with the shape it uses them
+in: rftenv's, all behind `rftenv/pulumi_internals.py`, and the few the program's components
+use directly (components/ does not depend on rftenv). An SDK upgrade that changes one fails
+here, naming the internal and the SDK version the adapter was checked against."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import contextvars
 import importlib
 import importlib.metadata
 import inspect
@@ -27,7 +30,8 @@ INSTALLED = importlib.metadata.version("pulumi")
 def changed(internal: str, problem: str) -> str:
     return (
         f"Pulumi SDK internal {internal} {problem}. rftenv/pulumi_internals.py was checked "
-        f"against pulumi {SDK_VERSION} (installed: pulumi {INSTALLED}); adapt it to this SDK "
+        f"against pulumi {SDK_VERSION} (installed: pulumi {INSTALLED}); adapt it, or the "
+        "component using the internal directly, to this SDK "
         "and update the expectation here."
     )
 
@@ -69,6 +73,15 @@ SIGNATURES = {
         "servicer",
         "server",
     ],
+    # components/config.py (load_from_pulumi) reads the running program's config with these.
+    "pulumi.runtime.config.get_config_env": [],
+    "pulumi.runtime.config.is_config_secret": ["k"],
+}
+
+# name -> the kind of object it must stay (components use these directly).
+OBJECTS: dict[str, type] = {
+    "pulumi.runtime.config.CONFIG": contextvars.ContextVar,  # of the config map
+    "pulumi.output.Unknown": type,  # components/bedrock/common.py: isinstance(v, Unknown)
 }
 
 # The engine's wire encoding (the Go SDK defines the same strings): a change here would
@@ -119,6 +132,13 @@ def test_each_wire_constant_keeps_its_value(internal: str) -> None:
         pytest.fail(changed(internal, f"is {value!r}, not {CONSTANTS[internal]!r}"))
 
 
+@pytest.mark.parametrize("internal", sorted(OBJECTS))
+def test_each_internal_object_keeps_its_kind(internal: str) -> None:
+    found = resolve(internal)
+    if not isinstance(found, OBJECTS[internal]):
+        pytest.fail(changed(internal, f"is a {type(found).__name__}, no {OBJECTS[internal]}"))
+
+
 @pytest.mark.parametrize("message", PROTO_MESSAGES)
 def test_the_provider_messages_are_generated(message: str) -> None:
     resolve(f"pulumi.runtime.proto.{message}")
@@ -147,6 +167,8 @@ def test_the_shapes_rftenv_relies_on() -> None:
                 f"has fields {getattr(registration, '_fields', None)}, not (urn, id, state)",
             )
         )
+    if not isinstance(resolve("pulumi.runtime.config.CONFIG").get(), dict):
+        pytest.fail(changed("pulumi.runtime.config.CONFIG", "holds no dict of config values"))
     monitor = resolve("pulumi.runtime.mocks.MockMonitor")(mocks=object())
     if not isinstance(getattr(monitor, "resources", None), dict):
         pytest.fail(changed("pulumi.runtime.mocks.MockMonitor.resources", "is no dict"))
@@ -193,3 +215,105 @@ def test_nothing_else_imports_the_sdks_internals() -> None:
     assert offenders == [], (
         f"import the SDK's internals through rftenv/pulumi_internals.py: {offenders}"
     )
+
+
+# Modules whose names the SDK does not promise to keep: `pulumi.runtime`'s, and whatever of
+# `pulumi.output` the `pulumi` package does not re-export (its `Output` it does).
+# `pulumi.dynamic` and `pulumi.provider` are documented APIs.
+UNPROMISED = ("pulumi.runtime", "pulumi.output")
+
+
+def _unpromised(name: str) -> bool:
+    import pulumi
+
+    module, _, attribute = name.rpartition(".")
+    if module == "pulumi.output" and hasattr(pulumi, attribute):
+        return False
+    return any(name == m or name.startswith(f"{m}.") for m in UNPROMISED)
+
+
+def sdk_internals_used(source: str) -> set[str]:
+    """Every unpromised SDK name `source` uses: imported (`from pulumi.runtime.config
+    import CONFIG`), an attribute of an imported module (`rpc.UNKNOWN` after `from
+    pulumi.runtime import rpc`), or reached from `pulumi` (`pulumi.runtime.rpc.UNKNOWN`)."""
+    tree = ast.parse(source)
+    modules: dict[str, str] = {}  # local name -> the SDK module it is
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pulumi"):
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                if _is_module(name):
+                    modules[alias.asname or alias.name] = name
+                else:
+                    used.add(name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pulumi.") or alias.name == "pulumi":
+                    modules[alias.asname or alias.name.split(".")[0]] = (
+                        alias.name if alias.asname else "pulumi"
+                    )
+    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            chain = ast.unparse(node).split(".")
+            if chain[0] in modules and all(part.isidentifier() for part in chain):
+                # Down to the first name that is no module: `rpc.UNKNOWN`, not its `.lower`.
+                name = modules[chain[0]]
+                for part in chain[1:]:
+                    name = f"{name}.{part}"
+                    if not _is_module(name):
+                        break
+                used.add(name)
+    # A module imported and used whole (not only through attributes) is a use of its own.
+    used |= {name for local, name in modules.items() if _used_whole(tree, local)}
+    return {name for name in used if _unpromised(name)}
+
+
+def _is_module(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _used_whole(tree: ast.AST, local: str) -> bool:
+    attributes = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return any(
+        isinstance(n, ast.Name) and n.id == local and id(n) not in attributes
+        for n in ast.walk(tree)
+    )
+
+
+CHECKED = {*SIGNATURES, *CONSTANTS, *OBJECTS}
+
+
+@pytest.mark.parametrize(
+    ("source", "used"),
+    [
+        ("from pulumi.runtime.config import CONFIG\n", {"pulumi.runtime.config.CONFIG"}),
+        ("from pulumi.runtime import rpc\nrpc.UNKNOWN\n", {"pulumi.runtime.rpc.UNKNOWN"}),
+        ("import pulumi\npulumi.runtime.rpc.UNKNOWN\n", {"pulumi.runtime.rpc.UNKNOWN"}),
+        ("from pulumi.runtime import rpc\nrpc.UNKNOWN.lower()\n", {"pulumi.runtime.rpc.UNKNOWN"}),
+        ("import pulumi.runtime.config as c\nc.CONFIG.get()\n", {"pulumi.runtime.config.CONFIG"}),
+        ("from pulumi.output import Unknown, Output\n", {"pulumi.output.Unknown"}),
+        ("from pulumi.runtime import rpc\nf(rpc)\n", {"pulumi.runtime.rpc"}),
+        ("import pulumi\npulumi.export('a', 1)\npulumi.Output.all()\n", set()),
+        ("from pulumi.dynamic import CheckFailure\n", set()),
+    ],
+)
+def test_the_scan_finds_the_sdk_internals_a_module_uses(source: str, used: set[str]) -> None:
+    assert sdk_internals_used(source) == used
+
+
+def test_every_sdk_internal_the_components_use_is_checked() -> None:
+    """components/ is the deployed program: it may not import rftenv's adapter, so every
+    internal it uses directly must be checked above, and an SDK upgrade that drops one
+    fails here rather than in a deployment."""
+    unchecked = {
+        str(path.relative_to(REPO)): sorted(used - CHECKED)
+        for path in sorted((REPO / "components").rglob("*.py"))
+        if (used := sdk_internals_used(path.read_text())) - CHECKED
+    }
+    assert unchecked == {}, "add these to SIGNATURES, CONSTANTS or OBJECTS"
