@@ -20,7 +20,6 @@ stack's region, through its deployment role.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import statistics
@@ -150,14 +149,10 @@ def _distribution(values: list[float]) -> dict[str, Any]:
 
 def judges(grader: Grader) -> list[LlmJudgeGrader]:
     """Every LLM judge in `grader`: itself, or a composite's parts at any depth."""
-    from rft_env.graders.composite import CompositeGrader
+    from rft_env.graders.composite import nested_graders
     from rft_env.graders.llm_judge import LlmJudgeGrader
 
-    if isinstance(grader, LlmJudgeGrader):
-        return [grader]
-    if isinstance(grader, CompositeGrader):
-        return [judge for _, _, part in grader.parts for judge in judges(part)]
-    return []
+    return [inner for inner in nested_graders(grader) if isinstance(inner, LlmJudgeGrader)]
 
 
 def judge_connection(stack: Connection, judge: LlmJudgeGrader) -> Connection:
@@ -165,12 +160,7 @@ def judge_connection(stack: Connection, judge: LlmJudgeGrader) -> Connection:
     (with its external id), in the judge's `region` or else the stack's, at the endpoint
     override (`--endpoint-url`, else the judge's `endpointUrl`). One attempt per call, as in
     the Lambda: the judge retries and backs off itself."""
-    return dataclasses.replace(
-        stack,
-        region=judge.region or stack.region,
-        endpoint_url=stack.endpoint_url or judge.endpoint_url,
-        total_max_attempts=1,
-    )
+    return stack.for_judge(judge.region, judge.endpoint_url)
 
 
 def connect_judges(grader: Grader, config: StackConfig, endpoint_url: str | None) -> None:

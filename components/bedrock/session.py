@@ -12,6 +12,7 @@ the same external id, before the current credentials expire.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +82,17 @@ class Connection:
         if self.endpoint_url:
             props["endpointUrl"] = self.endpoint_url
         return props
+
+    def for_judge(self, region: str | None, endpoint_url: str | None) -> Connection:
+        """This connection as an LLM judge uses it: the judge's `region` if it names one, the
+        judge's endpoint override unless this connection has one, and one attempt per call
+        (the judge retries and backs off itself, as in the Lambda)."""
+        return dataclasses.replace(
+            self,
+            region=region or self.region,
+            endpoint_url=self.endpoint_url or endpoint_url,
+            total_max_attempts=1,
+        )
 
     def _config(self) -> Any:
         from botocore.config import Config
