@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from rft_env.components.bedrock.api import CREATE_JOB, api_bounds
+from rft_env.components.bedrock.api import CREATE_JOB, api_bounds, api_checked
 from rft_env.components.bedrock.values import (
     STRICT_CAMEL_CASE,
     BaseModelId,
@@ -65,7 +65,7 @@ from rft_env.components.cross_account import (
     is_reason,
 )
 from rft_env.components.datasets import DatasetReport, validate_dataset
-from rft_env.components.naming import PROJECT, is_region
+from rft_env.components.naming import CONFIG_NAMESPACE, base_model_inference_id, is_region
 from rft_env.components.packaging import grader_directory_problems
 from rft_env.components.problems import (
     MISSING,
@@ -74,11 +74,12 @@ from rft_env.components.problems import (
     problems_from_validation_error,
 )
 from rft_env.components.project_paths import ProjectPathError, resolve_in_project
+from rft_env.components.prompts import PromptsError, load_prompts
 from rft_env.components.tags import RESERVED_TAG_KEYS
 from rft_env.graders.composite import nested_specs
+from rft_env.graders.judge_models import model_id_problem
 from rft_env.graders.registry import spec_problems
 
-CONFIG_NAMESPACE = PROJECT
 DEFAULT_BASE_MODEL = "amazon.nova-2-lite-v1:0:256k"
 # Regions where Bedrock offers reinforcement fine-tuning for Nova: us-east-1 only (AWS user
 # guide, "Reinforcement fine-tuning for Amazon Nova models", page rft-nova-models).
@@ -91,6 +92,10 @@ LOG_RETENTION_DAYS = (
 MAX_S3_OBJECT_TAGS = 10
 # Grader keys that configure the Lambda; everything else in a grader entry is its spec.
 GRADER_LAMBDA_KEYS = ("timeoutSeconds", "memoryMb")
+# The promotion gate calls the base model and the trained one with Converse: its request
+# members are checked against bedrock-runtime's service model.
+BEDROCK_RUNTIME = "bedrock-runtime"
+CONVERSE = "Converse"
 
 
 # --------------------------------------------------------------------------------------
@@ -142,6 +147,35 @@ GraderName = patterned(
     "1-24 characters: lowercase letters, digits and '-', starting with a letter",
 )
 Email = patterned(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address")
+
+
+def _invocable_model_id(value: str) -> str:
+    # Converse accepts more (custom models, prompt routers, ...), but the deployment role's
+    # InvokeModel grant is derived from the id, which graders.judge_models must classify.
+    problem = model_id_problem(value)
+    if problem is not None:
+        # Drop its "got '<id>'; " lead: the problem shows the value already.
+        reason = problem.partition("; ")[2] or problem
+        raise PydanticCustomError("model_id", "{reason}", {"reason": reason})
+    return value
+
+
+def _requests_per_second(value: float) -> float:
+    # Its own check: a `gt` bound with an upper bound would read "from 0 to 100".
+    if not 0 < value <= 100:
+        raise PydanticCustomError("rate", "allowed: a number above 0, at most 100")
+    return value
+
+
+RequestsPerSecond = Annotated[
+    float, Field(allow_inf_nan=False), AfterValidator(_requests_per_second)
+]
+
+
+# The base model's id for Converse: the API's own constraint first, then rft-env's.
+ConverseModelId = Annotated[
+    api_checked(str, CONVERSE, "modelId", BEDROCK_RUNTIME), AfterValidator(_invocable_model_id)
+]
 
 
 def _log_retention(value: int) -> int:
@@ -211,11 +245,44 @@ class JobConfig(_Model):
     max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
 
+class PromotionConfig(_Model):
+    """The promotion gate: the trained model is evaluated against its base model on
+    held-out prompts, and the provisioned throughput is created only if it does better."""
+
+    # Trained mean reward minus base mean reward, on the job's grader.
+    min_reward_gain: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)]
+    # The first N distinct prompts of the samples file.
+    samples: Annotated[int, Field(ge=1, le=10_000)] = 200
+    # Graders (besides the job's) whose mean reward must not get worse. Plain strings:
+    # _check_promotion refuses any that is not under rft-env:graders, in one problem.
+    graders: list[str] = []
+    # Held-out prompts (JSONL or JSON) in the project; default: data.validation.file.
+    samples_file: Annotated[str, Field(min_length=1)] | None = None
+    # Default: naming.base_model_inference_id(job.baseModel).
+    base_model_id: ConverseModelId | None = None
+    # Keep the on-demand deployment made for the evaluation after the gate.
+    keep_deployment: bool = False
+    concurrency: Annotated[int, Field(ge=1, le=32)] = 4
+    requests_per_second: RequestsPerSecond = 2.0
+    max_tokens: (
+        Annotated[
+            int,
+            Field(ge=1),
+            Field(**api_bounds(CONVERSE, "inferenceConfig.maxTokens", BEDROCK_RUNTIME)),
+        ]
+        | None
+    ) = None
+    # The share of failed model calls above which the evaluation counts as failed.
+    max_failure_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
+
+
 class InferenceConfig(_Model):
     mode: Literal["none", "on_demand", "provisioned"] = "none"
     model_units: ModelUnits | None = None
     commitment: Commitment = "none"
     wait_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 60
+    # Only with mode "provisioned": it gates the throughput.
+    promotion: PromotionConfig | None = None
 
     @property
     def provisioned_model_units(self) -> int:
@@ -299,6 +366,17 @@ class StackConfig(_Model):
     @property
     def job_grader(self) -> GraderConfig:
         return self.graders[self.job.grader]
+
+    @property
+    def promotion_samples_file(self) -> str | None:
+        """The promotion gate's held-out prompts, relative to the project:
+        `inference.promotion.samplesFile`, else `data.validation.file`; None without
+        promotion (validation ensures one of the two is set with it)."""
+        promotion = self.inference.promotion
+        if promotion is None:
+            return None
+        validation = self.data.validation
+        return promotion.samples_file or (validation.file if validation else None)
 
 
 # --------------------------------------------------------------------------------------
@@ -662,6 +740,9 @@ def _check_cross_account(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     for name, grader in _section(raw, "graders").items():
         for path, spec in nested_specs(grader, of_type="llm_judge", path=("graders", name)):
             named.append(((*path, "modelId"), spec.get("modelId")))
+    # So does the promotion gate's base model (the deployment role's policy).
+    promotion = _section(_section(raw, "inference"), "promotion")
+    named.append((("inference", "promotion", "baseModelId"), promotion.get("baseModelId")))
     for path, value in named:
         if not isinstance(value, str):
             continue
@@ -683,7 +764,7 @@ def _check_inference(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     inference = _section(raw, "inference")
     if inference.get("mode", "none") not in ("none", "on_demand"):
         return []
-    return [
+    problems = [
         ConfigProblem(
             _key_path(("inference", field)),
             inference[field],
@@ -692,6 +773,95 @@ def _check_inference(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         for field in ("modelUnits", "commitment")
         if field in inference and not (field == "commitment" and inference[field] == "none")
     ]
+    if inference.get("promotion") is not None:
+        problems.append(
+            ConfigProblem(
+                _key_path(("inference", "promotion")),
+                MISSING,
+                "allowed: only with inference.mode 'provisioned' (it gates the throughput)",
+            )
+        )
+    return problems
+
+
+def _check_promotion(raw: Mapping[str, Any], project_dir: Path) -> list[ConfigProblem]:
+    """The promotion gate's graders are defined and extra to the job's; its held-out prompts
+    and the base model's Converse id are known."""
+    promotion = _section(_section(raw, "inference"), "promotion")
+    if not promotion:
+        return []
+    problems: list[ConfigProblem] = []
+    graders, job = _section(raw, "graders"), _section(raw, "job")
+    job_grader = job.get("grader")
+    defined = ", ".join(sorted(map(str, graders))) or "none are defined"
+    listed = promotion.get("graders")
+    seen: set[str] = set()
+    for index, name in enumerate(listed if isinstance(listed, list) else []):
+        if not isinstance(name, str):
+            continue  # the structural pass reports it
+        key = _key_path(("inference", "promotion", "graders", index))
+        if name not in graders:
+            message = f"allowed: the name of a grader under {CONFIG_NAMESPACE}:graders ({defined})"
+        elif name == job_grader:
+            message = "is the job's grader, which the gate always uses; allowed: other graders"
+        elif name in seen:
+            message = "listed twice; allowed: each grader once"
+        else:
+            seen.add(name)
+            continue
+        problems.append(ConfigProblem(key, name, message))
+
+    if promotion.get("baseModelId") is None:
+        base_model = job.get("baseModel", DEFAULT_BASE_MODEL)
+        if isinstance(base_model, str) and base_model_inference_id(base_model) is None:
+            problems.append(
+                ConfigProblem(
+                    _key_path(("inference", "promotion", "baseModelId")),
+                    MISSING,
+                    f"required for base model {base_model} (rft-env knows no Converse id for "
+                    "it): the inference profile or model id to evaluate the base model with, "
+                    "e.g. us.amazon.nova-2-lite-v1:0",
+                )
+            )
+
+    samples_file = promotion.get("samplesFile")
+    if samples_file is None:
+        validation = _section(_section(raw, "data"), "validation")
+        # A local validation file is the default; the dataset checks validate it.
+        if validation.get("file") is None:
+            problems.append(
+                ConfigProblem(
+                    _key_path(("inference", "promotion", "samplesFile")),
+                    MISSING,
+                    "required when data.validation is not a local file: a JSONL or JSON file "
+                    "of held-out prompts in the project",
+                )
+            )
+    elif isinstance(samples_file, str) and samples_file:
+        problems += _samples_file_problems(samples_file, promotion.get("samples"), project_dir)
+    return problems
+
+
+def _samples_file_problems(value: str, samples: object, project_dir: Path) -> list[ConfigProblem]:
+    key = _key_path(("inference", "promotion", "samplesFile"))
+    try:
+        path = resolve_in_project(project_dir, value)
+        exists = path.is_file()
+    except ProjectPathError as error:  # absolute, or outside the project
+        return [ConfigProblem(key, value, str(error))]
+    except (OSError, ValueError) as error:  # NUL bytes, names too long, ...
+        return [ConfigProblem(key, value, f"not a usable path: {error}")]
+    if not exists:
+        return [ConfigProblem(key, value, f"no such file: {path}")]
+    # Checked as the gate reads it: its first `samples` distinct prompts (an invalid
+    # `samples` is reported apart).
+    valid = isinstance(samples, int) and not isinstance(samples, bool) and samples >= 1
+    limit = samples if valid else PromotionConfig.model_fields["samples"].default
+    try:
+        load_prompts(path, limit=limit)
+    except (PromptsError, OSError) as error:
+        return [ConfigProblem(key, value, f"invalid held-out prompts: {error}")]
+    return []
 
 
 def _check_tags(raw: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -792,6 +962,7 @@ def _semantic_problems(
 ) -> tuple[dict[str, DatasetReport], list[ConfigProblem]]:
     datasets, problems = _check_datasets(raw, project_dir)
     problems += _check_custom_code(raw, project_dir)
+    problems += _check_promotion(raw, project_dir)
     for check in (
         _check_region,
         _check_graders,

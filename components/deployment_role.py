@@ -10,11 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # `_sorted` is the canonical order of every document's lists: one for all documents.
-from rft_env.components.documents import VERSION, WILDCARD_RESOURCE_ACTIONS, Document, _sorted
-from rft_env.components.naming import Names
+from rft_env.components.documents import (
+    SNS_CONTEXT_KEY,
+    SNS_KEY_ACTIONS,
+    VERSION,
+    WILDCARD_RESOURCE_ACTIONS,
+    Document,
+    _sorted,
+    judge_model_statements,
+)
+from rft_env.components.naming import Names, base_inference_id
+from rft_env.graders.composite import nested_specs
+
+if TYPE_CHECKING:
+    from rft_env.components.config import StackConfig
 
 # The deployment role creates things no stack role may: its own, longer list of actions on
 # `Resource: "*"`, which the audit applies to that document only.
@@ -42,6 +54,19 @@ DEPLOYMENT_WILDCARD_RESOURCE_ACTIONS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class EvaluationScope:
+    """What evaluating the trained model against its base model calls: `rftenv evaluate`
+    (any stack with inference) and, with `inference.promotion`, the gate during `pulumi up`."""
+
+    # The base model's Converse id (naming.base_inference_id); None: not known, not called.
+    base_model_id: str | None
+    # (modelId, region or None) of each LLM judge in the graders the evaluation grades with.
+    judges: Sequence[tuple[str, str | None]] = ()
+    # `inference.promotion` is set: the gate deploys the model on demand and notifies.
+    promotion: bool = False
+
+
+@dataclass(frozen=True)
 class DeploymentScope:
     """What one stack deploys, which bounds what its deployment role may touch."""
 
@@ -50,6 +75,26 @@ class DeploymentScope:
     existing_key_arn: str | None  # None: the stack creates its key
     inference_mode: str  # "none" | "on_demand" | "provisioned"
     production: bool  # production buckets are never emptied by `pulumi destroy`
+    evaluation: EvaluationScope | None = None  # None: no inference, nothing to evaluate
+
+
+def evaluation_scope(config: StackConfig) -> EvaluationScope | None:
+    """What the stack's evaluation calls; None without inference. It grades with the job's
+    grader and the promotion gate's graders, so their judges (composites' parts included)."""
+    if config.inference.mode == "none":
+        return None
+    promotion = config.inference.promotion
+    graders = [config.job.grader, *(promotion.graders if promotion else ())]
+    judges = {
+        (spec["modelId"], spec.get("region"))
+        for grader in graders
+        for _, spec in nested_specs(config.graders[grader].spec, of_type="llm_judge")
+    }
+    return EvaluationScope(
+        base_model_id=base_inference_id(config),
+        judges=sorted(judges, key=lambda judge: (judge[0], judge[1] or "")),
+        promotion=promotion is not None,
+    )
 
 
 def deployment_role_trust_policy(
@@ -403,6 +448,11 @@ def deployment_role_policy(names: Names, scope: DeploymentScope) -> Document:
             )
         )
 
+    if scope.evaluation is not None:
+        statements += _evaluation_statements(
+            names, scope.inference_mode, scope.evaluation, keys, use_condition
+        )
+
     # Observability
     statements += [
         _allow(
@@ -463,3 +513,88 @@ def deployment_role_policy(names: Names, scope: DeploymentScope) -> Document:
         ),
     ]
     return {"Version": VERSION, "Statement": statements}
+
+
+def _renamed(statements: list[Document], old: str, new: str, suffix: str = "") -> list[Document]:
+    """`statements` with the Sid prefix `old` replaced by `new`, `suffix` appended."""
+    return [
+        {**statement, "Sid": new + statement["Sid"].removeprefix(old) + suffix}
+        for statement in statements
+    ]
+
+
+def _evaluation_statements(
+    names: Names,
+    inference_mode: str,
+    evaluation: EvaluationScope,
+    keys: str,
+    use_condition: dict[str, Any],
+) -> list[Document]:
+    """Calling the trained model and its base model (Converse is authorized as
+    bedrock:InvokeModel), the judges it grades with, and for the promotion gate its
+    evaluation deployment and its notification."""
+    bedrock = f"arn:{names.partition}:bedrock:{names.region}:{names.account_id}"
+    deployments = f"{bedrock}:custom-model-deployment/*"
+    # What serves the trained model in this mode; the gate's own deployment besides.
+    served = {"on_demand": [deployments], "provisioned": [f"{bedrock}:provisioned-model/*"]}
+    served_models = served.get(inference_mode, [])
+    if evaluation.promotion:
+        served_models = [*served_models, deployments]
+    statements = []
+    if served_models:
+        statements.append(_allow("EvaluateModels", ["bedrock:InvokeModel"], served_models))
+
+    # The same builder as the grader roles' judges: a profile ARN plus the foundation
+    # models it routes to, those only through the profile.
+    base = evaluation.base_model_id
+    if base is not None:
+        statements += _renamed(judge_model_statements(names, base), "InvokeJudge", "EvaluateBase")
+    # Each judge once, in a stable order; the base model's grant covers a judge using it.
+    judges = [
+        (model_id, region)
+        for model_id, region in sorted(set(evaluation.judges), key=lambda j: (j[0], j[1] or ""))
+        if (model_id, region or names.region) != (base, names.region)
+    ]
+    for index, (model_id, region) in enumerate(judges):
+        suffix = str(index) if len(judges) > 1 else ""
+        statements += _renamed(
+            judge_model_statements(names, model_id, region),
+            "InvokeJudge",
+            "EvaluationJudge",
+            suffix,
+        )
+
+    if evaluation.promotion and inference_mode == "provisioned":
+        topic = names.notification_topic_arn
+        statements += [
+            # Creating the deployment, and swapping a kept one's model, act on the model too.
+            _allow(
+                "DeployModelForEvaluation",
+                ["bedrock:CreateCustomModelDeployment", "bedrock:UpdateCustomModelDeployment"],
+                [deployments, f"{bedrock}:custom-model/*"],
+            ),
+            _allow(
+                "ManageEvaluationDeployment",
+                [
+                    "bedrock:DeleteCustomModelDeployment",
+                    "bedrock:GetCustomModelDeployment",
+                    "bedrock:TagResource",
+                    "bedrock:UntagResource",
+                ],
+                deployments,
+            ),
+            _allow("PublishEvaluationResults", ["sns:Publish"], topic),
+            # The topic is encrypted with the stack key: SNS asks for a data key in the
+            # publisher's name, with the topic as encryption context.
+            _allow(
+                "UseStackKeyForEvaluationResults",
+                SNS_KEY_ACTIONS,
+                keys,
+                StringEquals={
+                    **use_condition.get("StringEquals", {}),
+                    "kms:ViaService": names.service_endpoint("sns"),
+                    SNS_CONTEXT_KEY: topic,
+                },
+            ),
+        ]
+    return statements

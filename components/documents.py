@@ -183,6 +183,31 @@ STATEMENT_PURPOSES: dict[str, str] = {
     "CloudWatchPublishesGraderAlarms": "this stack's grader alarms send their state changes to "
     "the topic",
     "DenyInsecureTopicTransport": "no request without TLS reaches the topic",
+    # deployment role: evaluating the trained model (`rftenv evaluate`, the promotion gate)
+    "EvaluateModels": "`rftenv evaluate` and the promotion gate call the stack's trained "
+    "model through its deployment or throughput (Converse)",
+    "EvaluateBaseModel": "the evaluation calls the base model it compares with",
+    "EvaluateBaseInferenceProfile": "the evaluation calls the base model through its "
+    "cross-region inference profile",
+    "EvaluateBaseModelThroughProfile": "the profile routes to the base model in its regions, "
+    "allowed only through that profile",
+    "EvaluationJudgeModel": "the evaluation grades with an LLM judge, which calls exactly its "
+    "judge model",
+    "EvaluationJudgeInferenceProfile": "the evaluation's LLM judge calls its cross-region "
+    "inference profile",
+    "EvaluationJudgeModelThroughProfile": "the profile routes to the judge's foundation model "
+    "in its regions, allowed only through that profile",
+    "DeployModelForEvaluation": "the promotion gate deploys the trained model on demand to "
+    "evaluate it before the throughput exists (or swaps it into a kept deployment)",
+    "ManageEvaluationDeployment": "the promotion gate waits for, tags and removes its "
+    "evaluation deployment",
+    "PublishEvaluationResults": "the promotion gate reports its verdict to the stack's "
+    "notification topic",
+    "UseStackKeyForEvaluationResults": "SNS encrypts the gate's message with the topic's key "
+    "(encryption context pins the topic)",
+    # key policy: the promotion gate's notification
+    "OperatorPublishesEvaluations": "the promotion gate, run by an operator, sends its verdict "
+    "to the SSE-KMS notification topic (encryption context pins the topic)",
 }
 
 
@@ -546,6 +571,7 @@ def key_policy(
     bedrock_buckets: Sequence[str] = (),
     operator_buckets: Sequence[str] = (),
     notification_topic_arn: str | None = None,
+    evaluation_publisher_arns: Sequence[str] = (),
 ) -> Document:
     """The stack key's policy.
 
@@ -557,7 +583,8 @@ def key_policy(
     encrypted model. Use through S3 is limited to objects in `bedrock_buckets` and
     `operator_buckets` (the stack's data, output and log buckets by default). With a
     `notification_topic_arn`, EventBridge and CloudWatch may encrypt messages for that topic
-    (an SSE-KMS topic under this key) and no other.
+    (an SSE-KMS topic under this key) and no other; so may `evaluation_publisher_arns` (the
+    operators, when the promotion gate publishes its verdict), through SNS only.
     """
     stack_buckets = [names.bucket(purpose) for purpose in ("data", "output")]
     bedrock_buckets = bedrock_buckets or stack_buckets
@@ -610,6 +637,23 @@ def key_policy(
                 "CloudWatchEncryptsAlarmNotifications", CLOUDWATCH_SERVICE, notification_topic_arn
             ),
         ]
+        if evaluation_publisher_arns:
+            statements.append(
+                {
+                    "Sid": "OperatorPublishesEvaluations",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": names.account_root_arn},
+                    "Action": list(SNS_KEY_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {"aws:PrincipalArn": _sorted(evaluation_publisher_arns)},
+                        "StringEquals": {
+                            "kms:ViaService": names.service_endpoint("sns"),
+                            SNS_CONTEXT_KEY: notification_topic_arn,
+                        },
+                    },
+                }
+            )
     return {"Version": VERSION, "Statement": statements}
 
 

@@ -144,6 +144,32 @@ class InferenceMode(StrEnum):
     PROVISIONED = "provisioned"
 
 
+class PromotionArgs(TypedDict, total=False):
+    """The promotion gate: the throughput is bought only for a trained model that beats its
+    base model on held-out prompts."""
+
+    min_reward_gain: float
+    """Required: the trained mean reward minus the base mean, on the job's grader."""
+    samples: int
+    """Held-out prompts used (default 200)."""
+    graders: list[str]
+    """Extra graders (names under graders) that must not get worse."""
+    samples_file: str
+    """The held-out prompts (default: the validation data file)."""
+    base_model_id: str
+    """The base model's id for Converse (default: derived from the job's base model)."""
+    keep_deployment: bool
+    """Keep the on-demand deployment made for the evaluation (default false)."""
+    concurrency: int
+    """Model calls in flight (default 4)."""
+    requests_per_second: float
+    """Request rate, shared by all calls (default 2)."""
+    max_tokens: int
+    """Converse maxTokens per answer (default: the model's)."""
+    max_failure_share: float
+    """Share of failed calls above which the evaluation fails (default 0.05)."""
+
+
 class InferenceArgs(TypedDict, total=False):
     """Inference for the trained model."""
 
@@ -154,6 +180,8 @@ class InferenceArgs(TypedDict, total=False):
     commitment: str
     """none (default), OneMonth or SixMonths."""
     wait_timeout_minutes: int
+    promotion: PromotionArgs
+    """Evaluate the trained model before the provisioned throughput is created."""
 
 
 class KmsArgs(TypedDict, total=False):
@@ -405,6 +433,8 @@ class Environment(pulumi.ComponentResource):
     """The trained model, once the job has Completed."""
     inference_arn: pulumi.Output[str | None]
     inference_status: pulumi.Output[str | None]
+    evaluation: pulumi.Output[dict[str, Any] | None]
+    """The promotion gate's summary and decision (only with inference.promotion)."""
     notification_topic_arn: pulumi.Output[str]
     dashboard_name: pulumi.Output[str]
 

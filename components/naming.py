@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rft_env.components.config import StackConfig
 
 PROJECT = "rft-env"  # also the distribution's name on PyPI
+# rft-env's config keys keep this namespace whatever the project is called.
+CONFIG_NAMESPACE = PROJECT
 
 
 def installed_version() -> str:
@@ -113,6 +115,36 @@ def inference_name(name_prefix: str, mode: str) -> str:
 def inference_names(name_prefix: str) -> frozenset[str]:
     """Every name the stack's inference can have, whatever its mode."""
     return frozenset(inference_name(name_prefix, mode) for mode in INFERENCE_NAME_SUFFIXES)
+
+
+# The on-demand deployment the promotion gate makes to evaluate the trained model before
+# the provisioned throughput exists (`inference.promotion`). Its own name, so that it is
+# never taken for the stack's inference. CreateCustomModelDeployment's modelDeploymentName
+# (`([0-9a-zA-Z][_-]?){1,63}`) allows no '--': name prefixes have none and do not end with
+# '-' (config.EnvironmentName), and at most 24 + 11 characters fit 63.
+EVALUATION_DEPLOYMENT_SUFFIX = "evaluation"
+
+
+def evaluation_deployment_name(name_prefix: str) -> str:
+    return f"{name_prefix}-{EVALUATION_DEPLOYMENT_SUFFIX}"
+
+
+# The id Converse takes for a base model, by the id customization jobs take
+# (`job.baseModel`). AWS, "Amazon Nova 2 user guide, Core inference"
+# (nova2-userguide/core-inference), lists `us.amazon.nova-2-lite-v1:0` and
+# `global.amazon.nova-2-lite-v1:0` as Nova 2 Lite's model ids for inference;
+# `amazon.nova-2-lite-v1:0:256k` is the id customization jobs take. The `us.` geographic
+# profile: RFT runs only in us-east-1, and it keeps requests in US regions (the safe
+# choice). `inference.promotion.baseModelId` overrides it.
+BASE_MODEL_INFERENCE_IDS: dict[str, str] = {
+    "amazon.nova-2-lite-v1:0:256k": "us.amazon.nova-2-lite-v1:0",
+}
+
+
+def base_model_inference_id(base_model: str) -> str | None:
+    """The Converse id of a job's base model (an id or a foundation-model ARN), or None
+    when BASE_MODEL_INFERENCE_IDS does not know it."""
+    return BASE_MODEL_INFERENCE_IDS.get(base_model.rpartition("foundation-model/")[2])
 
 
 # Where in the output bucket the RFT job writes (its outputDataConfig), and so where the
@@ -209,6 +241,18 @@ class Names:
     def foundation_model_arn(self, model_id: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model_id}"
 
+    def inference_profile_arn(self, profile_id: str) -> str:
+        """A system-defined (cross-Region) inference profile of this account and region."""
+        return (
+            f"arn:{self.partition}:bedrock:{self.region}:{self.account_id}"
+            f":inference-profile/{profile_id}"
+        )
+
+    @property
+    def evaluation_deployment(self) -> str:
+        """The promotion gate's on-demand deployment of the trained model."""
+        return evaluation_deployment_name(self.prefix)
+
     # --- Observability --------------------------------------------------------------------
     @property
     def notification_topic(self) -> str:
@@ -263,6 +307,22 @@ def stack_inference_name(config: StackConfig) -> str | None:
     if mode == "none":
         return None
     return inference_name(stack_names(config).prefix, mode)
+
+
+def stack_evaluation_deployment_name(config: StackConfig) -> str | None:
+    """The name of the promotion gate's evaluation deployment; None without promotion."""
+    if config.inference.promotion is None:
+        return None
+    return stack_names(config).evaluation_deployment
+
+
+def base_inference_id(config: StackConfig) -> str | None:
+    """The Converse id the base model is evaluated with: `inference.promotion.baseModelId`
+    if set, else BASE_MODEL_INFERENCE_IDS' entry for `job.baseModel`, else None."""
+    promotion = config.inference.promotion
+    if promotion is not None and promotion.base_model_id is not None:
+        return promotion.base_model_id
+    return base_model_inference_id(config.job.base_model)
 
 
 def stack_connection(config: StackConfig, endpoint_url: str | None = None) -> Connection:

@@ -569,7 +569,29 @@ def test_the_topic_is_encrypted_with_the_stack_key(graph: Graph) -> None:
 
 def test_the_key_lets_only_the_publishers_encrypt_for_the_topic(graph: Graph) -> None:
     policy = graph.policy(graph.of_type(KEY)[0])
-    *_, events, alarms = statements(policy)
+    listed = statements(policy)
+    topic = graph.outputs["notificationTopicArn"]
+    # With a promotion gate, the operators publish its verdict too (through SNS only).
+    if graph.config.inference.promotion is not None:
+        *listed, operators = listed
+        deployer = graph.config.account.deployment_role_arn
+        assert operators == {
+            "Sid": "OperatorPublishesEvaluations",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{graph.config.account.id}:root"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {
+                    "aws:PrincipalArn": sorted([*graph.config.kms.key_user_arns, deployer])
+                },
+                "StringEquals": {
+                    "kms:ViaService": "sns.us-east-1.amazonaws.com",
+                    "kms:EncryptionContext:aws:sns:topicArn": topic,
+                },
+            },
+        }
+    *_, events, alarms = listed
     assert (events["Sid"], alarms["Sid"]) == (
         "EventBridgeEncryptsJobNotifications",
         "CloudWatchEncryptsAlarmNotifications",
@@ -578,9 +600,7 @@ def test_the_key_lets_only_the_publishers_encrypt_for_the_topic(graph: Graph) ->
         assert statement["Principal"] == {"Service": f"{service}.amazonaws.com"}
         assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert statement["Condition"] == {
-            "StringEquals": {
-                "kms:EncryptionContext:aws:sns:topicArn": graph.outputs["notificationTopicArn"]
-            }
+            "StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic}
         }
 
 
