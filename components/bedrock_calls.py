@@ -18,6 +18,7 @@ CUSTOM_MODEL = "custom-model"
 JOB = "model-customization-job"
 PROVISIONED_MODEL = "provisioned-model"
 DEPLOYMENT = "custom-model-deployment"
+INFERENCE_PROFILE = "inference-profile"
 NO_RESOURCE = "*"
 
 # What Bedrock does with the stack key in the caller's name when the model is encrypted
@@ -29,11 +30,15 @@ MODEL_KEY_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:G
 ALWAYS = ("none", "on_demand", "provisioned")
 PROVISIONED = ("provisioned",)
 ON_DEMAND = ("on_demand",)
+# The modes with a trained model to evaluate.
+INFERENCE = ("on_demand", "provisioned")
 
 JOB_PROVIDER = "job provider"
 STATUS = "`rftenv status`"
 THROUGHPUT_PROVIDER = "throughput provider"
 DEPLOYMENT_PROVIDER = "deployment provider"
+PROMOTION_GATE = "promotion gate"
+EVALUATE = "`rftenv evaluate`"
 
 SOURCES: dict[str, tuple[str, str]] = {
     "SAR": (
@@ -58,6 +63,17 @@ SOURCES: dict[str, tuple[str, str]] = {
         "Amazon Bedrock User Guide: Deploy a custom model",
         "https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model.html",
     ),
+    "CONV": (
+        "Amazon Bedrock User Guide: Prerequisites for inference / Converse API: the caller "
+        "needs bedrock:InvokeModel",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html",
+    ),
+    "IP": (
+        "Amazon Bedrock User Guide: Prerequisites for inference profiles (the profile, and "
+        "the foundation model in each Region it routes to; `bedrock:InferenceProfileArn` "
+        "limits the model to the profile)",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html",
+    ),
 }
 
 
@@ -77,6 +93,14 @@ class BedrockCall:
     passes_role: bool = False
     # What AWS does not say, and the safe choice made (README: UNCONFIRMED).
     unconfirmed: str = ""
+    # Made only with `inference.promotion` (which config allows with mode provisioned only).
+    needs_promotion: bool = False
+    # The request names the base model's Converse id (naming.base_inference_id). Through a
+    # cross-Region inference profile it is authorized on the profile and, with
+    # `bedrock:InferenceProfileArn` = the profile, on the foundation model in each Region
+    # the profile routes to; a foundation-model id, on that model alone. So here
+    # `foundation-model` is the model the profile routes to, not `job.baseModel`.
+    through_profile: bool = False
 
 
 BEDROCK_CALLS: tuple[BedrockCall, ...] = (
@@ -160,7 +184,7 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "GetProvisionedModelThroughput",
-        (THROUGHPUT_PROVIDER, STATUS),
+        (THROUGHPUT_PROVIDER, STATUS, EVALUATE),
         PROVISIONED,
         ("bedrock:GetProvisionedModelThroughput",),
         (PROVISIONED_MODEL,),
@@ -187,7 +211,7 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     BedrockCall(
         "ListProvisionedModelThroughputs",
         # Before deleting a model: what serves it (modelArnEquals), in every mode.
-        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER, STATUS),
+        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER, STATUS, EVALUATE),
         ALWAYS,
         ("bedrock:ListProvisionedModelThroughputs",),
         (NO_RESOURCE,),
@@ -214,7 +238,7 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "GetCustomModelDeployment",
-        (DEPLOYMENT_PROVIDER, STATUS),
+        (DEPLOYMENT_PROVIDER, STATUS, EVALUATE),
         ON_DEMAND,
         ("bedrock:GetCustomModelDeployment",),
         (DEPLOYMENT,),
@@ -240,7 +264,15 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
     ),
     BedrockCall(
         "ListCustomModelDeployments",
-        (JOB_PROVIDER, THROUGHPUT_PROVIDER, DEPLOYMENT_PROVIDER, STATUS),
+        # The gate finds a leftover evaluation deployment by name; evaluate, the inference.
+        (
+            JOB_PROVIDER,
+            THROUGHPUT_PROVIDER,
+            DEPLOYMENT_PROVIDER,
+            STATUS,
+            PROMOTION_GATE,
+            EVALUATE,
+        ),
         ALWAYS,
         ("bedrock:ListCustomModelDeployments",),
         (NO_RESOURCE,),
@@ -254,20 +286,116 @@ BEDROCK_CALLS: tuple[BedrockCall, ...] = (
         (DEPLOYMENT,),
         ("SAR",),
     ),
+    # The promotion gate (components/bedrock/evaluation.py) deploys the trained model on
+    # demand through the deployment provider's code, in mode provisioned.
+    BedrockCall(
+        "CreateCustomModelDeployment (the evaluation deployment)",
+        (PROMOTION_GATE,),
+        PROVISIONED,
+        ("bedrock:CreateCustomModelDeployment",),
+        (CUSTOM_MODEL,),
+        ("SAR", "ENC", "OD"),
+        key_actions=MODEL_KEY_ACTIONS,
+        unconfirmed="which KMS actions deploying an encrypted model makes; allowed: the same "
+        "as the job",
+        needs_promotion=True,
+    ),
+    BedrockCall(
+        "GetCustomModelDeployment (the evaluation deployment)",
+        # Evaluate falls back to a deployment the gate kept (`keepDeployment`).
+        (PROMOTION_GATE, EVALUATE),
+        PROVISIONED,
+        ("bedrock:GetCustomModelDeployment",),
+        (DEPLOYMENT,),
+        ("SAR",),
+        needs_promotion=True,
+    ),
+    BedrockCall(
+        "UpdateCustomModelDeployment (the evaluation deployment)",
+        # A kept deployment gets the next model swapped in.
+        (PROMOTION_GATE,),
+        PROVISIONED,
+        ("bedrock:UpdateCustomModelDeployment",),
+        (DEPLOYMENT, CUSTOM_MODEL),
+        ("SAR", "ENC", "OD"),
+        key_actions=MODEL_KEY_ACTIONS,
+        unconfirmed="which KMS actions a model swap makes; allowed: the same as a create",
+        needs_promotion=True,
+    ),
+    BedrockCall(
+        "DeleteCustomModelDeployment (the evaluation deployment)",
+        (PROMOTION_GATE,),
+        PROVISIONED,
+        ("bedrock:DeleteCustomModelDeployment",),
+        (DEPLOYMENT,),
+        ("SAR",),
+        needs_promotion=True,
+    ),
+    BedrockCall(
+        "TagResource, UntagResource (the evaluation deployment)",
+        (PROMOTION_GATE,),
+        PROVISIONED,
+        ("bedrock:TagResource", "bedrock:UntagResource"),
+        (DEPLOYMENT,),
+        ("SAR",),
+        needs_promotion=True,
+    ),
+    # Converse (bedrock-runtime) is authorized as bedrock:InvokeModel.
+    BedrockCall(
+        "Converse (the evaluation deployment)",
+        (PROMOTION_GATE, EVALUATE),
+        PROVISIONED,
+        ("bedrock:InvokeModel",),
+        (DEPLOYMENT,),
+        ("SAR", "CONV", "OD"),
+        needs_promotion=True,
+    ),
+    BedrockCall(
+        "Converse (the throughput)",
+        (EVALUATE,),
+        PROVISIONED,
+        ("bedrock:InvokeModel",),
+        (PROVISIONED_MODEL,),
+        ("SAR", "CONV"),
+    ),
+    BedrockCall(
+        "Converse (the deployment)",
+        (EVALUATE,),
+        ON_DEMAND,
+        ("bedrock:InvokeModel",),
+        (DEPLOYMENT,),
+        ("SAR", "CONV", "OD"),
+    ),
+    BedrockCall(
+        "Converse (the base model)",
+        # The gate runs in mode provisioned with promotion only, a case of these modes.
+        (PROMOTION_GATE, EVALUATE),
+        INFERENCE,
+        ("bedrock:InvokeModel",),
+        (INFERENCE_PROFILE, FOUNDATION_MODEL),
+        ("SAR", "CONV", "IP"),
+        through_profile=True,
+    ),
 )
 
 
-def calls_for(inference_mode: str) -> tuple[BedrockCall, ...]:
-    """The rows that apply to a stack with this `inference.mode`."""
-    return tuple(row for row in BEDROCK_CALLS if inference_mode in row.modes)
+def calls_for(inference_mode: str, *, promotion: bool) -> tuple[BedrockCall, ...]:
+    """The rows that apply to a stack with this `inference.mode`, with or without
+    `inference.promotion`."""
+    return tuple(
+        row
+        for row in BEDROCK_CALLS
+        if inference_mode in row.modes and (promotion or not row.needs_promotion)
+    )
 
 
 def _code(values: tuple[str, ...]) -> str:
     return ", ".join(f"`{value}`" for value in values) or "—"
 
 
-def _modes(modes: tuple[str, ...]) -> str:
-    return "always" if modes == ALWAYS else " ".join(f"`{mode}`" for mode in modes)
+def _modes(row: BedrockCall) -> str:
+    modes = "always" if row.modes == ALWAYS else " ".join(f"`{mode}`" for mode in row.modes)
+    return f"{modes} with `inference.promotion`" if row.needs_promotion else modes
 
 
 def markdown() -> str:
@@ -283,13 +411,16 @@ def markdown() -> str:
         resources = row.resources + (
             ("role/rft-env-<env>-bedrock-customization",) * row.passes_role
         )
+        on = _code(resources)
+        if row.through_profile:
+            on += " (the base model's profile, and its model under `bedrock:InferenceProfileArn`)"
         sources = ", ".join(f"[{key}]" for key in row.sources)
         if row.unconfirmed:
             notes.append(f"- {row.call}: {row.unconfirmed}.")
             sources += " (UNCONFIRMED¹)"
         lines.append(
-            f"| {row.call} | {', '.join(row.made_by)} | {_modes(row.modes)} | "
-            f"{_code(actions)} | {_code(resources)} | {_code(row.key_actions)} | {sources} |"
+            f"| {row.call} | {', '.join(row.made_by)} | {_modes(row)} | "
+            f"{_code(actions)} | {on} | {_code(row.key_actions)} | {sources} |"
         )
     lines += ["", "Sources:", ""]
     lines += [f"- [{key}] {title}: <{url}>" for key, (title, url) in SOURCES.items()]

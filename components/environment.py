@@ -23,6 +23,7 @@ from rft_env.components.deployment_role import (
     DeploymentScope,
     deployment_role_policy,
     deployment_role_trust_policy,
+    evaluation_scope,
 )
 from rft_env.components.documents import S3Location
 from rft_env.components.encryption import EncryptionKey, EncryptionKeyArgs
@@ -55,6 +56,8 @@ def key_policy_document(config: StackConfig) -> documents.Document:
         logged_bucket_arns=[names.bucket_arn(names.bucket(p)) for p in ("data", "output")],
         # Every stack has the notification topic (components.observability).
         notification_topic_arn=names.notification_topic_arn,
+        # The promotion gate publishes its verdict as whoever runs `pulumi up`.
+        evaluation_publisher_arns=operators if config.inference.promotion else (),
     )
 
 
@@ -76,6 +79,7 @@ def deployment_role_documents(
             existing_key_arn=config.kms.existing_key_arn,
             inference_mode=config.inference.mode,
             production=config.production,
+            evaluation=evaluation_scope(config),
         ),
     )
     trust = None
@@ -332,6 +336,9 @@ class RftEnvironment(pulumi.ComponentResource):
                     job_grader,
                     *self.observability.job_notifications,
                 ],
+                # The promotion gate's files, and the topic it reports each evaluation to.
+                project_dir=args.project_dir,
+                topic_arn=self.observability.topic_arn,
             ),
             opts=child,
         )
@@ -360,6 +367,8 @@ class RftEnvironment(pulumi.ComponentResource):
             "customModelArn": self.training.job.customModelArn,
             "inferenceArn": self.training.inference_arn,
             "inferenceStatus": self.training.inference_status,
+            # The promotion gate's summary and decision; None (not exported) without one.
+            "evaluation": self.training.evaluation_summary,
             "notificationTopicArn": self.observability.topic_arn,
             "dashboardName": self.observability.dashboard_name,
         }

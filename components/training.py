@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pulumi
 
+from rft_env.components.bedrock.evaluation import (
+    NOT_PROMOTED,
+    PROMOTED,
+    RftEvaluation,
+    RftEvaluationArgs,
+)
 from rft_env.components.bedrock.inference import (
     PENDING,
     CustomModelDeployment,
@@ -14,13 +24,18 @@ from rft_env.components.bedrock.inference import (
     ProvisionedThroughput,
 )
 from rft_env.components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
+from rft_env.components.bedrock.session import Connection
 from rft_env.components.config import StackConfig
 from rft_env.components.naming import (
     Names,
+    base_inference_id,
     provider_identity,
     stack_connection,
     stack_inference_name,
 )
+from rft_env.components.packaging import code_digest, custom_grader_files
+from rft_env.components.project_paths import resolve_in_project
+from rft_env.graders.composite import nested_specs
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,10 @@ class RftTrainingArgs:
     security_group_ids: pulumi.Input[Sequence[str]] = ()
     # Must exist before the job starts (the service role's permissions).
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    # The promotion gate (`inference.promotion`) reads its held-out prompts and custom
+    # graders' code here, and notifies this topic of each evaluation.
+    project_dir: Path | None = None
+    topic_arn: pulumi.Input[str] | None = None
 
 
 def models_retained(config: StackConfig) -> bool:
@@ -58,9 +77,20 @@ def inference_status(
     arn: str | None,
     served: str | None = None,
     awaiting: bool | None = False,
+    gate: tuple[str | None, str | None] | None = None,
 ) -> str:
     """The `inferenceStatus` stack output, in words. `served` is the model the inference
-    serves; `awaiting`, that it keeps serving it because the job has no model yet."""
+    serves; `awaiting`, that it keeps serving it because the job has no model yet; `gate`,
+    the promotion gate's (status, reason) when there is one."""
+    gate_status, reason = gate or (None, None)
+    if gate_status == NOT_PROMOTED:
+        # The throughput's model input is "" as while the job has no model: say why.
+        if status == PENDING or not arn:
+            return f"not promoted: {reason}; no provisioned throughput was created"
+        return f"not promoted: {reason}; {arn} keeps serving {served}"
+    if gate_status not in (None, PROMOTED, PENDING) and status == PENDING:
+        # The job has a model the gate has not decided on (offline, `rftenv synth`).
+        return f"pending: provisioned inference waits for the promotion gate: {reason}"
     if mode == "none":
         return "none: rft-env:inference.mode is none"
     if awaiting and job_status in ("Failed", "Stopped"):
@@ -86,6 +116,85 @@ def inference_status(
             "once the job has Completed, run `pulumi up --refresh` to create it"
         )
     return f"{status}: {arn}"
+
+
+def evaluation_output(
+    summary: dict[str, Any] | None,
+    status: str | None,
+    promoted: bool | None,
+    reason: str | None,
+    notification: str | None,
+) -> dict[str, Any]:
+    """The `evaluation` stack output: the summary, with the decision and its reason."""
+    return {
+        **(summary or {}),
+        "status": status,
+        "promoted": bool(promoted),
+        "reason": reason,
+        "notification": notification,
+    }
+
+
+def samples_sha256(project_dir: Path, samples_file: str) -> str:
+    """sha256 of the held-out prompts' bytes: the evaluation runs again when they change."""
+    return hashlib.sha256(resolve_in_project(project_dir, samples_file).read_bytes()).hexdigest()
+
+
+def grader_code_digests(project_dir: Path, specs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """sha256 of each custom grader's code (a spec or a composite's part): new code scores
+    differently, with the same spec. Built-in graders' code is the library's own."""
+    digests = {}
+    for name, spec in specs.items():
+        customs = nested_specs(spec, of_type="custom")
+        if customs:
+            files: dict[str, Path] = {}
+            for index, (_, custom) in enumerate(customs):
+                directory = (project_dir / custom["path"]).resolve()
+                files |= {f"{index}/{k}": v for k, v in custom_grader_files(directory).items()}
+            digests[name] = code_digest(files)
+    return digests
+
+
+def evaluation_args(
+    args: RftTrainingArgs, resource: str, connection: Connection, model_arn: pulumi.Input[str]
+) -> RftEvaluationArgs:
+    """The promotion gate's inputs, from the stack config (`inference.promotion`)."""
+    config = args.config
+    promotion = config.inference.promotion
+    samples_file = config.promotion_samples_file
+    base_model_id = base_inference_id(config)
+    if promotion is None or samples_file is None or base_model_id is None:
+        # Config validation requires all three with promotion.
+        raise ValueError("inference.promotion needs samples and a base model Converse id")
+    if args.project_dir is None:
+        raise ValueError("RftTrainingArgs.project_dir is required with inference.promotion")
+    primary = config.job.grader
+    specs = {name: config.graders[name].spec for name in (primary, *promotion.graders)}
+    return RftEvaluationArgs(
+        connection=connection,
+        identity=provider_identity(args.stack, resource),
+        model_arn=model_arn,
+        deployment_name=args.names.evaluation_deployment,
+        base_model_id=base_model_id,
+        samples_file=samples_file,
+        project_dir=args.project_dir,
+        dataset_sha256=samples_sha256(args.project_dir, samples_file),
+        graders=specs,
+        primary_grader=primary,
+        min_reward_gain=promotion.min_reward_gain,
+        guard_graders=list(promotion.graders),
+        grader_code_digests=grader_code_digests(args.project_dir, specs),
+        samples=promotion.samples,
+        keep_deployment=promotion.keep_deployment,
+        concurrency=promotion.concurrency,
+        requests_per_second=promotion.requests_per_second,
+        max_tokens=promotion.max_tokens,
+        max_failure_share=promotion.max_failure_share,
+        topic_arn=args.topic_arn,
+        environment=config.environment,
+        tags=args.tags,
+        wait_timeout_seconds=config.inference.wait_timeout_minutes * 60,
+    )
 
 
 class RftTraining(pulumi.ComponentResource):
@@ -142,6 +251,19 @@ class RftTraining(pulumi.ComponentResource):
             commitment=inference.commitment,
             description=f"rft-env {config.environment}: the RFT job's custom model",
         )
+        self.evaluation: RftEvaluation | None = None
+        if inference.mode == "provisioned" and inference.promotion is not None:
+            # The gate sits between the job and the throughput: the throughput's model is
+            # the one the gate promoted ("" otherwise, which leaves it a placeholder or
+            # serving the model promoted before).
+            self.evaluation = RftEvaluation(
+                f"{name}-evaluation",
+                evaluation_args(args, f"{name}-evaluation", connection, self.job.customModelArn),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            inference_args = dataclasses.replace(
+                inference_args, model_arn=self.evaluation.promotedModelArn
+            )
         if inference.mode == "provisioned":
             self.inference = ProvisionedThroughput(
                 f"{name}-throughput",
@@ -165,9 +287,30 @@ class RftTraining(pulumi.ComponentResource):
         status = self.inference.status if self.inference else none
         awaiting = self.inference.awaitingModel if self.inference else none
         self.inference_arn = arn
+        gate_status = self.evaluation.status if self.evaluation else none
+        gate_reason = self.evaluation.reason if self.evaluation else none
         self.inference_status = pulumi.Output.all(
-            self.job.jobArn, self.job.status, status, arn, served, awaiting
-        ).apply(lambda v: inference_status(inference.mode, *v))
+            self.job.jobArn,
+            self.job.status,
+            status,
+            arn,
+            served,
+            awaiting,
+            gate_status,
+            gate_reason,
+        ).apply(lambda v: inference_status(inference.mode, *v[:6], gate=(v[6], v[7])))
+        # The `evaluation` stack output: the gate's summary and decision (None without one).
+        self.evaluation_summary: pulumi.Output[Any] | None = (
+            pulumi.Output.all(
+                self.evaluation.summary,
+                self.evaluation.status,
+                self.evaluation.promoted,
+                self.evaluation.reason,
+                self.evaluation.notification,
+            ).apply(lambda v: evaluation_output(*v))
+            if self.evaluation
+            else None
+        )
         self.register_outputs(
             {
                 "jobArn": self.job.jobArn,
@@ -175,5 +318,6 @@ class RftTraining(pulumi.ComponentResource):
                 "customModelArn": self.job.customModelArn,
                 "inferenceArn": self.inference_arn,
                 "inferenceStatus": self.inference_status,
+                "evaluation": self.evaluation_summary,
             }
         )

@@ -24,6 +24,9 @@ from typing import Any
 
 import pulumi
 
+from rft_env.components.bedrock.common import client_token, from_engine
+from rft_env.components.bedrock.evaluation import OUTPUT_KEYS as EVALUATION_OUTPUTS
+from rft_env.components.bedrock.evaluation import RftEvaluationProvider
 from rft_env.components.bedrock.inference import PENDING
 from rft_env.components.bedrock.job import job_identity
 from rft_env.components.naming import PROJECT, partition_for
@@ -33,6 +36,10 @@ from rft_env.rftenv.project import project_root
 from rft_env.rftenv.stack_files import SECRET, engine_config, project_settings
 
 _ID_NAMESPACE = uuid.UUID("6f1d9a52-3c1e-4d5b-9a77-0e2a7c5d1f00")
+# The promotion gate's status in synth once the job has a model: `pulumi up` would evaluate
+# it then, which needs Bedrock. Synth-only (the provider never reports it): it claims no
+# decision either way.
+NOT_EVALUATED = "PendingEvaluation"
 
 
 # --------------------------------------------------------------------------------------
@@ -206,6 +213,8 @@ class SynthMocks(pulumi.runtime.Mocks):
                 failureMessage="",
             )
             return job_arn, state
+        if kind == "RftEvaluation":
+            return self._evaluation(inputs, state)
         model = inputs.get("modelId") if kind == "ProvisionedThroughput" else inputs.get("modelArn")
         resource = (
             "provisioned-model" if kind == "ProvisionedThroughput" else ("custom-model-deployment")
@@ -226,6 +235,37 @@ class SynthMocks(pulumi.runtime.Mocks):
             }
         )
         return (arn or f"pending-{suffix}"), state
+
+    def _evaluation(self, inputs: dict, state: dict) -> tuple[str, dict]:
+        """The promotion gate before any evaluation. Without a model it is pending, as the
+        provider reports it; with one, `pulumi up` would deploy and call both models, which
+        synth cannot: no scores, no promotion, so no model for the throughput either way."""
+        # Numbers arrive as floats (protobuf): 50 prompts, not 50.0.
+        inputs = from_engine(inputs)
+        if inputs.get("modelArn"):
+            status = NOT_EVALUATED
+            reason = (
+                "not evaluated yet (synth runs offline): `pulumi up` compares the trained "
+                f"model with {inputs.get('baseModelId')} on {inputs.get('samples')} held-out "
+                "prompts, and creates the throughput only if it is promoted"
+            )
+        else:
+            # The provider's own words while the job has no model.
+            status, reason = PENDING, "the RFT job has no model yet"
+        # Every output the provider has, empty where only an evaluation would fill it.
+        outputs: dict[str, Any] = dict.fromkeys(EVALUATION_OUTPUTS, "")
+        outputs.update(
+            status=status,
+            promoted=False,
+            reason=reason,
+            summary=None,
+            report=None,
+            evaluatedGraders=None,
+        )
+        state.update(outputs)
+        # The provider's id: derived from the identity alone.
+        token = client_token(RftEvaluationProvider.kind, str(inputs["identity"]))
+        return f"evaluation-{token[:12]}", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         # The program makes no provider calls; a bare dict (not a tuple with None) is what

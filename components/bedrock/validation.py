@@ -128,6 +128,38 @@ class DeploymentInputs(_Inputs):
     wait: WaitInputs = WaitInputs()
 
 
+Sha256Hex = patterned(r"[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", 64)
+
+
+class EvaluationInputs(_Inputs):
+    """The promotion gate's (bedrock.evaluation). The deployment's name and tags are
+    checked in its CreateCustomModelDeployment request (second pass)."""
+
+    connection: ConnectionInputs
+    identity: Annotated[str, Field(min_length=1)]
+    model_arn: ModelArnOrPending = ""
+    deployment_name: ResourceName
+    keep_deployment: bool = False
+    base_model_id: Annotated[str, Field(min_length=1)]
+    samples_file: Annotated[str, Field(min_length=1)]
+    project_dir: Annotated[str, Field(min_length=1)]
+    dataset_sha256: Sha256Hex
+    samples: Annotated[int, Field(ge=1)]
+    graders: Annotated[dict[str, dict[str, Any]], Field(min_length=1)]
+    primary_grader: Annotated[str, Field(min_length=1)]
+    grader_code_digests: dict[str, str] = {}
+    min_reward_gain: Annotated[float, Field(ge=-1, le=1)]
+    guard_graders: list[str] = []
+    concurrency: Annotated[int, Field(ge=1)]
+    requests_per_second: Annotated[float, Field(gt=0)]
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_failure_share: Annotated[float, Field(ge=0, le=1)]
+    topic_arn: str = ""
+    environment: str = ""
+    tags: Tags = {}
+    wait: WaitInputs = WaitInputs()
+
+
 def _unknown_at(props: Any, key: str) -> bool:
     """Is the value at `key` (a path like `hyperParameters.epochCount`), or one of its
     parents, unknown? Then a problem there is preview noise."""

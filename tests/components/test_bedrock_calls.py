@@ -1,11 +1,13 @@
 """Every Bedrock call the deployment role makes is allowed by the deployment-role policy
 and the key policy together, as AWS documents the call's needs (components.bedrock_calls),
 for every example stack. Also: the README's table is the rows', and the rows are the calls
-the code makes."""
+the code makes. prod with a promotion gate built here is evaluated too, so that the gate's
+rows are exercised whatever the example stacks configure."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from rft_env.components.environment import (
     key_policy_document,
     stack_names,
 )
+from rft_env.components.naming import base_inference_id
 from rft_env.components.tags import default_tags
+from rft_env.graders.judge_models import judge_model
 from rft_env.rftenv import stack_files
 from tests.iam_evaluator import Request, allowed, identity_allows
 
@@ -27,10 +31,62 @@ REPO = Path(__file__).resolve().parents[2]
 STACKS = stack_files.available_stacks()
 ASSIGNED_ID = "a1b2c3d4e5f6"  # the 12-character ids Bedrock gives its resources
 NEW_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+# prod (mode provisioned) with a promotion gate of the test's own.
+PROMOTED = "prod+promotion"
+CASES = [*STACKS, PROMOTED]
+# A Region besides the stack's that a cross-Region profile may route the request to.
+OTHER_REGION = "us-west-2"
 
 
-def _config(stack: str) -> StackConfig:
-    return stack_files.stack_config(stack)
+def _config(case: str) -> StackConfig:
+    if case != PROMOTED:
+        return stack_files.stack_config(case)
+    values = stack_files.engine_config("prod")
+    inference = json.loads(values["rft-env:inference"])
+    inference["promotion"] = {
+        "minRewardGain": 0.05,
+        "graders": ["arithmetic-contains"],
+        # prod's validation data is in S3: the held-out prompts are a project file.
+        "samplesFile": "stacks/data/arithmetic-validation.jsonl",
+    }
+    values["rft-env:inference"] = json.dumps(inference)
+    config = stack_files.stack_config("prod", values=values)
+    assert config.inference.mode == "provisioned" and config.inference.promotion
+    return config
+
+
+def _stack(case: str) -> str:
+    return "prod" if case == PROMOTED else case
+
+
+def _calls(config: StackConfig) -> tuple[BedrockCall, ...]:
+    return bedrock_calls.calls_for(
+        config.inference.mode, promotion=config.inference.promotion is not None
+    )
+
+
+def _base_model_requests(role: str, config: StackConfig) -> list[Request]:
+    """Converse on the base model's Converse id: on a cross-Region profile, the profile,
+    and the foundation model in each Region it routes to, with the profile in the request
+    context (bedrock:InferenceProfileArn); on a foundation-model id, that model."""
+    names = stack_names(config)
+    model_id = base_inference_id(config)
+    assert model_id, "the rows assume a base model Converse id"
+    model = judge_model(
+        model_id, region=names.region, account_id=names.account_id, partition=names.partition
+    )
+    if not model.is_profile:
+        return [Request(role, "bedrock:InvokeModel", model.arn)]
+    through = {"bedrock:InferenceProfileArn": model.arn}
+    routed = [
+        route.replace(":*:", f":{region}:", 1)
+        for route in model.routes_to
+        for region in sorted({names.region, OTHER_REGION})
+    ]
+    return [
+        Request(role, "bedrock:InvokeModel", model.arn),
+        *(Request(role, "bedrock:InvokeModel", arn, through) for arn in routed),
+    ]
 
 
 def _requests(row: BedrockCall, config: StackConfig, stack: str) -> list[tuple[Request, bool]]:
@@ -53,11 +109,15 @@ def _requests(row: BedrockCall, config: StackConfig, stack: str) -> list[tuple[R
     }
     role = config.account.deployment_role_arn
     assert role, f"stack {stack} names no deployment role"
-    requests = [
-        (Request(role, action, arns[resource]), False)
-        for action in row.actions
-        for resource in row.resources
-    ]
+    if row.through_profile:
+        assert row.actions == ("bedrock:InvokeModel",)
+        requests = [(request, False) for request in _base_model_requests(role, config)]
+    else:
+        requests = [
+            (Request(role, action, arns[resource]), False)
+            for action in row.actions
+            for resource in row.resources
+        ]
     if row.passes_role:
         requests.append(
             (
@@ -90,24 +150,24 @@ def _requests(row: BedrockCall, config: StackConfig, stack: str) -> list[tuple[R
 def _denied(config: StackConfig, stack: str, policy: documents.Document) -> list[str]:
     key_policy = None if config.kms.existing_key_arn else key_policy_document(config)
     denied = []
-    for row in bedrock_calls.calls_for(config.inference.mode):
+    for row in _calls(config):
         for request, on_key in _requests(row, config, stack):
             if not allowed(request, [policy], key_policy if on_key else None):
                 denied.append(f"{row.call}: {request.action} on {request.resource}")
     return denied
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_deployment_role_and_key_policy_together_allow_every_call(stack: str) -> None:
-    config = _config(stack)
+@pytest.mark.parametrize("case", CASES)
+def test_deployment_role_and_key_policy_together_allow_every_call(case: str) -> None:
+    config = _config(case)
     policy, _ = deployment_role_documents(config, [])
-    assert _denied(config, stack, policy) == []
+    assert _denied(config, _stack(case), policy) == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_statement_the_rows_rely_on_is_needed(stack: str) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_every_statement_the_rows_rely_on_is_needed(case: str) -> None:
     """Not vacuous: without the grant statement, or the base model, rows are denied."""
-    config = _config(stack)
+    config, stack = _config(case), _stack(case)
     policy, _ = deployment_role_documents(config, [])
     without_grant = {
         **policy,
@@ -132,6 +192,66 @@ def test_every_statement_the_rows_rely_on_is_needed(stack: str) -> None:
 
 def _list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+def _without(policy: documents.Document, *sids: str) -> documents.Document:
+    return {**policy, "Statement": [s for s in policy["Statement"] if s["Sid"] not in sids]}
+
+
+def test_the_gate_rows_apply_to_promotion_stacks_only() -> None:
+    only_gate = {row for row in BEDROCK_CALLS if row.needs_promotion}
+    assert only_gate
+    for row in only_gate:
+        assert bedrock_calls.PROMOTION_GATE in row.made_by
+        assert row.modes == bedrock_calls.PROVISIONED  # config allows promotion there only
+    assert only_gate <= set(bedrock_calls.calls_for("provisioned", promotion=True))
+    for mode in bedrock_calls.ALWAYS:
+        assert not only_gate & set(bedrock_calls.calls_for(mode, promotion=False))
+    for case in CASES:
+        config = _config(case)
+        applied = bool(only_gate & set(_calls(config)))
+        assert applied is (config.inference.promotion is not None), case
+
+
+def test_the_gate_rows_rely_on_the_evaluation_statements() -> None:
+    """Not vacuous: each evaluation statement carries rows of the promotion stack."""
+    config = _config(PROMOTED)
+    policy, _ = deployment_role_documents(config, [])
+    assert _denied(config, "prod", policy) == []
+    expected = {
+        "DeployModelForEvaluation": [
+            "CreateCustomModelDeployment (the evaluation deployment)",
+            "UpdateCustomModelDeployment (the evaluation deployment)",
+        ],
+        "ManageEvaluationDeployment": [
+            "DeleteCustomModelDeployment (the evaluation deployment)",
+            "TagResource, UntagResource (the evaluation deployment)",
+        ],
+        "EvaluateModels": ["Converse (the evaluation deployment)", "Converse (the throughput)"],
+        "EvaluateBaseInferenceProfile": ["Converse (the base model)"],
+        "EvaluateBaseModelThroughProfile": ["Converse (the base model)"],
+    }
+    for sid, calls in expected.items():
+        denied = _denied(config, "prod", _without(policy, sid))
+        for call in calls:
+            assert any(d.startswith(f"{call}: ") for d in denied), (sid, call)
+
+
+def test_the_base_model_is_allowed_through_its_profile_only() -> None:
+    """The foundation model behind the profile is refused without the profile in the
+    request context, and through another profile."""
+    config = _config(PROMOTED)
+    policy, _ = deployment_role_documents(config, [])
+    role = config.account.deployment_role_arn or ""
+    profile, *routed = _base_model_requests(role, config)
+    assert routed, "the base model id should be a cross-Region inference profile"
+    for request in routed:
+        assert identity_allows(request, policy)
+        assert not identity_allows(dataclasses.replace(request, context={}), policy)
+        other = profile.resource.replace("us.amazon.nova-2-lite", "us.amazon.nova-pro")
+        assert not identity_allows(
+            dataclasses.replace(request, context={"bedrock:InferenceProfileArn": other}), policy
+        )
 
 
 def test_the_key_policy_must_name_the_deployer_too() -> None:
@@ -192,6 +312,8 @@ def _camel(snake: str) -> str:
 _CALL = re.compile(
     r"(?:client\.|[\"'])((?:create|get|list|update|delete|stop|tag|untag)_[a-z_]+)\b"
 )
+# A Bedrock runtime call on a client (the evaluation's Converse).
+_RUNTIME_CALL = re.compile(r"client\.(converse)\(")
 
 
 def test_the_rows_are_the_calls_the_code_makes() -> None:
@@ -201,7 +323,7 @@ def test_the_rows_are_the_calls_the_code_makes() -> None:
         for path in sources
         for name in _CALL.findall(path.read_text())
         if not name.startswith(("get_paginator", "create_or_select"))
-    }
+    } | {_camel(name) for path in sources for name in _RUNTIME_CALL.findall(path.read_text())}
     rows = {
         call
         for row in BEDROCK_CALLS

@@ -229,6 +229,10 @@ def engine_env(
             # The Bedrock providers' boto3 clients: to the fake, with the fake's keys.
             "AWS_ENDPOINT_URL_BEDROCK": fake.endpoint_url,
             "AWS_ENDPOINT_URL_STS": fake.endpoint_url,
+            # The promotion gate's Converse calls and SNS message: served at the same
+            # endpoint once a FakeBedrockRuntime is attached (FakeBedrock.attach_runtime).
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.endpoint_url,
+            "AWS_ENDPOINT_URL_SNS": fake.endpoint_url,
             "AWS_ACCESS_KEY_ID": "AKIAENGINETESTS00000",
             "AWS_SECRET_ACCESS_KEY": "engine-tests-secret-key",
             "AWS_REGION": fake.region,
