@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ PNG_METADATA: dict[str, Any] = {"Software": None}
 OVERVIEW_FILE = "overview.png"
 OVERVIEW_COLUMNS = 2
 OVERVIEW_PANEL_WIDTH, OVERVIEW_PANEL_HEIGHT = 6.5, 3.5
+# `rftenv evaluate`'s reward histograms: tenths, as `rftenv grade` shows rewards.
+EVALUATION_BINS = 10
 # Faint enough to read as background next to the smoothed line, visible enough to show
 # the noise the smoothing hides.
 RAW_ALPHA = 0.3
@@ -460,6 +462,38 @@ def draw_panel(axes: Axes, panel: Panel, *, smooth: int = 1) -> None:
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def evaluation_figure(
+    rewards: Mapping[str, Sequence[float]], title: str, *, xlabel: str = "reward"
+) -> Figure:
+    """`rftenv evaluate`'s chart: each model's per-prompt rewards as histograms side by side
+    in each bin (overlaid ones hide each other where rewards are all 0 or 1), in tenths of
+    [0, 1], widened to any reward outside it; each model's mean a dashed line."""
+    values = [value for series in rewards.values() for value in series]
+    low, high = min([0.0, *values]), max([1.0, *values])
+    edges = [low + (high - low) * i / EVALUATION_BINS for i in range(EVALUATION_BINS + 1)]
+    with _style():
+        figure, (axes,) = _figure(1, 1, FIGURE_WIDTH, AXES_HEIGHT)
+        labels = list(rewards)
+        colors = [f"C{index % 10}" for index in range(len(labels))]
+        axes.hist(
+            [list(rewards[label]) for label in labels],
+            bins=edges,
+            color=colors,
+            label=[f"{label} (n={len(rewards[label])})" for label in labels],
+        )
+        for label, color in zip(labels, colors, strict=True):
+            if rewards[label]:
+                mean = math.fsum(rewards[label]) / len(rewards[label])
+                axes.axvline(mean, color=color, linestyle="--", label=f"{label} mean {mean:.3f}")
+        axes.set_title(title)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel("prompts")
+        axes.grid(True, axis="y", alpha=0.3)
+        axes.legend(loc="best", fontsize="small")
+        figure.tight_layout()
+    return figure
 
 
 def save(figure: Figure, path: Path) -> None:

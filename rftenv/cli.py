@@ -569,11 +569,20 @@ ROLLOUT = Command(
 
 
 def commands() -> list[Command]:
-    """Every subcommand, in the order `rftenv --help` lists them. status and metrics live
-    in their own modules (with what only they use), declared the same way."""
-    from rft_env.rftenv import metrics, status
+    """Every subcommand, in the order `rftenv --help` lists them. status, metrics and
+    evaluate live in their own modules (with what only they use), declared the same way."""
+    from rft_env.rftenv import evaluate, metrics, status
 
-    return [SYNTH, VALIDATE_DATA, GRADE, AUDIT, ROLLOUT, status.COMMAND, metrics.COMMAND]
+    return [
+        SYNTH,
+        VALIDATE_DATA,
+        GRADE,
+        AUDIT,
+        ROLLOUT,
+        status.COMMAND,
+        metrics.COMMAND,
+        evaluate.COMMAND,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
