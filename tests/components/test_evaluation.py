@@ -169,9 +169,7 @@ def test_failed_calls_are_counted_not_scored_and_not_paired() -> None:
     report = evaluate(asked, BASE, TRAINED, {"arithmetic": build_grader(ARITHMETIC)}, ask)
     trained = report["models"][1]
     assert trained["failedCalls"] == 1
-    assert trained["failures"] == [
-        {"id": asked[3].id, "error": "ThrottlingException: slow down"}
-    ]
+    assert trained["failures"] == [{"id": asked[3].id, "error": "ThrottlingException: slow down"}]
     assert trained["graders"]["arithmetic"] | {"metrics": None} == {
         "n": 9,
         "mean": 1.0,

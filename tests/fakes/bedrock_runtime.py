@@ -77,9 +77,10 @@ _INVALID_MODEL = "The provided model identifier is invalid."
 _THROTTLED = "Too many requests, please wait before trying again."
 _SNS_NS = "http://sns.amazonaws.com/doc/2010-03-31/"
 # SNS's documented Publish limits the model does not carry: a message of at most 256 KB, and
-# a Subject of at most 100 printable ASCII characters (no line breaks or control characters).
+# a Subject "less than 100 characters long", with no line breaks or control characters
+# (botocore's `sns` model documentation). Printable ASCII only: the stricter reading.
 _SNS_MAX_MESSAGE_BYTES = 262_144
-_SNS_MAX_SUBJECT = 100
+_SNS_MAX_SUBJECT = 99
 _SNS_SUBJECT = re.compile(r"[\x20-\x7e]+")
 
 _INJECTED_MESSAGES = {

@@ -254,7 +254,7 @@ def test_rate_limit_throttles_beyond_the_burst_until_the_clock_refills_it(
 def test_sns_publish_is_recorded_and_checked(runtime: FakeBedrockRuntime) -> None:
     runtime.topics = {TOPIC}
     sns = _client("sns", runtime.endpoint_url)
-    subject = "S" * 100  # the longest subject SNS accepts
+    subject = "S" * 99  # the longest subject SNS accepts: "less than 100 characters"
     response = sns.publish(TopicArn=TOPIC, Subject=subject, Message="promoted: model-1")
     assert len(response["MessageId"]) == 36
     sns.publish(TopicArn=TOPIC, Message="no subject")
@@ -266,7 +266,7 @@ def test_sns_publish_is_recorded_and_checked(runtime: FakeBedrockRuntime) -> Non
     with pytest.raises(ClientError) as info:
         sns.publish(TopicArn=TOPIC + "-other", Message="m")
     assert _error(info)[:2] == ("NotFound", 404)
-    for bad in ("S" * 101, "line\nbreak", "caf\u00e9"):
+    for bad in ("S" * 100, "line\nbreak", "caf\u00e9"):
         with pytest.raises(ClientError) as info:
             sns.publish(TopicArn=TOPIC, Subject=bad, Message="m")
         assert _error(info) == ("InvalidParameter", 400, "Invalid parameter: Subject")
