@@ -9,6 +9,7 @@ to the project directory and must resolve, every symlink followed, to a path ins
 from __future__ import annotations
 
 from pathlib import Path, PurePath
+from typing import Any
 
 
 class ProjectPathError(ValueError):
@@ -31,4 +32,18 @@ def resolve_in_project(project_dir: Path, value: str) -> Path:
             f"resolves to {resolved}, outside the project {root}; allowed: a path inside "
             "the project (symlinks are followed)"
         )
+    return resolved
+
+
+def with_code_paths_resolved(spec: dict[str, Any], project_dir: Path) -> dict[str, Any]:
+    """A copy of a grader spec whose custom graders' directories (composites' parts too)
+    are absolute, resolved against `project_dir`, for grading outside the Lambda: `rftenv
+    grade` and `evaluate`, and the promotion gate. The spec given is left as it is."""
+    import copy
+
+    from rft_env.graders.composite import nested_specs
+
+    resolved = copy.deepcopy(spec)  # the walk hands out the copy's own dicts to change
+    for _, custom in nested_specs(resolved, of_type="custom"):
+        custom["path"] = str((project_dir / custom["path"]).resolve())
     return resolved

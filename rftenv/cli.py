@@ -132,17 +132,11 @@ def _grader_spec(args: argparse.Namespace) -> tuple[str, dict, StackConfig | Non
 
 
 def _resolve_paths(spec: dict) -> dict:
-    """Custom graders' directories are relative to the project: make them absolute (in
-    composites' parts too). The spec given is left as it is."""
-    import copy
-
-    from rft_env.graders.composite import nested_specs
+    """Custom graders' directories are relative to the project: made absolute."""
+    from rft_env.components.project_paths import with_code_paths_resolved
     from rft_env.rftenv.project import project_root
 
-    resolved = copy.deepcopy(spec)  # the walk hands out the copy's own dicts to change
-    for _, custom in nested_specs(resolved, of_type="custom"):
-        custom["path"] = str((project_root() / custom["path"]).resolve())
-    return resolved
+    return with_code_paths_resolved(spec, project_root())
 
 
 def _probe_prompts_file(args: argparse.Namespace, config: StackConfig | None) -> Path:

@@ -323,15 +323,17 @@ def build_graders(
 ) -> dict[str, Grader]:
     """The stack's graders by name, the job's first, their judges connected as `rftenv
     grade --stack` connects them (the stack's region and deployment role)."""
+    from rft_env.components.project_paths import with_code_paths_resolved
     from rft_env.graders.contract import GraderSpecError
     from rft_env.graders.registry import build_grader
     from rft_env.rftenv import grading
-    from rft_env.rftenv.cli import _resolve_paths
+    from rft_env.rftenv.project import project_root
 
     graders: dict[str, Grader] = {}
     for name in names:
         try:
-            graders[name] = build_grader(_resolve_paths(stack.config.graders[name].spec))
+            spec = with_code_paths_resolved(stack.config.graders[name].spec, project_root())
+            graders[name] = build_grader(spec)
         except (GraderSpecError, OSError, ValueError) as error:
             raise CommandError(f"rft-env:graders.{name}: {error}", 2) from error
         grading.connect_judges(graders[name], stack.config, endpoint_url)
@@ -517,7 +519,7 @@ def _run(args: argparse.Namespace) -> int:
     from rft_env.components.bedrock.converse import ModelGone, runtime_connection
     from rft_env.components.bedrock.waiting import SystemClock
     from rft_env.components.evaluation import Contender, evaluate, failure_share
-    from rft_env.rftenv.grading import _judge_fallbacks
+    from rft_env.rftenv.grading import judge_fallbacks
 
     stack = jobs.open_stack(args.stack)
     run_settings = resolve_settings(args, stack)
@@ -550,7 +552,7 @@ def _run(args: argparse.Namespace) -> int:
     ask = asker(runtime, run_settings, progress, clock or SystemClock())
     try:
         # The judge's fallbacks are counted in the report, not logged line by line.
-        with _judge_fallbacks():
+        with judge_fallbacks():
             report = evaluate(prompts, baseline, candidate, graders, ask)
     except ModelGone as error:
         label = baseline.label if error.model_id == baseline.model_id else candidate.label

@@ -189,7 +189,7 @@ class _FallbackLog(logging.Handler):
 
 
 @contextmanager
-def _judge_fallbacks() -> Iterator[_FallbackLog]:
+def judge_fallbacks() -> Iterator[_FallbackLog]:
     """The judge's fallbacks while grading, reported with the results rather than as one
     warning line per sample on stderr."""
     from rft_env.graders import llm_judge
@@ -219,7 +219,7 @@ def _fell_back(result: dict[str, Any]) -> bool:
 def run(grader: Grader, samples: Samples) -> dict[str, Any]:
     """Grade every sample and summarise: the numbers behind the printed report."""
     start = time.perf_counter()
-    with _judge_fallbacks() as fallback_log:
+    with judge_fallbacks() as fallback_log:
         results = grade_batch(samples.event, grader)
     elapsed = time.perf_counter() - start
     reasons: dict[str, list[str]] = defaultdict(list)

@@ -414,9 +414,8 @@ class RftEvaluationProvider(ResourceProvider):
     def _graders(self, props: dict[str, Any]) -> dict[str, Any]:
         """The graders built from their specs (the job's first), custom graders' code found
         under the project directory, judges connected like the stack's other Bedrock calls."""
-        import copy
-
-        from rft_env.graders.composite import nested_graders, nested_specs
+        from rft_env.components.project_paths import with_code_paths_resolved
+        from rft_env.graders.composite import nested_graders
         from rft_env.graders.llm_judge import LlmJudgeGrader
         from rft_env.graders.registry import build_grader
 
@@ -425,10 +424,7 @@ class RftEvaluationProvider(ResourceProvider):
         connection = Connection.from_props(props)
         built: dict[str, Any] = {}
         for name in order:
-            spec = copy.deepcopy(specs[name])
-            for _, custom in nested_specs(spec, of_type="custom"):
-                custom["path"] = str((Path(props["projectDir"]) / custom["path"]).resolve())
-            grader = build_grader(spec)
+            grader = build_grader(with_code_paths_resolved(specs[name], Path(props["projectDir"])))
             for inner in nested_graders(grader):
                 if isinstance(inner, LlmJudgeGrader):
                     judge = connection.for_judge(inner.region, inner.endpoint_url)
