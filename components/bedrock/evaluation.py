@@ -68,6 +68,7 @@ from rft_env.components.bedrock.waiting import (
     SystemClock,
     call_with_retries,
     poll,
+    wait_props,
 )
 
 PROMOTED = "Promoted"
@@ -688,10 +689,7 @@ class RftEvaluationArgs:
             "topicArn": self.topic_arn or "",
             "environment": self.environment,
             "tags": self.tags,
-            "wait": {
-                "timeoutSeconds": self.wait_timeout_seconds,
-                "maxPollSeconds": self.max_poll_seconds,
-            },
+            "wait": wait_props(self.wait_timeout_seconds, self.max_poll_seconds),
         }
 
 

@@ -61,6 +61,7 @@ from rft_env.components.bedrock.waiting import (
     WaitTimeout,
     call_with_retries,
     poll,
+    wait_props,
 )
 
 PENDING = "PendingModel"
@@ -589,10 +590,7 @@ class InferenceArgs:
             "name": self.name,
             "tags": self.tags,
             "retainModels": self.retain_models,
-            "wait": {
-                "timeoutSeconds": self.wait_timeout_seconds,
-                "maxPollSeconds": self.max_poll_seconds,
-            },
+            "wait": wait_props(self.wait_timeout_seconds, self.max_poll_seconds),
         }
 
 

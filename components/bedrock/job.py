@@ -61,6 +61,7 @@ from rft_env.components.bedrock.waiting import (
     WaitTimeout,
     call_with_retries,
     poll,
+    wait_props,
 )
 
 # Everything that defines the training run: a change to any of these is a new job.
@@ -483,8 +484,7 @@ class RftCustomizationJobArgs:
             "modelTags": self.model_tags,
             "wait": {
                 "enabled": self.wait,
-                "timeoutSeconds": self.wait_timeout_seconds,
-                "maxPollSeconds": self.max_poll_seconds,
+                **wait_props(self.wait_timeout_seconds, self.max_poll_seconds),
             },
         }
         return props

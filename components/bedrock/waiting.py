@@ -70,6 +70,11 @@ class PollPolicy:
         )
 
 
+def wait_props(timeout_seconds: float, max_poll_seconds: float) -> dict[str, float]:
+    """A resource's `wait` input, as PollPolicy.from_props reads it."""
+    return {"timeoutSeconds": timeout_seconds, "maxPollSeconds": max_poll_seconds}
+
+
 # One call (create, read, update, stop, delete, AssumeRole) rides out throttling and 5xx for
 # up to five minutes beyond botocore's own attempts.
 CALL_POLICY = PollPolicy(timeout=300, initial=2, cap=30)
