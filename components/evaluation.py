@@ -28,7 +28,7 @@ from typing import Any
 from rft_env.components.bedrock.converse import Reply
 from rft_env.components.prompts import Prompt
 from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
-from rft_env.graders.llm_judge import METRIC_FALLBACK
+from rft_env.graders.llm_judge import METRIC_FALLBACK, fell_back
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -116,11 +116,10 @@ def _grade_error(result: dict[str, Any]) -> str | None:
     if "error" in result:
         return str(result["error"])
     for metric in result["metrics_list"]:
-        name = metric["name"]
-        if name in (INVALID_SAMPLE_METRIC, GRADER_ERROR_METRIC) and metric["value"]:
-            return name
-        if (name == METRIC_FALLBACK or name.endswith("." + METRIC_FALLBACK)) and metric["value"]:
-            return f"{name}: the judge made up this reward"
+        if metric["name"] in (INVALID_SAMPLE_METRIC, GRADER_ERROR_METRIC) and metric["value"]:
+            return str(metric["name"])
+    if fell_back(result):
+        return f"{METRIC_FALLBACK}: the judge made up this reward"
     return None
 
 
@@ -255,6 +254,10 @@ def evaluate(
         },
     }
     if keep_answers:
+        rewards = {
+            c.label: {name: _rewards(grades[c.label][name]) for name in graders}
+            for c in (baseline, candidate)
+        }
         report["samples"] = [
             {
                 "id": prompt.id,
@@ -262,9 +265,7 @@ def evaluate(
                     c.label: {
                         "answer": replies[c.label][index].text,
                         "error": replies[c.label][index].error,
-                        "rewards": {
-                            name: _rewards(grades[c.label][name])[index] for name in graders
-                        },
+                        "rewards": {name: rewards[c.label][name][index] for name in graders},
                     }
                     for c in (baseline, candidate)
                 },
@@ -275,8 +276,15 @@ def evaluate(
 
 
 def failure_share(report: Mapping[str, Any]) -> float:
-    """The largest share of failed calls of either model."""
-    return max((m["failedCalls"] / m["calls"] for m in report["models"] if m["calls"]), default=0.0)
+    """The largest share, of either model's prompts, without a usable reward: failed calls,
+    plus the answers its worst grader could not grade (a judge that made its reward up
+    scores nothing, and the comparison would rest on the rest)."""
+
+    def unusable(model: Mapping[str, Any]) -> int:
+        graders = model["graders"].values()
+        return model["failedCalls"] + max((g["gradingErrors"] for g in graders), default=0)
+
+    return max((unusable(m) / m["calls"] for m in report["models"] if m["calls"]), default=0.0)
 
 
 # ------------------------------------------------------------------------- the gate
@@ -324,13 +332,24 @@ def decide(
     primary = describe_primary(report)
     pairs = report["comparison"]["graders"]
     gain = pairs[report["primaryGrader"]]["gain"]
-    if math.isnan(gain) or gain < min_reward_gain:
+    if math.isnan(gain):
+        name = report["primaryGrader"]
+        return Decision(False, f"{name} has no prompt both models' answers were graded on")
+    if gain < min_reward_gain:
         return Decision(False, f"gain below minRewardGain {min_reward_gain:g}: {primary}")
 
     def guard(name: str) -> str:
         pair = pairs[name]
         return f"{name} gain {_signed(pair['gain'])} ({_interval(pair['interval'])})"
 
+    # A guard without one usable pair shows nothing: it cannot vouch for the model.
+    unscored = [
+        f"{name} has no prompt both models' answers were graded on"
+        for name in guard_graders
+        if not pairs[name]["n"] or math.isnan(pairs[name]["interval"][1])
+    ]
+    if unscored:
+        return Decision(False, "; ".join(unscored) + f"; {primary}")
     worse = [f"{guard(name)}: worse" for name in guard_graders if pairs[name]["interval"][1] < 0]
     if worse:
         return Decision(False, "; ".join(worse) + f"; {primary}")

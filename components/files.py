@@ -66,3 +66,11 @@ def read_text(path: Path | str) -> str:
     """A regular file's UTF-8 text: OSError if unreadable or not a regular file,
     NotTextError if not UTF-8."""
     return decode_utf8(read_bytes(path))
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a regular file's bytes, hex."""
+    import hashlib
+
+    with open_regular(path) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

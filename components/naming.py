@@ -241,13 +241,6 @@ class Names:
     def foundation_model_arn(self, model_id: str) -> str:
         return f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model_id}"
 
-    def inference_profile_arn(self, profile_id: str) -> str:
-        """A system-defined (cross-Region) inference profile of this account and region."""
-        return (
-            f"arn:{self.partition}:bedrock:{self.region}:{self.account_id}"
-            f":inference-profile/{profile_id}"
-        )
-
     @property
     def evaluation_deployment(self) -> str:
         """The promotion gate's on-demand deployment of the trained model."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from rft_env.components.bedrock.inference import (
 from rft_env.components.bedrock.job import RftCustomizationJob, RftCustomizationJobArgs
 from rft_env.components.bedrock.session import Connection
 from rft_env.components.config import StackConfig
+from rft_env.components.files import file_sha256
 from rft_env.components.naming import (
     Names,
     base_inference_id,
@@ -137,7 +137,7 @@ def evaluation_output(
 
 def samples_sha256(project_dir: Path, samples_file: str) -> str:
     """sha256 of the held-out prompts' bytes: the evaluation runs again when they change."""
-    return hashlib.sha256(resolve_in_project(project_dir, samples_file).read_bytes()).hexdigest()
+    return file_sha256(resolve_in_project(project_dir, samples_file))
 
 
 def grader_code_digests(project_dir: Path, specs: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -594,3 +594,13 @@ class LlmJudgeGrader(BatchGrader):
 def build(spec: Mapping[str, Any]) -> LlmJudgeGrader:
     """A grader for a spec that `spec_problems` accepted."""
     return LlmJudgeGrader(spec)
+
+
+def fell_back(result: dict[str, Any]) -> bool:
+    """Whether a graded sample's reward was made up by a judge (itself, or a composite's
+    part, reported as `<part>.judge_fallback`): no judgment, so no reward to count."""
+    return any(
+        (m["name"] == METRIC_FALLBACK or m["name"].endswith("." + METRIC_FALLBACK))
+        and m["value"] > 0
+        for m in result["metrics_list"]
+    )

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from rft_env.components.prompts import Prompt
     from rft_env.graders.contract import Grader
 
-# Defaults when the stack has no `inference.promotion` (the same values PromotionConfig has).
+# Defaults when the stack has no `inference.promotion`: PromotionConfig's (a test keeps them
+# equal; this module is imported at every start of the CLI, which loads no pydantic then).
 DEFAULT_LIMIT = 200
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RATE = 2.0
@@ -374,7 +375,7 @@ def find_trained_model(stack: jobs.Stack, endpoint_url: str | None) -> tuple[str
         if found is not None:
             return found
     if evaluation_name is not None:
-        record = _deployment(bedrock, evaluation_name)
+        record = jobs.find_deployment(bedrock, evaluation_name)
         found = _serving("on_demand", "evaluation deployment", evaluation_name, record, seen)
         if found is not None:
             return found
@@ -394,17 +395,6 @@ def _serving(
         return None
     arn = record["provisionedModelArn" if mode == "provisioned" else "customModelDeploymentArn"]
     return arn, f"{kind} {name}"
-
-
-def _deployment(bedrock: Any, name: str) -> dict[str, Any] | None:
-    summaries = jobs.paginate(
-        bedrock, "list_custom_model_deployments", "modelDeploymentSummaries", nameContains=name
-    )
-    found = next((s for s in summaries if s["customModelDeploymentName"] == name), None)
-    if found is None:
-        return None
-    arn = found["customModelDeploymentArn"]
-    return jobs.call(bedrock, "get_custom_model_deployment", customModelDeploymentIdentifier=arn)
 
 
 def _no_trained_model(stack: jobs.Stack, seen: Sequence[str]) -> CommandError:
@@ -624,13 +614,9 @@ def json_text(report: Mapping[str, Any]) -> str:
 
 def json_ready(value: Any) -> Any:
     """`value` with NaN (a mean of nothing) as null: JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(item) for item in value]
-    return value
+    from rft_env.components.bedrock.common import json_safe
+
+    return json_safe(value)
 
 
 def write_chart(report: Mapping[str, Any], path: Path) -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from rft_env.components.files import NotTextError, read_text
 from rft_env.components.prompts import CANDIDATE_KEYS
 from rft_env.graders.contract import GRADER_ERROR_METRIC, INVALID_SAMPLE_METRIC, Grader, grade_batch
+from rft_env.graders.llm_judge import METRIC_FALLBACK, fell_back
 from rft_env.rftenv import display
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 HISTOGRAM_BINS = 10
 # The judge's metric for a made-up reward; a composite reports it as `<part>.judge_fallback`.
-JUDGE_FALLBACK_METRIC = "judge_fallback"
+JUDGE_FALLBACK_METRIC = METRIC_FALLBACK
 # Per-sample rows the text report shows; --format json lists every sample.
 SCORE_ROWS = 20
 
@@ -205,14 +206,6 @@ def judge_fallbacks() -> Iterator[_FallbackLog]:
         logger.propagate = propagate
 
 
-def _fell_back(result: dict[str, Any]) -> bool:
-    return any(
-        (m["name"] == JUDGE_FALLBACK_METRIC or m["name"].endswith("." + JUDGE_FALLBACK_METRIC))
-        and m["value"] > 0
-        for m in result["metrics_list"]
-    )
-
-
 # ---------------------------------------------------------------------------- grading
 
 
@@ -245,7 +238,7 @@ def run(grader: Grader, samples: Samples) -> dict[str, Any]:
         }
         if "error" in result:
             score["error"] = result["error"]
-        elif _fell_back(result):
+        elif fell_back(result):
             why = reasons.get(json.dumps(result["id"], default=str)) or ["no reason logged"]
             score["error"] = f"{JUDGE_FALLBACK_METRIC}: {'; '.join(dict.fromkeys(why))}"
             errors[JUDGE_FALLBACK_METRIC] += 1

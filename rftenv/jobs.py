@@ -259,6 +259,11 @@ def find_inference(bedrock: Any, stack: Stack) -> Inference | None:
         arn = found["provisionedModelArn"]
         record = call(bedrock, "get_provisioned_model_throughput", provisionedModelId=arn)
         return Inference(mode, name, record)
+    return Inference(mode, name, find_deployment(bedrock, name))
+
+
+def find_deployment(bedrock: Any, name: str) -> dict[str, Any] | None:
+    """The custom model deployment named exactly `name` (GetCustomModelDeployment), or None."""
     summaries = paginate(
         bedrock,
         "list_custom_model_deployments",
@@ -267,7 +272,6 @@ def find_inference(bedrock: Any, stack: Stack) -> Inference | None:
     )
     found = next((s for s in summaries if s["customModelDeploymentName"] == name), None)
     if found is None:
-        return Inference(mode, name, None)
+        return None
     arn = found["customModelDeploymentArn"]
-    record = call(bedrock, "get_custom_model_deployment", customModelDeploymentIdentifier=arn)
-    return Inference(mode, name, record)
+    return call(bedrock, "get_custom_model_deployment", customModelDeploymentIdentifier=arn)

@@ -24,9 +24,8 @@ from typing import Any
 
 import pulumi
 
-from rft_env.components.bedrock.common import client_token, from_engine
-from rft_env.components.bedrock.evaluation import OUTPUT_KEYS as EVALUATION_OUTPUTS
-from rft_env.components.bedrock.evaluation import RftEvaluationProvider
+from rft_env.components.bedrock.common import from_engine
+from rft_env.components.bedrock.evaluation import NO_MODEL_YET, RftEvaluationProvider
 from rft_env.components.bedrock.inference import PENDING
 from rft_env.components.bedrock.job import job_identity
 from rft_env.components.naming import PROJECT, partition_for
@@ -251,21 +250,9 @@ class SynthMocks(pulumi.runtime.Mocks):
             )
         else:
             # The provider's own words while the job has no model.
-            status, reason = PENDING, "the RFT job has no model yet"
-        # Every output the provider has, empty where only an evaluation would fill it.
-        outputs: dict[str, Any] = dict.fromkeys(EVALUATION_OUTPUTS, "")
-        outputs.update(
-            status=status,
-            promoted=False,
-            reason=reason,
-            summary=None,
-            report=None,
-            evaluatedGraders=None,
-        )
-        state.update(outputs)
-        # The provider's id: derived from the identity alone.
-        token = client_token(RftEvaluationProvider.kind, str(inputs["identity"]))
-        return f"evaluation-{token[:12]}", state
+            status, reason = PENDING, NO_MODEL_YET
+        state.update(RftEvaluationProvider.unevaluated_outputs(status, reason))
+        return RftEvaluationProvider.resource_id(inputs), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         # The program makes no provider calls; a bare dict (not a tuple with None) is what

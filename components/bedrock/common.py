@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,17 @@ def client_token(*parts: Any) -> str:
     """A deterministic clientRequestToken (64 hex characters): the same resource with the
     same inputs always sends the same token, so a repeated create is a no-op on AWS."""
     return hashlib.sha256(canonical(parts).encode()).hexdigest()
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as None: state and reports are JSON, which has none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def is_unknown(value: Any) -> bool:

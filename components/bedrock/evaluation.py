@@ -28,9 +28,9 @@ inference own them).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,9 +57,14 @@ from rft_env.components.bedrock.common import (
     client_token,
     from_engine,
     is_unknown,
+    json_safe,
     provider_moved,
 )
-from rft_env.components.bedrock.inference import PENDING, CustomModelDeploymentProvider
+from rft_env.components.bedrock.inference import (
+    PENDING,
+    CustomModelDeploymentProvider,
+    is_pending,
+)
 from rft_env.components.bedrock.session import Connection
 from rft_env.components.bedrock.waiting import (
     CALL_POLICY,
@@ -72,6 +77,8 @@ from rft_env.components.bedrock.waiting import (
 )
 
 PROMOTED = "Promoted"
+# The reason while the job has no model (pending).
+NO_MODEL_YET = "the RFT job has no model yet"
 NOT_PROMOTED = "NotPromoted"
 BASELINE_LABEL = "base"
 CANDIDATE_LABEL = "trained"
@@ -94,14 +101,7 @@ OUTPUT_KEYS = (
 )
 # Inputs that change the scores: a change of any of them is a new evaluation (`graders` is
 # compared against what the stored report covers, see `_needs_evaluation`).
-EVALUATION_KEYS = (
-    "modelArn",
-    "datasetSha256",
-    "samples",
-    "baseModelId",
-    "maxTokens",
-    "graderCodeDigests",
-)
+EVALUATION_KEYS = ("modelArn", "datasetSha256", "samples", "baseModelId", "maxTokens")
 # Where the evaluation deployment is: a change means the kept one cannot be reused.
 DEPLOYMENT_KEYS = ("deploymentName", "identity")
 # Inputs the diff ignores: the absolute project directory differs per checkout, and a
@@ -116,22 +116,7 @@ class EvaluationError(RuntimeError):
     """The evaluation could not complete; nothing was stored."""
 
 
-def is_pending(props: Mapping[str, Any]) -> bool:
-    return props.get("status") == PENDING
-
-
 # ------------------------------------------------------------------------- pure helpers
-
-
-def json_safe(value: Any) -> Any:
-    """`value` with NaN and infinities as None: state is JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
 
 
 def restore_report(value: Any, key: str | None = None) -> Any:
@@ -182,6 +167,16 @@ def summarize(report: Mapping[str, Any], guard_graders: Sequence[str]) -> dict[s
     )
 
 
+def _unusable(report: Mapping[str, Any]) -> str:
+    """Per model: its failed calls and ungradable answers, with a first error."""
+    return "; ".join(
+        f"{m['label']} ({m['modelId']}): {m['failedCalls']} of {m['calls']} calls failed, "
+        f"{max((g['gradingErrors'] for g in m['graders'].values()), default=0)} answers "
+        "ungradable" + (f", e.g. {m['failures'][0]['error']}" if m["failures"] else "")
+        for m in report["models"]
+    )
+
+
 def subject(environment: str, promoted: bool) -> str:
     """The SNS Subject: printable ASCII, at most SUBJECT_LIMIT characters."""
     verdict = "trained model promoted" if promoted else "trained model not promoted"
@@ -196,10 +191,6 @@ def message(props: Mapping[str, Any], reason: str, summary: Mapping[str, Any]) -
         f"held-out prompts: {props['samplesFile']} (sha256 {props['datasetSha256']})\n\n"
         f"{json.dumps(summary, indent=2, sort_keys=True)}\n"
     )
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ------------------------------------------------------------------------- the provider
@@ -270,21 +261,31 @@ class RftEvaluationProvider(ResourceProvider):
         return DiffResult(changes=bool(updates), replaces=[], delete_before_replace=False)
 
     # --- create, update -------------------------------------------------------------------
-    def _pending(self, props: dict[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def resource_id(cls, props: Mapping[str, Any]) -> str:
+        """The gate's id: from its identity alone (synth predicts it the same way)."""
+        return f"evaluation-{client_token(cls.kind, props['identity'])[:12]}"
+
+    @staticmethod
+    def unevaluated_outputs(status: str, reason: str) -> dict[str, Any]:
+        """Every output, empty where only an evaluation fills it (pending, or offline)."""
         outputs: dict[str, Any] = dict.fromkeys(OUTPUT_KEYS, "")
         outputs.update(
-            status=PENDING,
+            status=status,
             promoted=False,
-            reason="the RFT job has no model yet",
+            reason=reason,
             summary=None,
             report=None,
             evaluatedGraders=None,
         )
-        return {**self._inputs(props), **outputs}
+        return outputs
+
+    def _pending(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {**self._inputs(props), **self.unevaluated_outputs(PENDING, NO_MODEL_YET)}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = from_engine(props)
-        id_ = f"evaluation-{client_token(self.kind, props['identity'])[:12]}"
+        id_ = self.resource_id(props)
         if not props.get("modelArn"):
             return CreateResult(id_, self._pending(props))
         return CreateResult(id_, self._evaluate(props, kept=None))
@@ -302,6 +303,9 @@ class RftEvaluationProvider(ResourceProvider):
             return UpdateResult(self._evaluate(news, kept=kept))
         outputs = {key: olds.get(key) for key in OUTPUT_KEYS}
         outputs.update(self._decision(news, restore_report(olds["report"])))
+        if outputs["promoted"] != olds.get("promoted"):
+            # A new threshold turned the decision: the topic hears of it, as of an evaluation.
+            outputs["notification"] = self._publish(news, outputs["promoted"], outputs)
         if kept is None:
             outputs["deploymentArn"] = ""
         elif not news.get("keepDeployment"):
@@ -320,6 +324,13 @@ class RftEvaluationProvider(ResourceProvider):
             return True
         evaluated = olds.get("evaluatedGraders") or {}
         if news.get("primaryGrader") != olds["report"].get("primaryGrader"):
+            return True
+        # A grader's custom code, compared grader by grader: dropping a guard is no change.
+        digests = olds.get("graderCodeDigests") or {}
+        if any(
+            digests.get(name) != digest
+            for name, digest in (news.get("graderCodeDigests") or {}).items()
+        ):
             return True
         return any(
             name not in evaluated or canonical(evaluated[name]) != canonical(spec)
@@ -350,40 +361,35 @@ class RftEvaluationProvider(ResourceProvider):
         prompts = self._prompts(props)
         graders = self._graders(props)
         started = self._clock.time()
-        deployment = self._deploy(props, kept, started)
-        keep = bool(props.get("keepDeployment"))
         answered: dict[str, int] = {}
+        deployment: dict[str, Any] | None = None
         try:
+            deployment = self._deploy(props, kept, started)
             report = self._run(props, prompts, graders, deployment["deploymentArn"], answered)
-        except ModelGone as gone:
-            if not keep:
+            share = failure_share(report)
+            if share > float(props["maxFailureShare"]):
+                raise EvaluationError(
+                    f"the evaluation of {props['modelArn']} could not complete: {share:.1%} of "
+                    "a model's prompts have no usable reward (failed calls, or answers its "
+                    f"graders could not grade), above maxFailureShare "
+                    f"{float(props['maxFailureShare']):.1%} ({_unusable(report)}). Nothing was "
+                    "stored and no provisioned throughput was created; `pulumi up` will "
+                    "evaluate again"
+                )
+        except BaseException as error:
+            # Nothing is stored, so no state would know a deployment kept now.
+            if deployment is not None:
                 self._remove(deployment)
-            raise EvaluationError(
-                f"the evaluation of {props['modelArn']} could not complete: {gone} (after "
-                f"{answered.get(CANDIDATE_LABEL, 0)} of {len(prompts)} prompts were answered "
-                f"by the trained model, {answered.get(BASELINE_LABEL, 0)} of {len(prompts)} "
-                "by the base model). Nothing was stored and no provisioned throughput was "
-                "created; `pulumi up` will evaluate again"
-            ) from gone
-        except BaseException:
-            if not keep:
-                self._remove(deployment)
+            if isinstance(error, ModelGone):
+                raise EvaluationError(
+                    f"the evaluation of {props['modelArn']} could not complete: {error} "
+                    f"(after {answered.get(CANDIDATE_LABEL, 0)} of {len(prompts)} prompts were "
+                    f"answered by the trained model, {answered.get(BASELINE_LABEL, 0)} of "
+                    f"{len(prompts)} by the base model). Nothing was stored and no provisioned "
+                    "throughput was created; `pulumi up` will evaluate again"
+                ) from error
             raise
-        share = failure_share(report)
-        if share > float(props["maxFailureShare"]):
-            if not keep:
-                self._remove(deployment)
-            failed = "; ".join(
-                f"{m['label']} ({m['modelId']}): {m['failedCalls']} of {m['calls']} calls "
-                f"failed" + (f", e.g. {m['failures'][0]['error']}" if m["failures"] else "")
-                for m in report["models"]
-            )
-            raise EvaluationError(
-                f"the evaluation of {props['modelArn']} could not complete: {share:.1%} of "
-                f"the calls failed, above maxFailureShare {float(props['maxFailureShare']):.1%} "
-                f"({failed}). Nothing was stored and no provisioned throughput was created; "
-                "`pulumi up` will evaluate again"
-            )
+        keep = bool(props.get("keepDeployment"))
         outputs = self._decision(props, report)
         outputs.update(
             report=json_safe(report),
@@ -399,6 +405,7 @@ class RftEvaluationProvider(ResourceProvider):
         return {**self._inputs(props), **outputs}
 
     def _prompts(self, props: dict[str, Any]) -> list[Any]:
+        from rft_env.components.files import file_sha256
         from rft_env.components.project_paths import resolve_in_project
         from rft_env.components.prompts import load_prompts
 
@@ -454,9 +461,13 @@ class RftEvaluationProvider(ResourceProvider):
         )
         max_tokens = props.get("maxTokens")
 
+        lock = threading.Lock()
+
         def ask(contender: Contender, batch: Sequence[Any]) -> list[Any]:
-            def count(_index: int, _reply: Any) -> None:
-                answered[contender.label] = answered.get(contender.label, 0) + 1
+            def count(_index: int, reply: Any) -> None:
+                if reply.ok:  # workers call this concurrently
+                    with lock:
+                        answered[contender.label] = answered.get(contender.label, 0) + 1
 
             return converse_all(
                 client,

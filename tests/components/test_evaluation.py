@@ -256,4 +256,34 @@ def test_a_guard_grader_that_got_worse_blocks_promotion() -> None:
 def test_no_pairs_means_no_promotion() -> None:
     report = report_with([True] * 4, [True] * 4)
     report["comparison"]["graders"]["arithmetic"] |= {"gain": math.nan, "n": 0}
-    assert not decide(report, min_reward_gain=-1.0).promoted
+    decision = decide(report, min_reward_gain=-1.0)
+    assert not decision.promoted
+    assert decision.reason == "arithmetic has no prompt both models' answers were graded on"
+
+
+def test_a_guard_without_scores_cannot_vouch_for_the_model() -> None:
+    report = report_with([i % 2 == 0 for i in range(40)], [True] * 40, guard=True)
+    report["comparison"]["graders"]["contains"] |= {
+        "gain": math.nan,
+        "interval": [math.nan, math.nan],
+        "n": 0,
+    }
+    decision = decide(report, min_reward_gain=0.05, guard_graders=["contains"])
+    assert not decision.promoted
+    assert decision.reason.startswith("contains has no prompt both models' answers were graded")
+
+
+def test_answers_no_grader_could_grade_count_as_failures() -> None:
+    asked = prompts(10)
+
+    def ask(contender: Contender, asked: Sequence[Prompt]) -> list[Reply]:
+        return answering([True] * 10)(contender, asked)
+
+    report = evaluate(asked, BASE, TRAINED, {"arithmetic": build_grader(ARITHMETIC)}, ask)
+    assert failure_share(report) == 0.0
+    # Three answers of the trained model its grader could not grade (a judge's made-up
+    # rewards, say), besides one failed call: four of ten have no usable reward.
+    trained = report["models"][1]
+    trained["graders"]["arithmetic"]["gradingErrors"] = 3
+    trained["failedCalls"] = 1
+    assert failure_share(report) == pytest.approx(0.4)

@@ -26,6 +26,7 @@ from rft_env.components.bedrock.evaluation import (
 )
 from rft_env.components.bedrock.inference import PENDING
 from rft_env.components.bedrock.job import RftCustomizationJobProvider
+from rft_env.components.bedrock.session import Connection
 from rft_env.components.training import inference_status
 from rft_env.rftenv import stack_files, synth
 from tests.components.bedrock.conftest import completed_job
@@ -316,7 +317,15 @@ def test_a_new_threshold_or_fewer_guards_are_decided_again_without_calling_a_mod
     model = completed_job(jobs, fake)["customModelArn"]
     serve(fake, runtime, {model: GOOD})
     graders = {"arithmetic": ARITHMETIC, "numeric": NUMERIC}
-    first = props(fake, project, model, graders=graders, guardGraders=["numeric"])
+    # The guard's code digest stands for a custom grader's: dropping the guard drops it too.
+    first = props(
+        fake,
+        project,
+        model,
+        graders=graders,
+        guardGraders=["numeric"],
+        graderCodeDigests={"numeric": "0" * 64},
+    )
     created = provider.create(first)
     assert created.outs["status"] == PROMOTED
     calls, control = converse_calls(runtime), len(fake.calls)
@@ -328,13 +337,26 @@ def test_a_new_threshold_or_fewer_guards_are_decided_again_without_calling_a_mod
     assert refused["reason"].startswith("gain below minRewardGain 0.9: on arithmetic")
     assert refused["evaluatedAt"] == created.outs["evaluatedAt"]
 
-    no_guard = {**first, "graders": {"arithmetic": ARITHMETIC}, "guardGraders": []}
+    no_guard = {
+        **first,
+        "graders": {"arithmetic": ARITHMETIC},
+        "guardGraders": [],
+        "graderCodeDigests": {},
+    }
     again = provider.update(created.id, refused, no_guard).outs
     assert again["status"] == PROMOTED and again["promotedModelArn"] == model
     assert again["summary"]["guards"] == {}
-    # No model and no control-plane call, no new message.
+    # No model and no control-plane call; each turned decision is told, as an evaluation is.
     assert converse_calls(runtime) == calls and len(fake.calls) == control
-    assert len(runtime.published) == 1
+    assert [m["Subject"] for m in runtime.published] == [
+        "rft-env dev: trained model promoted",
+        "rft-env dev: trained model not promoted",
+        "rft-env dev: trained model promoted",
+    ]
+    # The same decision again (another threshold it still meets) sends nothing.
+    lower = {**no_guard, "minRewardGain": 0.0}
+    assert provider.update(created.id, again, lower).outs["status"] == PROMOTED
+    assert len(runtime.published) == 3
 
 
 def test_a_new_model_is_evaluated_again(
@@ -455,8 +477,11 @@ def test_too_many_failed_calls_fail_the_evaluation_with_the_numbers(
     with pytest.raises(EvaluationError) as raised:
         provider.create(props(fake, project, model))
     message = str(raised.value)
-    assert "10.0% of the calls failed, above maxFailureShare 5.0%" in message
-    assert "base (us.amazon.nova-2-lite-v1:0): 3 of 30 calls failed" in message
+    assert "10.0% of a model's prompts have no usable reward" in message
+    assert "above maxFailureShare 5.0%" in message
+    assert "base (us.amazon.nova-2-lite-v1:0): 3 of 30 calls failed, 0 answers ungradable" in (
+        message
+    )
     assert "AccessDeniedException" in message and "will evaluate again" in message
     assert fake.deployments == {} and runtime.published == []
 
@@ -521,22 +546,40 @@ def test_a_kept_deployment_deleted_out_of_band_reads_as_none(
     assert read.outs["status"] == PROMOTED
 
 
-def test_a_leftover_deployment_of_an_interrupted_run_is_adopted(
+def test_a_failed_evaluation_removes_even_a_deployment_it_was_to_keep(
     fake: FakeBedrock,
     runtime: FakeBedrockRuntime,
     provider: RftEvaluationProvider,
     jobs: RftCustomizationJobProvider,
     project: Path,
 ) -> None:
-    """A kept deployment whose evaluation failed is in no state: the next run finds it by
-    name and evaluates through it, instead of failing on the name."""
+    """Nothing is stored for a failed evaluation, so no state would know a kept deployment."""
+    model = completed_job(jobs, fake)["customModelArn"]
+    serve(fake, runtime, {model: GOOD})
+    runtime.inject("AccessDeniedException", times=30, model=BASE)
+    with pytest.raises(EvaluationError):
+        provider.create(props(fake, project, model, keepDeployment=True))
+    assert fake.count("CreateCustomModelDeployment") == 1
+    assert fake.deployments == {}
+
+
+def test_a_leftover_deployment_of_an_interrupted_run_is_adopted(
+    fake: FakeBedrock,
+    runtime: FakeBedrockRuntime,
+    provider: RftEvaluationProvider,
+    jobs: RftCustomizationJobProvider,
+    project: Path,
+    clock: FakeClock,
+) -> None:
+    """A run killed after its deployment was created leaves it in no state: the next run
+    finds it by name and evaluates through it, instead of failing on the taken name."""
     model = completed_job(jobs, fake)["customModelArn"]
     serve(fake, runtime, {model: GOOD})
     kept = props(fake, project, model, keepDeployment=True)
-    runtime.inject("AccessDeniedException", times=30, model=BASE)
-    with pytest.raises(EvaluationError):
-        provider.create(kept)
-    (leftover,) = fake.deployments
+    bedrock = Connection.from_props(kept).client(clock=clock)
+    leftover = bedrock.create_custom_model_deployment(
+        modelDeploymentName=kept["deploymentName"], modelArn=model
+    )["customModelDeploymentArn"]
     outs = provider.create(kept).outs
     assert outs["status"] == PROMOTED and outs["deploymentArn"] == leftover
     assert fake.count("CreateCustomModelDeployment") == 1

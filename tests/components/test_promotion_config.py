@@ -20,7 +20,6 @@ from rft_env.components.config import (
     load_stack_config,
 )
 from rft_env.components.naming import (
-    BASE_MODEL_INFERENCE_IDS,
     Names,
     base_inference_id,
     inference_names,
@@ -345,9 +344,3 @@ def test_names_come_from_one_place() -> None:
     config = load(promoted())
     names = stack_names(config)
     assert stack_evaluation_deployment_name(config) == names.evaluation_deployment
-    assert names.inference_profile_arn("us.amazon.nova-2-lite-v1:0") == (
-        "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-2-lite-v1:0"
-    )
-    assert BASE_MODEL_INFERENCE_IDS == {
-        "amazon.nova-2-lite-v1:0:256k": "us.amazon.nova-2-lite-v1:0"
-    }

@@ -97,7 +97,8 @@ def test_the_gate_gets_exactly_its_statements() -> None:
         "Sid": "EvaluateBaseInferenceProfile",
         "Effect": "Allow",
         "Action": "bedrock:InvokeModel",
-        "Resource": NAMES.inference_profile_arn("us.amazon.nova-2-lite-v1:0"),
+        "Resource": "arn:aws:bedrock:us-east-1:111122223333:inference-profile/"
+        "us.amazon.nova-2-lite-v1:0",
     }
     assert statements["EvaluateBaseModelThroughProfile"] == {
         "Sid": "EvaluateBaseModelThroughProfile",

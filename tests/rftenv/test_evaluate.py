@@ -640,3 +640,21 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert (tmp_path / "out" / "report.json").is_file()  # written before the report is printed
     assert fake.calls_for(TRAINED) == 4
+
+
+def test_the_defaults_without_a_gate_are_the_gates_defaults() -> None:
+    """The command's own defaults (it loads no pydantic at start) are PromotionConfig's."""
+    from rft_env.components.config import PromotionConfig
+
+    defaults = {name: field.default for name, field in PromotionConfig.model_fields.items()}
+    assert (
+        defaults["samples"],
+        defaults["concurrency"],
+        defaults["requests_per_second"],
+        defaults["max_failure_share"],
+    ) == (
+        evaluate.DEFAULT_LIMIT,
+        evaluate.DEFAULT_CONCURRENCY,
+        evaluate.DEFAULT_RATE,
+        evaluate.DEFAULT_MAX_FAILURE_SHARE,
+    )
