@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,9 +148,13 @@ def _ask(
 ) -> Reply:
     delay = _BACKOFF_INITIAL
     for attempt in range(1, max_attempts + 1):
+        # Checked before each attempt, so also right after a backoff sleep (which `continue`s
+        # here) and after the pacer's wait: a stopped run sends nothing more.
         if stop.is_set():
             return Reply(None, attempts=attempt - 1, error="cancelled: the run stopped")
         pacer.wait()
+        if stop.is_set():
+            return Reply(None, attempts=attempt - 1, error="cancelled: the run stopped")
         started = time.perf_counter()
         try:
             response = client.converse(**request)
@@ -190,7 +194,9 @@ def converse_all(
 ) -> list[Reply]:
     """Every request's reply, in order. At most `concurrency` calls in flight and `rate`
     starts per second; `on_reply(index, reply)` as each one ends (a progress bar). Raises
-    ModelGone when a model stops existing (the other calls are cancelled first)."""
+    ModelGone when a model stops existing (the other calls are cancelled first). Any other
+    error in a worker (`on_reply`'s included) or an interrupt of the caller cancels the calls
+    not yet sent too, then propagates."""
     if concurrency < 1 or rate <= 0:
         raise ValueError(f"concurrency must be >= 1 and rate > 0, got {concurrency}, {rate}")
     pacer = RequestPacer(rate, clock)
@@ -201,15 +207,25 @@ def converse_all(
     def one(index: int) -> None:
         try:
             reply = _ask(client, requests[index], pacer, clock, max_attempts, stop, rng)
-        except ModelGone:
+            replies[index] = reply
+            if on_reply is not None:
+                on_reply(index, reply)
+        except BaseException:
+            # Whatever went wrong (the model gone, a bug, a failing callback, an interrupt),
+            # the calls not yet sent are not sent.
             stop.set()
             raise
-        replies[index] = reply
-        if on_reply is not None:
-            on_reply(index, reply)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="converse") as pool:
-        futures = [pool.submit(one, index) for index in range(len(requests))]
+        try:
+            futures = [pool.submit(one, index) for index in range(len(requests))]
+            wait(futures)
+        except BaseException:
+            # The caller was interrupted (Ctrl-C) while waiting: drop the queued requests and
+            # let the calls in flight end before the interrupt propagates.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     errors = [error for future in futures if (error := future.exception()) is not None]
     if errors:
         raise next((error for error in errors if isinstance(error, ModelGone)), errors[0])

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import itertools
+import random
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +17,7 @@ from rft_env.components.bedrock.converse import (
     ModelGone,
     Reply,
     RequestPacer,
+    _ask,
     converse_all,
     converse_request,
     reply_text,
@@ -177,6 +181,106 @@ def test_a_model_that_stops_existing_stops_the_run(
         converse_all(client(runtime, clock), requests(20), concurrency=2, rate=50.0, clock=clock)
     # The other calls are cancelled rather than sent: far fewer than 20 reached the model.
     assert len(runtime.calls) < 10
+
+
+def test_a_failing_callback_stops_the_run(runtime: FakeBedrockRuntime, clock: FakeClock) -> None:
+    seen = 0
+
+    def on_reply(index: int, reply: Reply) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 3:
+            raise RuntimeError("the progress bar broke")
+
+    with pytest.raises(RuntimeError, match="the progress bar broke"):
+        converse_all(
+            client(runtime, clock),
+            requests(40),
+            concurrency=2,
+            rate=50.0,
+            clock=clock,
+            on_reply=on_reply,
+        )
+    # The queued calls are cancelled rather than sent (and paid for).
+    assert len(runtime.calls) < 10
+
+
+def test_an_interrupt_in_a_worker_stops_the_run(
+    runtime: FakeBedrockRuntime, clock: FakeClock
+) -> None:
+    seen = 0
+
+    def on_reply(index: int, reply: Reply) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        converse_all(
+            client(runtime, clock),
+            requests(40),
+            concurrency=2,
+            rate=50.0,
+            clock=clock,
+            on_reply=on_reply,
+        )
+    assert len(runtime.calls) < 10
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_an_interrupt_of_the_caller_stops_the_run(
+    runtime: FakeBedrockRuntime, clock: FakeClock
+) -> None:
+    # Ctrl-C as it really arrives: SIGINT to the main thread, which is waiting for the pool.
+    assert threading.current_thread() is threading.main_thread()
+    seen = 0
+
+    def on_reply(index: int, reply: Reply) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 3:
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        converse_all(
+            client(runtime, clock),
+            requests(40),
+            concurrency=2,
+            rate=50.0,
+            clock=clock,
+            on_reply=on_reply,
+        )
+    # Count once no worker is left, so calls sent after the interrupt are counted too.
+    for worker in threading.enumerate():
+        if worker.name.startswith("converse"):
+            worker.join(timeout=30)
+    assert len(runtime.calls) < 10
+
+
+def test_a_stop_during_the_backoff_sends_nothing_more(
+    runtime: FakeBedrockRuntime, clock: FakeClock
+) -> None:
+    stop = threading.Event()
+
+    class StoppingClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            stop.set()  # another worker failed while this one backed off
+
+    backoff = StoppingClock()
+    runtime.inject("ThrottlingException", times=5)
+    reply = _ask(
+        client(runtime, clock),
+        requests(1)[0],
+        RequestPacer(1000.0, clock),
+        backoff,
+        8,
+        stop,
+        random.Random(0),
+    )
+    assert reply == Reply(None, attempts=1, error="cancelled: the run stopped")
+    assert len(runtime.calls) == 1
 
 
 def test_bad_settings_are_refused() -> None:
