@@ -135,13 +135,16 @@ def test_only_a_model_that_beats_its_base_gets_provisioned_throughput(
     assert len(runtime.calls) == 4 * SAMPLES and len(runtime.published) == 2
 
     # 4. A stricter threshold is decided again from state, calling no model: the throughput
-    # keeps serving the model it has, and the status says why it is not promoted now.
+    # keeps serving the model it has, the status says why it is not promoted now, and the
+    # topic hears of the turned decision.
     engine.config_set(
         STACK, "rft-env:inference.promotion.minRewardGain", "0.9", "--path", "--type", "float"
     )
     engine.up(STACK)
     stricter = engine.outputs(STACK)
-    assert len(runtime.calls) == 4 * SAMPLES and len(runtime.published) == 2
+    assert len(runtime.calls) == 4 * SAMPLES
+    assert runtime.published[-1]["Subject"] == "rft-env dev: trained model not promoted"
+    assert len(runtime.published) == 3
     assert stricter["evaluation"]["promoted"] is False
     assert stricter["inferenceStatus"].startswith("not promoted: gain below minRewardGain 0.9")
     assert stricter["inferenceStatus"].endswith(
